@@ -1,0 +1,182 @@
+/**
+ * Alert rules over one run's stream of steps: threshold, non-finite (NaN/Inf), spike (far above the
+ * rolling median in MAD units) and vanishing (below a floor for many steps). Each rule reports the
+ * start of an episode once, and counts every step that belongs to it.
+ */
+
+export type AlertKind = 'threshold' | 'nonfinite' | 'spike' | 'vanishing';
+
+export interface Alert {
+  kind: AlertKind;
+  severity: 'error' | 'warning';
+  run_id: string;
+  step: number;
+  value: number;
+  message: string;
+  /** For nonfinite: the first layers with a non-finite norm, in model order. */
+  layers?: string[];
+}
+
+export interface AlertSettings {
+  /** Total norm above which a step breaches; a run's own threshold overrides it. */
+  threshold: number;
+  /** Steps in the rolling window the spike rule measures against. */
+  spikeWindow: number;
+  /** How many robust standard deviations (1.4826 × MAD) above the median make a spike. */
+  spikeMads: number;
+  /** A spike must also be at least this many times the median. */
+  spikeMinRatio: number;
+  /** Total norm below which a step counts as vanishing. */
+  vanishingFloor: number;
+  /** Consecutive vanishing steps before the alert fires. */
+  vanishingSteps: number;
+}
+
+export const DEFAULT_ALERT_SETTINGS: AlertSettings = {
+  threshold: 10,
+  spikeWindow: 100,
+  spikeMads: 10,
+  spikeMinRatio: 3,
+  vanishingFloor: 1e-7,
+  vanishingSteps: 50,
+};
+
+/** How many offending layers a NaN alert names. */
+const NAMED_LAYERS = 5;
+/** The spike rule waits for this many healthy steps before judging. */
+const SPIKE_WARMUP = 20;
+
+export interface StepInput {
+  step: number;
+  total: number;
+  layers?: ArrayLike<number>;
+  /** AMP skipped step: inf/NaN here is the loss scaler doing its job, not a broken run. */
+  skipped?: boolean;
+}
+
+export class RunAlerts {
+  private readonly runId: string;
+  private readonly settings: AlertSettings;
+  private threshold: number;
+  private layerNames: readonly string[] = [];
+  private readonly window: Float64Array;
+  private windowFill = 0;
+  private windowNext = 0;
+  private inBreach = false;
+  private inNonFinite = false;
+  private vanishingRun = 0;
+  /** Steps above the threshold, and the first of them. */
+  thresholdCount = 0;
+  thresholdFirstStep = -1;
+  firstNonFinite: { step: number; layers: string[] } | null = null;
+  nonFiniteCount = 0;
+  skippedCount = 0;
+  readonly spikes: number[] = [];
+
+  constructor(runId: string, settings: AlertSettings = DEFAULT_ALERT_SETTINGS) {
+    this.runId = runId;
+    this.settings = settings;
+    this.threshold = settings.threshold;
+    this.window = new Float64Array(Math.max(3, settings.spikeWindow));
+  }
+
+  configure(threshold: number | undefined, layers: readonly string[] | undefined): void {
+    if (threshold !== undefined) this.threshold = threshold;
+    if (layers) this.layerNames = layers;
+  }
+
+  get activeThreshold(): number {
+    return this.threshold;
+  }
+
+  /** Feeds one step; returns the alerts that start at it (usually none). */
+  observe(s: StepInput): Alert[] {
+    const alerts: Alert[] = [];
+    const { total } = s;
+    const badLayers = s.skipped ? [] : this.nonFiniteLayers(s.layers);
+    const nonFinite = !s.skipped && (!Number.isFinite(total) || badLayers.length > 0);
+    if (s.skipped) this.skippedCount++;
+    if (nonFinite) {
+      this.nonFiniteCount++;
+      if (!this.firstNonFinite) this.firstNonFinite = { step: s.step, layers: badLayers };
+      if (!this.inNonFinite) {
+        const where = badLayers.length > 0 ? ` in ${badLayers.join(', ')}` : '';
+        alerts.push(this.alert('nonfinite', 'error', s.step, total, `non-finite gradient norm (${fmt(total)}) at step ${s.step}${where}`, badLayers));
+      }
+    }
+    this.inNonFinite = nonFinite;
+    if (!Number.isFinite(total)) return alerts;
+
+    const breach = total > this.threshold;
+    if (breach) {
+      this.thresholdCount++;
+      if (this.thresholdFirstStep < 0) this.thresholdFirstStep = s.step;
+      if (!this.inBreach) alerts.push(this.alert('threshold', 'warning', s.step, total, `gradient norm ${fmt(total)} exceeds the threshold ${fmt(this.threshold)} at step ${s.step}`));
+    }
+    this.inBreach = breach;
+
+    const spike = this.isSpike(total);
+    if (spike !== undefined) {
+      this.spikes.push(s.step);
+      alerts.push(this.alert('spike', 'warning', s.step, total, `gradient norm spiked to ${fmt(total)} at step ${s.step} (recent median ${fmt(spike)})`));
+    } else {
+      this.remember(total); // spikes stay out of the baseline so a burst cannot raise it
+    }
+
+    if (total < this.settings.vanishingFloor) {
+      this.vanishingRun++;
+      if (this.vanishingRun === this.settings.vanishingSteps) {
+        const first = s.step - this.settings.vanishingSteps + 1;
+        alerts.push(this.alert('vanishing', 'warning', s.step, total, `gradient norm below ${fmt(this.settings.vanishingFloor)} for ${this.settings.vanishingSteps} steps (since about step ${first})`));
+      }
+    } else {
+      this.vanishingRun = 0;
+    }
+    return alerts;
+  }
+
+  private nonFiniteLayers(layers: ArrayLike<number> | undefined): string[] {
+    if (!layers) return [];
+    const out: string[] = [];
+    for (let i = 0; i < layers.length && out.length < NAMED_LAYERS; i++) {
+      if (!Number.isFinite(layers[i])) out.push(this.layerNames[i] ?? `layer ${i}`);
+    }
+    return out;
+  }
+
+  /** The median the value spiked above, or undefined when it is no spike. */
+  private isSpike(total: number): number | undefined {
+    if (this.windowFill < SPIKE_WARMUP) return undefined;
+    const values = Array.from(this.window.subarray(0, this.windowFill)).sort((a, b) => a - b);
+    const median = medianOfSorted(values);
+    const deviations = values.map((v) => Math.abs(v - median)).sort((a, b) => a - b);
+    const mad = medianOfSorted(deviations);
+    // A perfectly flat history has MAD 0; a small relative floor keeps one tiny wobble from counting.
+    const scale = Math.max(1.4826 * mad, 1e-3 * Math.abs(median), Number.MIN_VALUE);
+    const isSpike = (total - median) / scale > this.settings.spikeMads && total > this.settings.spikeMinRatio * median;
+    return isSpike ? median : undefined;
+  }
+
+  private remember(total: number): void {
+    this.window[this.windowNext] = total;
+    this.windowNext = (this.windowNext + 1) % this.window.length;
+    if (this.windowFill < this.window.length) this.windowFill++;
+  }
+
+  private alert(kind: AlertKind, severity: Alert['severity'], step: number, value: number, message: string, layers?: string[]): Alert {
+    const a: Alert = { kind, severity, run_id: this.runId, step, value, message };
+    if (layers && layers.length > 0) a.layers = layers;
+    return a;
+  }
+}
+
+function medianOfSorted(v: readonly number[]): number {
+  const n = v.length;
+  return n % 2 ? v[(n - 1) >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3)) return v.toExponential(2);
+  return String(Number(v.toPrecision(4)));
+}

@@ -1,0 +1,147 @@
+/** The `gradient-monitor` command line: serve, simulate and inspect, built from the same pure modules as the extension. */
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
+import { Hub } from '../ingest/hub';
+import { fmt } from '../alerts/rules';
+import { summarizeLog } from '../logs/summary';
+import { RunStore } from '../runs/runStore';
+import { newToken } from '../server/auth';
+import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
+import { DEFAULT_HOST, DEFAULT_PORT, GradientServer } from '../server/server';
+import { numberOption, resolveEndpoint, UsageError } from './args';
+import { simulate } from './simulate';
+
+const USAGE = `usage: gradient-monitor <command> [options]
+
+commands:
+  serve    [--host H] [--port P] [--token T] [--log-dir D] [--threshold X]
+           headless endpoint that records runs; prints the ws URL first
+  simulate [--url U] [--token T] [--steps N] [--rate HZ] [--spike-at S] [--nan-at S]
+           [--run-id ID] [--name NAME] [--threshold X] [--layers N]
+           streams a synthetic run to an endpoint
+  inspect  LOG [--json] [--threshold X]
+           summary of a recorded run
+`;
+
+type Out = (line: string) => void;
+
+export async function main(argv: string[], out: Out = (l) => process.stdout.write(l + '\n'), err: Out = (l) => process.stderr.write(l + '\n')): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve':
+        return await serve(rest, out, err);
+      case 'simulate':
+        return await runSimulate(rest, out, err);
+      case 'inspect':
+        return await inspect(rest, out);
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        out(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      err(`gradient-monitor: ${(e as Error).message}`);
+      err(USAGE);
+      return 2;
+    }
+    err(`gradient-monitor: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+async function serve(args: string[], out: Out, err: Out): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' }, 'log-dir': { type: 'string' }, threshold: { type: 'string' } },
+  });
+  const host = values.host ?? DEFAULT_HOST;
+  const token = values.token ?? process.env.GRADIENT_MONITOR_TOKEN ?? newToken();
+  const logDir = path.resolve(values['log-dir'] ?? path.join('.gradient-monitor', 'runs'));
+  const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
+  const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold } }), logDir);
+  const server = new GradientServer(hub, { host, port: numberOption(values.port, 'port', DEFAULT_PORT), token });
+  const { url } = await server.listen();
+  out(url);
+  if (!values.token && !process.env.GRADIENT_MONITOR_TOKEN) out(`token: ${token}`);
+  out(`recording runs to ${logDir}`);
+  hub.on('alert', (a) => err(`[${a.severity}] ${a.run_id}: ${a.message}`));
+  hub.on('run', (r) => {
+    if (r.state !== 'live') err(`run ${r.id} ${r.state} after ${r.stepCount} steps`);
+  });
+  hub.on('recording', (runId, e) => err(e ? `cannot record ${runId}: ${e.message} (kept in memory, retrying)` : `recording ${runId} resumed`));
+  await writeDiscovery({ url, token, pid: process.pid, workspaceFolders: [], startedAt: Date.now(), logDir });
+  process.once('exit', () => removeDiscoverySync());
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  await hub.close(); // flushes every buffered line
+  removeDiscoverySync();
+  return 0;
+}
+
+async function runSimulate(args: string[], out: Out, err: Out): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      steps: { type: 'string' },
+      rate: { type: 'string' },
+      'spike-at': { type: 'string' },
+      'nan-at': { type: 'string' },
+      'run-id': { type: 'string' },
+      name: { type: 'string' },
+      threshold: { type: 'string' },
+      layers: { type: 'string' },
+    },
+  });
+  const endpoint = resolveEndpoint(values.url, values.token);
+  const runId = values['run-id'] ?? `simulated-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const steps = numberOption(values.steps, 'steps', 500);
+  const { sent, errors } = await simulate({
+    ...endpoint,
+    runId,
+    name: values.name ?? 'synthetic run',
+    steps,
+    rate: numberOption(values.rate, 'rate', 50),
+    spikeAt: numberOption(values['spike-at'], 'spike-at'),
+    nanAt: numberOption(values['nan-at'], 'nan-at'),
+    threshold: numberOption(values.threshold, 'threshold'),
+    layers: numberOption(values.layers, 'layers'),
+    log: err,
+  });
+  out(`sent ${sent} steps of run ${runId} to ${endpoint.url}`);
+  return errors.length > 0 ? 1 : 0;
+}
+
+async function inspect(args: string[], out: Out): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, threshold: { type: 'string' } } });
+  if (positionals.length !== 1) throw new UsageError('inspect takes exactly one log file');
+  const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
+  const s = await summarizeLog(positionals[0], { ...DEFAULT_ALERT_SETTINGS, threshold });
+  if (values.json) {
+    out(JSON.stringify(s, null, 2));
+    return 0;
+  }
+  out(`run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.framework ? `, ${s.framework}` : ''}`);
+  out(`max total norm ${s.max_total_norm === null ? '-' : fmt(s.max_total_norm)}${s.max_total_norm_step !== null ? ` at step ${s.max_total_norm_step}` : ''}; threshold ${fmt(s.threshold)} exceeded on ${s.threshold_exceeded.count} steps${s.threshold_exceeded.first_step !== null ? ` (first at ${s.threshold_exceeded.first_step})` : ''}`);
+  out(s.first_nonfinite ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)` : 'no non-finite norms');
+  out(s.spikes.length ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}` : 'no spikes');
+  if (s.read.bad_lines.length) out(`skipped ${s.read.bad_lines.length} bad lines, first: line ${s.read.bad_lines[0].line}: ${s.read.bad_lines[0].message}`);
+  if (s.read.torn_tail) out('the last line was cut short (a crash while writing) and was skipped');
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,116 @@
+/**
+ * The ingest pipeline shared by the extension and `gradient-monitor serve`: validated messages go
+ * into the run store (dedupe, series, alerts) and the run's append-only log. A run id seen for the
+ * first time whose log already exists (an endpoint restart) is first replayed from that log, so
+ * steps a reconnecting client resends are recognised and recorded exactly once.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { Alert } from '../alerts/rules';
+import { readRunLog } from '../logs/reader';
+import { RunRecorder } from '../logs/writer';
+import { ClientMessage } from '../protocol/messages';
+import { stringifyKeepingNonFinite } from '../protocol/json';
+import { Run, RunLimitError, RunStore } from '../runs/runStore';
+
+export interface HubEvents {
+  /** A run appeared or its metadata or state changed. */
+  run: [run: Run];
+  /** New steps were recorded for a run (coalesce before drawing). */
+  steps: [run: Run, count: number];
+  alert: [alert: Alert, run: Run];
+  /** Writing a run's log failed (error) or recovered (undefined). */
+  recording: [runId: string, error: Error | undefined];
+}
+
+export interface IngestResult {
+  /** Messages refused by the store (limits), with the reason, by index in the input. */
+  rejected: { index: number; message: string }[];
+}
+
+export class Hub extends EventEmitter<HubEvents> {
+  readonly store: RunStore;
+  readonly recorder: RunRecorder;
+  private readonly loading = new Map<string, Promise<void>>();
+
+  constructor(store: RunStore, logDir: string) {
+    super();
+    this.store = store;
+    this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
+  }
+
+  /** Records messages; resolves once they are in the store and on disk. */
+  async ingest(messages: readonly ClientMessage[]): Promise<IngestResult> {
+    const rejected: IngestResult['rejected'] = [];
+    for (const m of messages) {
+      if (!this.store.has(m.run_id) || this.loading.has(m.run_id)) await this.resume(m.run_id);
+    }
+    const stepCounts = new Map<Run, number>();
+    messages.forEach((m, index) => {
+      let run: Run;
+      try {
+        run = this.store.getOrCreate(m.run_id);
+      } catch (e) {
+        if (!(e instanceof RunLimitError)) throw e;
+        rejected.push({ index, message: e.message });
+        return;
+      }
+      if (this.apply(run, m, false)) {
+        delete m.seq; // connection-local; the log holds only the data
+        this.recorder.append(m.run_id, stringifyKeepingNonFinite(m));
+      }
+      if (m.type === 'step') stepCounts.set(run, (stepCounts.get(run) ?? 0) + 1);
+    });
+    for (const [run, n] of stepCounts) this.emit('steps', run, n);
+    await this.recorder.flush();
+    return { rejected };
+  }
+
+  logPath(runId: string): string {
+    return this.recorder.pathFor(runId);
+  }
+
+  close(): Promise<void> {
+    return this.recorder.close();
+  }
+
+  /** Applies one message to its run; returns false for a duplicate step that must not be recorded again. */
+  private apply(run: Run, m: ClientMessage, replaying: boolean): boolean {
+    switch (m.type) {
+      case 'run_start':
+        run.start(m);
+        if (!replaying) this.emit('run', run);
+        return true;
+      case 'step': {
+        const alerts = run.step(m);
+        if (alerts === undefined) return false;
+        if (!replaying) for (const a of alerts) this.emit('alert', a, run);
+        return true;
+      }
+      case 'run_end':
+        run.end(m);
+        if (!replaying) this.emit('run', run);
+        return true;
+    }
+  }
+
+  private resume(runId: string): Promise<void> {
+    let p = this.loading.get(runId);
+    if (!p) {
+      p = this.replay(runId).finally(() => this.loading.delete(runId));
+      this.loading.set(runId, p);
+    }
+    return p;
+  }
+
+  private async replay(runId: string): Promise<void> {
+    const file = this.logPath(runId);
+    if (!existsSync(file)) return;
+    const run = this.store.getOrCreate(runId);
+    await readRunLog(file, (m) => {
+      if (m.run_id === runId) this.apply(run, m, true);
+    });
+    if (run.state !== 'live') run.state = 'live'; // it is streaming again
+    this.emit('run', run);
+  }
+}

@@ -1,0 +1,77 @@
+/** Wire protocol v1 message types (see docs/protocol.md). Shared by the server, the CLI and the log reader. */
+
+export const PROTOCOL_VERSION = 1;
+export const STREAM_PATH = '/v1/stream';
+
+export type Framework = 'pytorch' | 'tensorflow' | 'jax' | 'other';
+export const FRAMEWORKS: readonly Framework[] = ['pytorch', 'tensorflow', 'jax', 'other'];
+
+export type RunStatus = 'completed' | 'failed' | 'interrupted';
+export const RUN_STATUSES: readonly RunStatus[] = ['completed', 'failed', 'interrupted'];
+
+export interface RunStartMessage {
+  type: 'run_start';
+  run_id: string;
+  name?: string;
+  framework?: Framework;
+  layers?: string[];
+  threshold?: number;
+  meta?: Record<string, unknown>;
+  /** Optional client sequence number; the server acknowledges it once the message is recorded. */
+  seq?: number;
+}
+
+export interface StepMessage {
+  type: 'step';
+  run_id: string;
+  step: number;
+  total_norm: number;
+  layer_norms?: number[];
+  loss?: number;
+  lr?: number;
+  clipped?: boolean;
+  time?: number;
+  /** Rank of the sending process in a distributed run; absent means rank 0. */
+  rank?: number;
+  /** True when an AMP loss scaler skipped this optimizer step (inf/NaN found in scaled grads). */
+  skipped?: boolean;
+  seq?: number;
+}
+
+export interface RunEndMessage {
+  type: 'run_end';
+  run_id: string;
+  status: RunStatus;
+  message?: string;
+  seq?: number;
+}
+
+export type ClientMessage = RunStartMessage | StepMessage | RunEndMessage;
+
+export type ErrorCode =
+  | 'bad_json'
+  | 'bad_message'
+  | 'unknown_type'
+  | 'too_many_messages'
+  | 'rate_limited'
+  | 'limit_exceeded'
+  | 'recording_failed';
+
+/** Server -> client: something in a frame was rejected; the rest of the frame and the connection survive. */
+export interface ErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+  /** Index of the offending message inside a batched frame. */
+  index?: number;
+  run_id?: string;
+  seq?: number;
+}
+
+/** Server -> client: every message with `seq <= seq` from this connection is recorded. */
+export interface AckMessage {
+  type: 'ack';
+  seq: number;
+}
+
+export type ServerMessage = ErrorMessage | AckMessage;

@@ -1,0 +1,180 @@
+/** In-memory state of every run seen: metadata, bounded series per rank, dedupe and alerts. */
+import { Alert, AlertSettings, DEFAULT_ALERT_SETTINGS, RunAlerts } from '../alerts/rules';
+import { Framework, RunEndMessage, RunStartMessage, RunStatus, StepMessage } from '../protocol/messages';
+import { DEFAULT_SERIES_LIMITS, Series, SeriesLimits } from './series';
+import { StepSet } from './stepSet';
+
+export type RunState = 'live' | RunStatus;
+
+/** Alerts kept per run for markers and lists; counts stay exact beyond it. */
+const MAX_KEPT_ALERTS = 10_000;
+
+export class Run {
+  readonly id: string;
+  name: string;
+  framework?: Framework;
+  layers: string[] = [];
+  meta: Record<string, unknown> = {};
+  state: RunState = 'live';
+  endMessage?: string;
+  /** Wall-clock ms of the first and the latest message. */
+  startedAt: number;
+  updatedAt: number;
+  lastStep = -1;
+  lastTotal = NaN;
+  readonly alerts: Alert[] = [];
+  alertCount = 0;
+  readonly rules: RunAlerts;
+  private readonly seriesByRank = new Map<number, Series>();
+  private readonly seenByRank = new Map<number, StepSet>();
+  private readonly seriesLimits: SeriesLimits;
+
+  constructor(id: string, alertSettings: AlertSettings, seriesLimits: SeriesLimits, now: number) {
+    this.id = id;
+    this.name = id;
+    this.rules = new RunAlerts(id, alertSettings);
+    this.seriesLimits = seriesLimits;
+    this.startedAt = now;
+    this.updatedAt = now;
+  }
+
+  /** Distinct steps recorded on the primary rank. */
+  get stepCount(): number {
+    return this.seenByRank.get(this.primaryRank)?.size ?? 0;
+  }
+
+  /** The lowest rank that sent steps: the series charts and alerts follow. */
+  get primaryRank(): number {
+    let min = Infinity;
+    for (const r of this.seenByRank.keys()) if (r < min) min = r;
+    return min === Infinity ? 0 : min;
+  }
+
+  get ranks(): number[] {
+    return [...this.seenByRank.keys()].sort((a, b) => a - b);
+  }
+
+  series(rank = this.primaryRank): Series | undefined {
+    return this.seriesByRank.get(rank);
+  }
+
+  get threshold(): number {
+    return this.rules.activeThreshold;
+  }
+
+  start(m: RunStartMessage): void {
+    if (m.name) this.name = m.name;
+    if (m.framework) this.framework = m.framework;
+    // Layer names are fixed by the first run_start that names them: a reconnecting rank resends the
+    // same list, and changing the columns under recorded steps would mislabel them.
+    if (m.layers && this.layers.length === 0) this.layers = m.layers;
+    if (m.meta) this.meta = { ...this.meta, ...m.meta };
+    this.rules.configure(m.threshold, this.layers);
+    if (this.state !== 'live' && this.state !== 'completed') this.state = 'live';
+  }
+
+  /** Records a step unless (step, rank) was seen; returns the alerts it raised, or undefined for a duplicate. */
+  step(m: StepMessage): Alert[] | undefined {
+    const rank = m.rank ?? 0;
+    let seen = this.seenByRank.get(rank);
+    if (!seen) {
+      seen = new StepSet();
+      this.seenByRank.set(rank, seen);
+    }
+    if (!seen.add(m.step)) return undefined;
+    let series = this.seriesByRank.get(rank);
+    if (!series) {
+      series = new Series(this.layers.length || m.layer_norms?.length || 0, this.seriesLimits);
+      this.seriesByRank.set(rank, series);
+    }
+    series.append({ step: m.step, total: m.total_norm, layers: m.layer_norms, loss: m.loss, lr: m.lr, clipped: m.clipped, skipped: m.skipped });
+    if (rank !== this.primaryRank) return [];
+    if (m.step >= this.lastStep) {
+      this.lastStep = m.step;
+      this.lastTotal = m.total_norm;
+    }
+    const alerts = this.rules.observe({ step: m.step, total: m.total_norm, layers: m.layer_norms, skipped: m.skipped });
+    for (const a of alerts) {
+      this.alertCount++;
+      if (this.alerts.length < MAX_KEPT_ALERTS) this.alerts.push(a);
+    }
+    return alerts;
+  }
+
+  end(m: RunEndMessage): void {
+    this.state = m.status;
+    this.endMessage = m.message;
+  }
+}
+
+export interface RunStoreOptions {
+  alerts?: AlertSettings;
+  series?: SeriesLimits;
+  /** Runs kept in memory; the oldest finished runs are dropped first (their logs stay on disk). */
+  maxRuns?: number;
+  now?: () => number;
+}
+
+export class RunStore {
+  private readonly runs = new Map<string, Run>();
+  private readonly alertSettings: AlertSettings;
+  private readonly seriesLimits: SeriesLimits;
+  private readonly maxRuns: number;
+  private readonly now: () => number;
+
+  constructor(opts: RunStoreOptions = {}) {
+    this.alertSettings = opts.alerts ?? DEFAULT_ALERT_SETTINGS;
+    this.seriesLimits = opts.series ?? DEFAULT_SERIES_LIMITS;
+    this.maxRuns = opts.maxRuns ?? 256;
+    this.now = opts.now ?? Date.now;
+  }
+
+  get(id: string): Run | undefined {
+    return this.runs.get(id);
+  }
+
+  has(id: string): boolean {
+    return this.runs.has(id);
+  }
+
+  all(): Run[] {
+    return [...this.runs.values()];
+  }
+
+  get size(): number {
+    return this.runs.size;
+  }
+
+  /** The run for an id, created on first sight (a step may arrive before its run_start after a reconnect). */
+  getOrCreate(id: string): Run {
+    let run = this.runs.get(id);
+    if (!run) {
+      this.evictIfFull();
+      run = new Run(id, this.alertSettings, this.seriesLimits, this.now());
+      this.runs.set(id, run);
+    }
+    run.updatedAt = this.now();
+    return run;
+  }
+
+  delete(id: string): boolean {
+    return this.runs.delete(id);
+  }
+
+  private evictIfFull(): void {
+    if (this.runs.size < this.maxRuns) return;
+    let oldest: Run | undefined;
+    for (const r of this.runs.values()) {
+      if (r.state === 'live') continue;
+      if (!oldest || r.updatedAt < oldest.updatedAt) oldest = r;
+    }
+    if (!oldest) throw new RunLimitError(this.maxRuns);
+    this.runs.delete(oldest.id);
+  }
+}
+
+export class RunLimitError extends Error {
+  constructor(readonly limit: number) {
+    super(`too many live runs: at most ${limit} are kept in memory; end some runs first`);
+  }
+}

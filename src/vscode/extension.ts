@@ -1,0 +1,58 @@
+/** Extension entry point: wires the endpoint, the status bar, notifications and commands together. */
+import * as vscode from 'vscode';
+import { Endpoint, startEndpoint } from './endpoint';
+import { AlertNotifier } from './alertNotifier';
+import { NormStatusBar } from './statusBar';
+import { registerRunCommands } from './runCommands';
+import { registerDashboard } from './dashboard';
+
+let endpoint: Endpoint | undefined;
+
+export interface GradientMonitorApi {
+  url: string;
+  logDir: string;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<GradientMonitorApi | undefined> {
+  const log = vscode.window.createOutputChannel('Gradient Monitor', { log: true });
+  context.subscriptions.push(log);
+  try {
+    endpoint = await startEndpoint(context);
+  } catch (e) {
+    const msg = `Gradient Monitor could not start its endpoint: ${(e as Error).message}`;
+    log.error(msg);
+    void vscode.window.showErrorMessage(msg);
+    return undefined;
+  }
+  const ep = endpoint;
+  log.info(`listening on ${ep.url}; recording runs to ${ep.logDir}`);
+
+  const statusBar = new NormStatusBar(() => ep.url);
+  const notifier = new AlertNotifier(log);
+  context.subscriptions.push(statusBar);
+  ep.hub.on('steps', (run) => statusBar.onSteps(run));
+  ep.hub.on('run', (run) => {
+    statusBar.onRun(run);
+    log.info(`run ${run.name} (${run.id}): ${run.state}${run.endMessage ? `: ${run.endMessage}` : ''}`);
+  });
+  ep.hub.on('alert', (alert, run) => {
+    statusBar.onAlert(alert, run);
+    notifier.onAlert(alert, run);
+  });
+  ep.hub.on('recording', (runId, err) => {
+    if (err) {
+      log.error(`cannot write the log of run ${runId}: ${err.message}; steps are kept in memory and writing is retried`);
+      void vscode.window.showErrorMessage(`Gradient Monitor cannot record run ${runId}: ${err.message}. Data is kept in memory and recording resumes when possible.`);
+    } else {
+      log.info(`recording of run ${runId} resumed`);
+    }
+  });
+  registerRunCommands(context, ep, notifier, log);
+  registerDashboard(context);
+  return { url: ep.url, logDir: ep.logDir };
+}
+
+export async function deactivate(): Promise<void> {
+  await endpoint?.dispose();
+  endpoint = undefined;
+}
