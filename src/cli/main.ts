@@ -11,6 +11,7 @@ import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
 import { DEFAULT_HOST, DEFAULT_PORT, GradientServer } from '../server/server';
 import { numberOption, resolveEndpoint, UsageError } from './args';
 import { simulate } from './simulate';
+import { checkCommand, clipCommand } from './pythonCommands';
 
 const USAGE = `usage: gradient-monitor <command> [options]
 
@@ -22,6 +23,12 @@ commands:
            streams a synthetic run to an endpoint
   inspect  LOG [--json] [--threshold X]
            summary of a recorded run
+  clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
+           adds gradient clipping where the script trains (prints a diff; --write applies it)
+           exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse
+  check    FILE.py [--json]
+           training-loop checks (clipping after the step, on scaled AMP gradients, per micro-batch...)
+           exit 0 none found, 1 findings, 2 does not parse
 `;
 
 type Out = (line: string) => void;
@@ -36,6 +43,10 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
         return await runSimulate(rest, out, err);
       case 'inspect':
         return await inspect(rest, out);
+      case 'clip':
+        return await clipCommand(rest, out, err);
+      case 'check':
+        return await checkCommand(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
