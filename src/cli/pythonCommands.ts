@@ -1,15 +1,16 @@
 /** `gradient-monitor clip` and `gradient-monitor check`: the editor's clipping quick fixes and training-loop checks on the command line. */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { createTwoFilesPatch } from 'diff';
 import { PythonAnalysis } from '../python/analyze';
+import { ClipPlan, planClipping, unifiedDiff } from '../python/clipPlan';
 import type { Fix, TrainingSite } from '../python/model';
 import { pythonParser } from '../python/parser';
 import { numberOption, UsageError } from './args';
 
 type Out = (line: string) => void;
 
-export const CLIP_EXIT = { proposed: 0, alreadyClipped: 3, noTrainingStep: 4, doesNotParse: 2, cannotPlace: 1 } as const;
+const EXIT: Record<ClipPlan['outcome'], number> = { proposed: 0, 'already-clipped': 3, 'no-training-step': 4, 'cannot-place': 1 };
+const DOES_NOT_PARSE = 2;
 
 async function load(file: string): Promise<PythonAnalysis> {
   let source: string;
@@ -49,33 +50,23 @@ export async function clipCommand(args: string[], out: Out, err: Out): Promise<n
   try {
     if (a.syntaxError) {
       err(`${file}:${a.syntaxError.line}:${a.syntaxError.column}: syntax error: ${a.syntaxError.message}; the file was left untouched`);
-      return CLIP_EXIT.doesNotParse;
+      return DOES_NOT_PARSE;
     }
-    const proposals = a.sites.map((site) => {
-      if (site.clipping) return { site, fix: undefined };
-      const fix = a.safe(clipValue !== undefined ? site.addValueClipping?.(clipValue) : site.addNormClipping?.(maxNorm));
-      return { site, fix };
-    });
-    const fixes = proposals.flatMap((p) => (p.fix ? [p.fix] : []));
-    const patched = fixes.length && a.keepsParsing(fixes) ? a.apply(fixes) : undefined;
+    const { proposals, patched, outcome } = planClipping(a, { maxNorm, clipValue });
     if (values.write && patched !== undefined) await writeFile(file, patched, 'utf8');
     if (values.json) {
       out(JSON.stringify({ file, loops: proposals.map((p) => siteJson(a, p.site, p.fix)), written: Boolean(values.write && patched !== undefined) }, null, 2));
     } else if (patched !== undefined && !values.write) {
-      out(createTwoFilesPatch(`a/${file}`, `b/${file}`, a.source, patched, undefined, undefined, { context: 3 }).replace(/^=+\n/, '').trimEnd());
+      out(unifiedDiff(file, a.source, patched));
     }
     for (const p of proposals) {
       const where = `${file}:${p.site.line + 1}`;
-      if (p.site.clipping) err(`${where}: already clipped at line ${p.site.clipping.line + 1}: ${p.site.clipping.code}${p.site.clipping.byDefault ? ' (framework default)' : ''}`);
-      else if (p.fix) err(`${where}: ${p.fix.title}${p.site.note ? ` (${p.site.note})` : ''}${values.write ? ' [written]' : ''}`);
+      if (p.site.clipping) err(`${where}: already clipped at line ${p.site.clipping.line + 1}: ${p.site.clipping.code}`);
+      else if (p.fix) err(`${where}: ${p.fix.title}${values.write ? ' [written]' : ''}`);
       else err(`${where}: cannot place clipping automatically: ${p.site.cannotFix ?? (clipValue !== undefined ? `${p.site.framework} has no value clipping` : 'no edit available')}`);
     }
-    if (a.sites.length === 0) {
-      err(`${file}: no training step found (no backward()/optimizer step, Trainer, Keras optimizer, GradientTape loop or optax optimizer)`);
-      return CLIP_EXIT.noTrainingStep;
-    }
-    if (patched !== undefined) return CLIP_EXIT.proposed;
-    return proposals.every((p) => p.site.clipping) ? CLIP_EXIT.alreadyClipped : CLIP_EXIT.cannotPlace;
+    if (outcome === 'no-training-step') err(`${file}: no training step found (no backward()/optimizer step, Trainer, Keras optimizer, GradientTape loop or optax optimizer)`);
+    return EXIT[outcome];
   } finally {
     a.dispose();
   }
@@ -89,7 +80,7 @@ export async function checkCommand(args: string[], out: Out, err: Out): Promise<
   try {
     if (a.syntaxError) {
       err(`${file}:${a.syntaxError.line}:${a.syntaxError.column}: syntax error: ${a.syntaxError.message}`);
-      return 2;
+      return DOES_NOT_PARSE;
     }
     const findings = a.checks.map((c) => ({ code: c.code, severity: c.severity, ...a.where(c.start), end: a.where(c.end), message: c.message, fixes: c.fixes.map((f) => f.title) }));
     if (values.json) out(JSON.stringify({ file, findings }, null, 2));

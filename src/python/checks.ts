@@ -70,7 +70,7 @@ function clipChecks(ctx: AnalysisContext, s: TorchStep, c: Clip): Check[] {
   }
   if (s.guard && !conditional(c.call, s)) {
     const guardLine = ctx.line(s.guard.startIndex) + 1;
-    out.push(check('clip-every-micro-batch', c.call, `${name} runs on every micro-batch, but ${s.step.text} only runs under the if at line ${guardLine}: it clips partial sums of the accumulated gradients. Clip once, right before the step.`, [moveBefore(ctx, stmt, stepAnchor, `Move ${name} into the accumulation step (before ${s.step.text})`)]));
+    out.push(check('clip-every-micro-batch', c.call, `${name} runs on every micro-batch, but ${s.step.text} only runs under the if at line ${guardLine}: it clips partial sums, shrinking earlier micro-batches again at every later clip, and pays for a norm per micro-batch. Clip once, right before the step.`, [moveBefore(ctx, stmt, stepAnchor, `Move ${name} into the accumulation step (before ${s.step.text})`)]));
   } else if (s.accelerator && s.accumulateContext && c.via === 'method' && !underSyncGuard(c.call, s)) {
     out.push(check('clip-every-micro-batch', c.call, `${name} runs on every micro-batch inside ${s.accelerator}.accumulate(): guard it with if ${s.accelerator}.sync_gradients: so it clips once per real update (with fp16 a second unscale raises).`, [wrapInIf(ctx, stmt, `${s.accelerator}.sync_gradients`, `Clip only when ${s.accelerator}.sync_gradients`)]));
   }

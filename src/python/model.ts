@@ -19,8 +19,6 @@ export interface ExistingClipping {
   code: string;
   /** The max_norm it uses, as written. */
   maxNorm?: string;
-  /** Implied by a framework default rather than written (Hugging Face Trainer). */
-  byDefault?: boolean;
 }
 
 export interface ClipOptions {

@@ -85,7 +85,7 @@ export function firstSyntaxProblem(root: Node): SyntaxProblem | undefined {
       const node = cursor.currentNode;
       if (node.isMissing || node.isError) {
         const at = node.startPosition;
-        const message = node.isMissing ? `missing ${JSON.stringify(node.type)}` : `unexpected ${describe(node)}`;
+        const message = node.isMissing ? `missing ${JSON.stringify(node.type)}` : `invalid syntax at ${describe(node)}`;
         return { line: at.row + 1, column: at.column + 1, message };
       }
       // Descend only into subtrees that contain an error.

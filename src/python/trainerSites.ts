@@ -14,10 +14,12 @@ const LIGHTNING_TRAINER = /^(lightning|pytorch_lightning)(\.[\w.]+)?\.Trainer$/;
 
 export function trainerSites(ctx: AnalysisContext): TrainingSite[] {
   const sites: TrainingSite[] = [];
+  // Lightning refuses Trainer-level clipping under manual optimization; those modules clip in training_step.
+  const manual = ctx.root.descendantsOfType('assignment').some((a) => a?.childForFieldName('left')?.text === 'self.automatic_optimization' && a.childForFieldName('right')?.type === 'false');
   for (const call of ctx.calls) {
     const q = ctx.qualifiedCallee(call);
     if (!q) continue;
-    if (LIGHTNING_TRAINER.test(q)) sites.push(lightningSite(ctx, call));
+    if (LIGHTNING_TRAINER.test(q) && !manual) sites.push(lightningSite(ctx, call));
     else if (HF_ARGUMENTS.test(q)) sites.push(huggingFaceSite(ctx, call));
   }
   return sites;
