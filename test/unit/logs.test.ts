@@ -70,7 +70,9 @@ describe('recorder and reader', () => {
     const name = '日本語'.repeat(200_000); // spans several 1 MiB chunks
     writeFileSync(file, JSON.stringify({ type: 'run_start', run_id: 'r', meta: { note: name } }) + '\n');
     const { messages } = await readAll(file);
-    assert.equal((messages[0] as { meta: { note: string } }).meta.note, name);
+    const start = messages[0];
+    assert.ok(start.type === 'run_start');
+    assert.equal(start.meta?.note, name);
   });
 
   test('an unwritable folder keeps lines in memory, reports once, and writes them when it recovers', async () => {
