@@ -218,21 +218,22 @@ class ClippingActions implements vscode.CodeActionProvider {
       for (const site of sitesAtLine(a, line)) {
         if (seen.has(site)) continue;
         seen.add(site);
-        this.clippingActions(site, suggestion, clipValue, (fix, suffix) => action(fix, vscode.CodeActionKind.RefactorRewrite, undefined, suffix), true);
+        this.clippingActions(site, suggestion, clipValue, (fix, suffix, primary) => action(fix, primary ? vscode.CodeActionKind.QuickFix : vscode.CodeActionKind.RefactorRewrite, undefined, suffix), true);
       }
     }
     return actions;
   }
 
-  private clippingActions(site: TrainingSite, s: Suggestion, clipValue: number, offer: (fix: Fix | undefined, suffix: string) => void, withMonitoring: boolean): void {
+  /** Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick fix, so the lightbulb shows. */
+  private clippingActions(site: TrainingSite, s: Suggestion, clipValue: number, offer: (fix: Fix | undefined, suffix: string, primary: boolean) => void, withMonitoring: boolean): void {
     if (site.clipping) {
-      offer(site.setMaxNorm?.(s.maxNorm), s.origin);
+      offer(site.setMaxNorm?.(s.maxNorm), s.origin, true);
     } else {
-      offer(site.addNormClipping?.(s.maxNorm), s.origin);
-      for (const alt of site.alternatives?.(s.maxNorm) ?? []) offer(alt, s.origin);
-      offer(site.addValueClipping?.(clipValue), '');
+      offer(site.addNormClipping?.(s.maxNorm), s.origin, true);
+      for (const alt of site.alternatives?.(s.maxNorm) ?? []) offer(alt, s.origin, false);
+      offer(site.addValueClipping?.(clipValue), '', false);
     }
-    if (withMonitoring) offer(site.addMonitoring?.(), '');
+    if (withMonitoring) offer(site.addMonitoring?.(), '', false);
   }
 
   private suggestionFor(doc: vscode.TextDocument): Suggestion {
