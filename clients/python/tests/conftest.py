@@ -44,8 +44,9 @@ def inspect_log(path: Path) -> Dict[str, Any]:
 class Endpoint:
     """`gradient-monitor serve` as a subprocess; can be killed (SIGKILL) and started again on the same port."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, home: Optional[Path] = None) -> None:
         self.log_dir = log_dir
+        self.home = home or log_dir.parent / "endpoint-home"
         self.port = 0
         self.url = ""
         self.proc: Optional[subprocess.Popen] = None
@@ -57,7 +58,7 @@ class Endpoint:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "GRADIENT_MONITOR_HOME": str(self.log_dir.parent / "endpoint-home")},
+            env={**os.environ, "GRADIENT_MONITOR_HOME": str(self.home)},
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
