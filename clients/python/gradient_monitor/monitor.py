@@ -214,8 +214,8 @@ class Monitor:
             self._warned.add(key)
             warnings.warn(f"gradient_monitor: {text}", RuntimeWarning, stacklevel=4)
 
-    def _step_message(self, step: int, total: float, layer_norms: Optional[List[float]], loss: Optional[float], lr: Optional[float], clipped: Optional[bool], skipped: Optional[bool]) -> Message:
-        msg: Message = {"type": "step", "run_id": self.run_id, "step": step, "total_norm": total}
+    def _step_message(self, step: int, when: float, total: float, layer_norms: Optional[List[float]], loss: Optional[float], lr: Optional[float], clipped: Optional[bool], skipped: Optional[bool]) -> Message:
+        msg: Message = {"type": "step", "run_id": self.run_id, "step": step, "total_norm": total, "time": when}
         if layer_norms:
             msg["layer_norms"] = layer_norms
         for key, value in (("loss", loss), ("lr", lr), ("clipped", clipped), ("skipped", skipped)):
@@ -253,7 +253,7 @@ class Monitor:
             return
         values = self._layer_values(layer_norms)
         transport = self._start(framework, self._log_layers or [])
-        transport.put(self._step_message(step, float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped))
+        transport.put(self._step_message(step, time.time(), float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped))
 
     def _layer_values(self, layer_norms: Union[Sequence[Number], Mapping[str, Number], None]) -> Optional[List[float]]:
         if layer_norms is None:
@@ -393,6 +393,7 @@ class Monitor:
         loss_value = None if has_loss_tensor else _as_float(loss)
         lr_value = _as_float(lr)
         skip_rule = "found_inf" if found_inf else ("nonfinite" if divide_by is not None else None)
+        when = time.time()
 
         def build() -> Message:
             vals = host_values(host, event)
@@ -406,7 +407,7 @@ class Monitor:
                 skipped = not math.isfinite(total)
             clipped = None if max_norm is None or not math.isfinite(total) else total + 1e-6 > max_norm
             loss_out = tail[0] if has_loss_tensor else loss_value
-            return self._step_message(step_no, total, vals[1 : 1 + n_layers] or None, loss_out, lr_value, clipped, skipped)
+            return self._step_message(step_no, when, total, vals[1 : 1 + n_layers] or None, loss_out, lr_value, clipped, skipped)
 
         transport.put(build)
 

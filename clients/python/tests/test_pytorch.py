@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ def steps_of(log):
 def test_step_reports_torch_norms_per_layer_with_call_site(endpoint):
     model, opt = make()
     expected_total, expected_layers = [], []
+    started = time.time()
     with Monitor("norms", url=endpoint.url, token=TOKEN, threshold=5.0) as monitor:
         monitor.watch(model)
         for step in range(20):
@@ -45,6 +47,7 @@ def test_step_reports_torch_norms_per_layer_with_call_site(endpoint):
         assert m["total_norm"] == pytest.approx(total, rel=1e-6)
         assert m["layer_norms"] == pytest.approx(layers, rel=1e-5)
         assert "skipped" not in m and "clipped" not in m and "rank" not in m
+        assert started <= m["time"] <= time.time()
     assert steps[3]["loss"] == pytest.approx(loss_of_at(3))
     assert log[-1] == {"type": "run_end", "run_id": monitor.run_id, "status": "completed"}
 
