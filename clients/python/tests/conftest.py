@@ -21,11 +21,13 @@ def _nonfinite(value: Any) -> Any:
 
 
 def read_log(path: Path) -> List[Dict[str, Any]]:
-    """A run log's messages, with "NaN"/"Infinity" strings turned back into floats."""
+    """A run log's messages, with "NaN"/"Infinity" strings turned back into floats and without the
+    connection-local `seq` (the endpoint records messages as sent, docs/protocol.md "Recording")."""
     out = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             m = json.loads(line)
+            m.pop("seq", None)
             for key in ("total_norm", "loss", "lr"):
                 if key in m:
                     m[key] = _nonfinite(m[key])
