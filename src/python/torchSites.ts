@@ -96,15 +96,18 @@ function clippingCode(ctx: AnalysisContext, s: TorchStep, kind: 'norm' | 'value'
 function monitoring(ctx: AnalysisContext, s: TorchStep, clip: Clip | undefined): Fix | undefined {
   if (s.monitored || !s.outerLoop || !s.model || ctx.calls.some((c) => ctx.constructs(c, (q) => q === MONITOR_IMPORT.qualified))) return undefined;
   const ref = ctx.imports.reference([MONITOR_IMPORT.qualified], MONITOR_IMPORT);
-  const setup = insertBefore(ctx.anchor(s.outerLoop), [{ text: `monitor = ${ref.text}()` }, { text: `monitor.watch(${s.model})` }], ctx.style);
+  // The client divides still-scaled AMP gradients by the scaler's scale itself: no unscale_ needed.
+  const watch = s.scaler ? `monitor.watch(${s.model}, scaler=${s.scaler})` : `monitor.watch(${s.model})`;
+  const setup = insertBefore(ctx.anchor(s.outerLoop), [{ text: `monitor = ${ref.text}()` }, { text: watch }], ctx.style);
   let report: TextEdit | undefined;
   if (clip && clip.placement === 'between' && clip.via === 'torch' && clip.kind === 'norm') {
     // The monitor's clip_grad_norm_ clips the same way and reports the norm before clipping.
     const fn = clip.call.childForFieldName('function')!;
     report = { start: fn.startIndex, end: fn.endIndex, text: 'monitor.clip_grad_norm_' };
   } else {
-    const unscale: CodeLine[] = s.scaler && !s.unscaled && !clip ? [{ text: `${s.scaler}.unscale_(${s.optimizer})` }] : [];
-    const lines: CodeLine[] = s.accelerator && !s.syncGuarded ? [{ text: `if ${s.accelerator}.sync_gradients:` }, { text: 'monitor.step()', depth: 1 }] : [...unscale, { text: 'monitor.step()' }];
+    // The loss travels with the norms (a tensor is fine: no extra device sync).
+    const call = /^[A-Za-z_][\w.]*$/.test(s.backward.loss) ? `monitor.step(loss=${s.backward.loss})` : 'monitor.step()';
+    const lines: CodeLine[] = s.accelerator && !s.syncGuarded ? [{ text: `if ${s.accelerator}.sync_gradients:` }, { text: call, depth: 1 }] : [{ text: call }];
     report = s.closure ? insertAfter(ctx.anchor(s.backward.call), lines, ctx.style) : insertBefore(ctx.anchor(s.step), lines, ctx.style);
   }
   if (!setup || !report) return undefined;

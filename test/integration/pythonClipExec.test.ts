@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { pythonParser } from '../../src/python/parser';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'python');
 const HARNESS = path.join(__dirname, '..', 'python', 'clip_harness.py');
+const CLIENT = path.join(__dirname, '..', '..', 'clients', 'python');
 const MAX_NORM = 0.05;
 const CLIP_VALUE = 0.01;
 /** Slack for float32 rounding in the norm the harness recomputes. */
@@ -69,6 +70,8 @@ before(async () => {
       assert.ok(norm.patched && value.patched, `${name} gets clipping`);
       stage('norm', name, norm.patched);
       stage('value', name, value.patched);
+      const monitoring = a.sites.map((site) => a.safe(site.addMonitoring?.())).find((f) => f !== undefined);
+      if (monitoring) stage('monitored', name, a.apply([monitoring]));
     });
   }
   for (const name of Object.keys(MISPLACED)) {
@@ -84,7 +87,9 @@ before(async () => {
     stage('retargeted', 'already_clipped', a.apply([fix]));
   });
   const out = path.join(scratch, 'results.json');
-  await promisify(execFile)('/usr/bin/python3', [HARNESS, out, ...Object.values(scripts)], { cwd: scratch, timeout: 120_000 });
+  // Monitored scripts import the Python client from the repository and, with no endpoint, log locally under cwd.
+  const env = { ...process.env, PYTHONPATH: CLIENT, GRADIENT_MONITOR_URL: '', GRADIENT_MONITOR_TOKEN: '', GRADIENT_MONITOR_HOME: path.join(scratch, 'home') };
+  await promisify(execFile)('/usr/bin/python3', [HARNESS, out, ...Object.values(scripts)], { cwd: scratch, timeout: 120_000, env });
   results = JSON.parse(readFileSync(out, 'utf8')) as Results;
 });
 
@@ -114,5 +119,21 @@ describe('check fixes make misplaced clipping work', () => {
   });
   it('"Set max_norm" retargets existing clipping', () => {
     for (const u of updates('retargeted/already_clipped')) assert.ok(u.total <= MAX_NORM * (1 + TOLERANCE));
+  });
+});
+
+describe('"Add gradient monitoring here" produces scripts that run with the real Python client', () => {
+  it('every monitored script runs and records its steps', () => {
+    const monitored = Object.keys(scripts).filter((k) => k.startsWith('monitored/'));
+    assert.ok(monitored.length >= 8, `monitored: ${monitored.join(', ')}`);
+    for (const key of monitored) updates(key);
+    const logs = readdirSync(path.join(scratch, '.gradient-monitor', 'runs'));
+    for (const key of monitored) {
+      const name = key.slice('monitored/'.length);
+      const log = logs.find((f) => f.startsWith(`${name}-`));
+      assert.ok(log, `a run log for ${name} in ${logs.join(', ')}`);
+      const steps = readFileSync(path.join(scratch, '.gradient-monitor', 'runs', log), 'utf8').split('\n').filter((l) => l.includes('"type":"step"'));
+      assert.ok(steps.length > 0, `${name} reported steps`);
+    }
   });
 });
