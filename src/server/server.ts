@@ -11,6 +11,7 @@ import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { Hub } from '../ingest/hub';
 import { ServerMessage, STREAM_PATH } from '../protocol/messages';
 import { decodeFrame, DEFAULT_VALIDATION_LIMITS, ValidationLimits } from '../protocol/validate';
+import { DEFAULT_FLOW_LIMITS, FlowLimits, IngestFlow } from './flow';
 import { hostAllowed, isLoopbackAddress, originAllowed, tokenFromRequest, tokensEqual } from './auth';
 
 export const DEFAULT_PORT = 7451;
@@ -29,6 +30,8 @@ export interface ServerOptions {
   /** Messages accepted per connection per second, averaged over a second; excess gets an error frame. */
   maxMessagesPerSecond?: number;
   validation?: ValidationLimits;
+  /** How much work one event-loop turn may do, and how much may wait before reading pauses. */
+  flow?: FlowLimits;
 }
 
 export interface ConnectionInfo {
@@ -39,7 +42,8 @@ export interface ConnectionInfo {
 export class GradientServer {
   private readonly http: HttpServer;
   private readonly wss: WebSocketServer;
-  private readonly opts: Required<Omit<ServerOptions, 'validation'>> & { validation: ValidationLimits };
+  private readonly opts: Required<Omit<ServerOptions, 'validation' | 'flow'>> & { validation: ValidationLimits };
+  private readonly flow: IngestFlow;
   private nextConnectionId = 1;
   private connections = new Set<WebSocket>();
   private boundHost = '';
@@ -64,6 +68,12 @@ export class GradientServer {
       res.end(body ?? JSON.stringify({ error: `not found: the stream is at ${STREAM_PATH}` }));
     });
     this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false });
+    this.flow = new IngestFlow(options.flow ?? DEFAULT_FLOW_LIMITS, (receiving) => {
+      for (const ws of this.connections) {
+        if (receiving) ws.resume();
+        else ws.pause();
+      }
+    });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
   }
 
@@ -136,18 +146,24 @@ export class GradientServer {
 
   private onConnection(ws: WebSocket, _info: ConnectionInfo): void {
     this.connections.add(ws);
+    if (!this.flow.receiving) ws.pause();
     let applied = Promise.resolve();
     let replied = Promise.resolve();
     const budget = { windowStart: Date.now(), used: 0 };
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      // Frames are applied strictly in order; each frame's reply (its ack) waits until it is on
-      // disk, in order too, while later frames are already being applied.
+      // Frames are applied strictly in order, each in a slice of event-loop time (see flow.ts);
+      // each frame's reply (its ack) waits until it is on disk, in order too, while later frames
+      // are already being applied.
+      const size = frameSize(data);
+      this.flow.received(size);
       applied = applied
+        .then(() => this.flow.turn())
         .then(() => this.onFrame(data, isBinary, budget))
         .then(({ reply, recorded }) => {
           replied = replied.then(() => recorded).then(() => send(ws, reply));
         })
-        .catch(() => ws.close(1011, 'internal error'));
+        .catch(() => ws.close(1011, 'internal error'))
+        .finally(() => this.flow.done(size));
     });
     ws.on('error', () => ws.terminate()); // e.g. a frame over maxPayload: ws has already sent 1009
     ws.on('close', () => this.connections.delete(ws));
@@ -156,8 +172,8 @@ export class GradientServer {
   private async onFrame(data: RawData, isBinary: boolean, budget: { windowStart: number; used: number }): Promise<{ reply: ServerMessage[]; recorded: Promise<void> }> {
     const done = Promise.resolve();
     if (isBinary) return { reply: [{ type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' }], recorded: done };
-    const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-    const { messages, verbatim, errors } = decodeFrame(text, this.opts.validation);
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const { messages, verbatim, errors } = decodeFrame(bytes.toString('utf8'), this.opts.validation, bytes);
     const reply: ServerMessage[] = errors;
     const now = Date.now();
     if (now - budget.windowStart >= 1000) {
@@ -180,6 +196,10 @@ export class GradientServer {
     if (maxSeq >= 0) reply.push({ type: 'ack', seq: maxSeq });
     return { reply, recorded };
   }
+}
+
+function frameSize(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
 }
 
 function send(ws: WebSocket, replies: readonly ServerMessage[]): void {
