@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Alert } from '../alerts/rules';
 import { readRunLog } from '../logs/reader';
-import { RunRecorder } from '../logs/writer';
+import { LogLine, RunRecorder } from '../logs/writer';
 import { ClientMessage } from '../protocol/messages';
 import { stringifyKeepingNonFinite } from '../protocol/json';
 import { Run, RunLimitError, RunStore } from '../runs/runStore';
@@ -44,10 +44,10 @@ export class Hub extends EventEmitter<HubEvents> {
   /**
    * Applies messages to the store and queues them for the run logs; resolves once applied, with a
    * promise for their recording, so a connection can go on with its next frame while the disk
-   * catches up. `verbatim[i]`, when given, is message i's text as the client sent it, recorded as
-   * is (see protocol/frame.ts).
+   * catches up. `verbatim[i]`, when given, is message i's text (or its bytes) as the client sent it,
+   * recorded as is (see protocol/frame.ts).
    */
-  async ingest(messages: readonly ClientMessage[], verbatim: readonly (string | undefined)[] = []): Promise<IngestResult> {
+  async ingest(messages: readonly ClientMessage[], verbatim: readonly (LogLine | undefined)[] = []): Promise<IngestResult> {
     const rejected: IngestResult['rejected'] = [];
     for (const m of messages) {
       if (!this.store.has(m.run_id) || this.loading.has(m.run_id)) await this.resume(m.run_id);

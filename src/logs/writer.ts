@@ -8,10 +8,15 @@
 import { promises as fsp } from 'node:fs';
 import { logFilePath } from './paths';
 
+/** One log line without its newline: text, or bytes already encoded as UTF-8 (a slice of a received frame). */
+export type LogLine = string | Uint8Array;
+
+const NEWLINE = 0x0a;
+
 interface LogFile {
   path: string;
   handle?: fsp.FileHandle;
-  pending: string[];
+  pending: LogLine[];
   appended: number;
   written: number;
   writing: boolean;
@@ -45,7 +50,7 @@ export class RunRecorder {
   }
 
   /** Queues one line (without its newline) for the run's log. */
-  append(runId: string, line: string): void {
+  append(runId: string, line: LogLine): void {
     if (this.closed) throw new Error('recorder is closed');
     const f = this.file(runId);
     f.pending.push(line);
@@ -108,9 +113,9 @@ export class RunRecorder {
         f.handle = await fsp.open(f.path, 'a', 0o600);
         f.size = (await f.handle.stat()).size;
       }
-      const text = lines.join('\n') + '\n';
-      await f.handle.appendFile(text);
-      f.size += Buffer.byteLength(text);
+      const data = encodeLines(lines);
+      await f.handle.appendFile(data);
+      f.size += data.length;
       f.written += lines.length;
       if (f.failing) {
         f.failing = false;
@@ -134,4 +139,22 @@ export class RunRecorder {
     f.writing = false;
     if (f.pending.length > 0) this.schedule();
   }
+}
+
+/** The lines, each followed by a newline, in one buffer: bytes are copied as they are, text encoded once. */
+function encodeLines(lines: readonly LogLine[]): Buffer {
+  let size = lines.length;
+  for (const line of lines) size += typeof line === 'string' ? Buffer.byteLength(line) : line.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const line of lines) {
+    if (typeof line === 'string') {
+      at += out.write(line, at);
+    } else {
+      out.set(line, at);
+      at += line.length;
+    }
+    out[at++] = NEWLINE;
+  }
+  return out;
 }

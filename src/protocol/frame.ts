@@ -2,17 +2,28 @@
  * Splits a frame's text into its messages' texts without parsing them, so each message can be
  * recorded exactly as it arrived instead of being re-serialised: turning a step's numbers back into
  * text cost twice as much as parsing them and kept the endpoint far below the transport's ceiling
- * (see BENCHMARKS.md, "Ingest"). One pass tracks strings and nesting, and notes whether a message
- * can be stored verbatim: no bare NaN/Infinity tokens (the log spells them as strings) and no line
- * breaks (a log line is one message).
+ * (see BENCHMARKS.md, "Ingest").
+ *
+ * Frames batch messages one per line (line-delimited JSON), or as a JSON array. Lines are the fast
+ * shape: a native line-feed search finds the messages, and a message's line is already its log
+ * line. An array needs one pass that tracks strings and nesting to find its elements.
  */
 
 export interface FrameElement {
+  /** The message's text, surrounding whitespace trimmed. */
   text: string;
-  /** The text can go into a log line as it is. */
+  /** Where `text` starts in the frame. */
+  start: number;
+  /** The text holds no line break, so it can go into a log line as it is. */
   verbatim: boolean;
-  /** The text holds bare NaN/Infinity tokens that JSON.parse rejects. */
-  bareNonFinite: boolean;
+}
+
+export interface SplitFrame {
+  /** Several messages (lines or an array), whose errors name the message's index. */
+  batched: boolean;
+  /** The frame was split at line feeds; a message that fails to parse may mean it was one pretty-printed object. */
+  lines: boolean;
+  elements: FrameElement[];
 }
 
 const QUOTE = 0x22;
@@ -23,20 +34,44 @@ const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const LF = 0x0a;
 const CR = 0x0d;
-const N = 0x4e;
-const I = 0x49;
 
 /**
- * The messages of a frame (one object, or an array of them) as texts; undefined when the frame is
- * not shaped like either, so that the caller's full JSON parse reports the error.
+ * The messages of a frame (one object, objects one per line, or an array of them) as texts;
+ * undefined when the frame is not shaped like any of these, so that the caller's full JSON parse
+ * reports the error.
  */
-export function splitFrame(text: string): FrameElement[] | undefined {
+export function splitFrame(text: string): SplitFrame | undefined {
   let start = 0;
   while (start < text.length && isSpace(text.charCodeAt(start))) start++;
   const first = text.charCodeAt(start);
-  if (first === OPEN_BRACE) return scan(text, start, false);
-  if (first === OPEN_BRACKET) return scan(text, start + 1, true);
-  return undefined;
+  if (first === OPEN_BRACKET) {
+    const elements = scan(text, start + 1, true);
+    return elements && { batched: true, lines: false, elements };
+  }
+  if (first !== OPEN_BRACE) return undefined;
+  let end = text.length;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
+  const lineFeed = text.indexOf('\n', start);
+  if (lineFeed !== -1 && lineFeed < end) return splitLines(text, start, end);
+  const elements = scan(text, start, false);
+  return elements && { batched: false, lines: false, elements };
+}
+
+/** One message per line; blank lines are skipped. */
+function splitLines(text: string, from: number, to: number): SplitFrame {
+  const elements: FrameElement[] = [];
+  const carriageReturns = text.indexOf('\r', from) !== -1;
+  for (let lineStart = from; lineStart < to; ) {
+    let lineEnd = text.indexOf('\n', lineStart);
+    if (lineEnd === -1 || lineEnd > to) lineEnd = to;
+    const e = element(text, lineStart, lineEnd);
+    if (e) {
+      if (carriageReturns && e.text.indexOf('\r') !== -1) e.verbatim = false;
+      elements.push(e);
+    }
+    lineStart = lineEnd + 1;
+  }
+  return { batched: true, lines: true, elements };
 }
 
 function scan(text: string, from: number, isArray: boolean): FrameElement[] | undefined {
@@ -44,13 +79,12 @@ function scan(text: string, from: number, isArray: boolean): FrameElement[] | un
   let depth = 0;
   let elementStart = from;
   let verbatim = true;
-  let bare = false;
   const push = (end: number): boolean => {
-    const t = text.slice(elementStart, end).trim();
-    if (t.length === 0) return false;
-    out.push({ text: t, verbatim: verbatim && !bare, bareNonFinite: bare });
+    const e = element(text, elementStart, end);
+    if (!e) return false;
+    e.verbatim = verbatim;
+    out.push(e);
     verbatim = true;
-    bare = false;
     return true;
   };
   for (let i = from; i < text.length; i++) {
@@ -95,20 +129,23 @@ function scan(text: string, from: number, isArray: boolean): FrameElement[] | un
       case CR:
         verbatim = false;
         break;
-      case N:
-      case I:
-        bare = true; // outside strings only NaN/Infinity start with these (or broken JSON)
-        break;
     }
   }
   return undefined; // unterminated
 }
 
 /** Characters with no structural meaning outside strings; inside a message commas do not matter either. */
-const PLAIN = /[^"[\]{},\n\rNI]*/y;
-const PLAIN_NESTED = /[^"[\]{}\n\rNI]*/y;
+const PLAIN = /[^"[\]{},\n\r]*/y;
+const PLAIN_NESTED = /[^"[\]{}\n\r]*/y;
 /** A string's body up to its closing quote, escapes included. */
 const STRING_BODY = /(?:[^"\\]|\\[^])*/y;
+
+/** The trimmed text between from and to, or undefined when it is blank. */
+function element(text: string, from: number, to: number): FrameElement | undefined {
+  while (from < to && isSpace(text.charCodeAt(from))) from++;
+  while (to > from && isSpace(text.charCodeAt(to - 1))) to--;
+  return from === to ? undefined : { text: text.slice(from, to), start: from, verbatim: true };
+}
 
 function rest(text: string, from: number): boolean {
   for (let i = from; i < text.length; i++) if (!isSpace(text.charCodeAt(i))) return false;

@@ -1,5 +1,6 @@
 /** Validation of decoded frames into typed messages. Hostile input yields errors, never exceptions. */
-import { splitFrame } from './frame';
+import type { LogLine } from '../logs/writer';
+import { FrameElement, splitFrame } from './frame';
 import { parseJsonAllowingNonFinite, quoteBareNonFinite, toNumber } from './json';
 import {
   ClientMessage,
@@ -30,33 +31,70 @@ export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = {
 
 export interface DecodedFrame {
   messages: ClientMessage[];
-  /** For each message, its text as sent when that can be recorded verbatim (see frame.ts). */
-  verbatim: (string | undefined)[];
+  /**
+   * For each message, its text as sent when that can be recorded verbatim (see frame.ts): the
+   * frame's own bytes when it is plain ASCII (nothing to encode again), else a string.
+   */
+  verbatim: (LogLine | undefined)[];
   errors: ErrorMessage[];
 }
 
 type Result<T> = { ok: T } | { error: string };
 
-export function decodeFrame(text: string, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS): DecodedFrame {
-  const elements = splitFrame(text);
-  if (elements === undefined) return decodeWhole(text, limits);
-  const batched = text.trimStart().startsWith('[');
+/** `bytes`, when given, is the frame as received, whose text is `text`. */
+export function decodeFrame(text: string, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS, bytes?: Uint8Array): DecodedFrame {
+  const frame = splitFrame(text);
+  if (frame === undefined) return decodeWhole(text, limits);
+  const { elements, batched } = frame;
   if (elements.length > limits.maxBatch) return tooMany(elements.length, limits);
+  const parsed = elements.map(parseElement);
+  // Lines that do not parse may be one pretty-printed message spread over several lines.
+  if (frame.lines && parsed.some((p) => 'error' in p) && parsesWhole(text)) return decodeWhole(text, limits);
+  // One byte per character means ASCII: character offsets are byte offsets.
+  const ascii = bytes !== undefined && bytes.length === text.length ? bytes : undefined;
   const out: DecodedFrame = { messages: [], verbatim: [], errors: [] };
   for (let i = 0; i < elements.length; i++) {
-    const e = elements[i];
-    let item: unknown;
-    try {
-      item = JSON.parse(e.bareNonFinite ? (quoteBareNonFinite(e.text) ?? e.text) : e.text);
-    } catch (err) {
-      const error: ErrorMessage = { type: 'error', code: 'bad_json', message: `${batched ? `message ${i}` : 'frame'} is not valid JSON: ${(err as Error).message}` };
+    const p = parsed[i];
+    if ('error' in p) {
+      const error: ErrorMessage = { type: 'error', code: 'bad_json', message: `${batched ? `message ${i}` : 'frame'} is not valid JSON: ${p.error}` };
       if (batched) error.index = i;
       out.errors.push(error);
       continue;
     }
-    collect(out, item, i, batched, limits, e.verbatim ? e.text : undefined);
+    const e = elements[i];
+    const line = !e.verbatim || p.rewritten ? undefined : ascii ? ascii.subarray(e.start, e.start + e.text.length) : e.text;
+    collect(out, p.ok, i, batched, limits, line);
   }
   return out;
+}
+
+/**
+ * Parses one message's text. Bare NaN/Infinity tokens (Python's json.dumps) fail the native parse
+ * and are quoted first; such a text is `rewritten`, and the log spells its tokens as strings.
+ */
+function parseElement(e: FrameElement): { ok: unknown; rewritten: boolean } | { error: string } {
+  try {
+    return { ok: JSON.parse(e.text), rewritten: false };
+  } catch (err) {
+    const quoted = quoteBareNonFinite(e.text);
+    if (quoted !== undefined) {
+      try {
+        return { ok: JSON.parse(quoted), rewritten: true };
+      } catch {
+        // fall through: report the original error
+      }
+    }
+    return { error: (err as Error).message };
+  }
+}
+
+function parsesWhole(text: string): boolean {
+  try {
+    parseJsonAllowingNonFinite(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Frames the splitter cannot read as an object or an array of them: parse whole for a precise error. */
@@ -82,7 +120,7 @@ function tooMany(n: number, limits: ValidationLimits): DecodedFrame {
   };
 }
 
-function collect(out: DecodedFrame, item: unknown, index: number, batched: boolean, limits: ValidationLimits, verbatim: string | undefined): void {
+function collect(out: DecodedFrame, item: unknown, index: number, batched: boolean, limits: ValidationLimits, verbatim: LogLine | undefined): void {
   const result = validateMessage(item, limits);
   if ('ok' in result) {
     out.messages.push(result.ok);
@@ -157,12 +195,8 @@ function validateStep(v: Record<string, unknown>, limits: ValidationLimits): Res
   if (v.layer_norms !== undefined && v.layer_norms !== null) {
     if (!Array.isArray(v.layer_norms)) return { error: `step.layer_norms must be an array of numbers, got ${describe(v.layer_norms)}` };
     if (v.layer_norms.length > limits.maxLayers) return { error: `step.layer_norms has ${v.layer_norms.length} values, the limit is ${limits.maxLayers}` };
-    const norms = new Array<number>(v.layer_norms.length);
-    for (let i = 0; i < v.layer_norms.length; i++) {
-      const n = toNumber(v.layer_norms[i]);
-      if (n === undefined) return { error: `step.layer_norms[${i}] must be a number, got ${describe(v.layer_norms[i])}` };
-      norms[i] = n;
-    }
+    const norms = numbers(v.layer_norms);
+    if (typeof norms === 'number') return { error: `step.layer_norms[${norms}] must be a number, got ${describe(v.layer_norms[norms])}` };
     msg.layer_norms = norms;
   }
   for (const key of ['loss', 'lr', 'time'] as const) {
@@ -183,6 +217,23 @@ function validateStep(v: Record<string, unknown>, limits: ValidationLimits): Res
     msg.rank = v.rank;
   }
   return withSeq(msg, v);
+}
+
+/**
+ * The array as numbers, or the index of the first element that is none. An array of plain numbers
+ * (the usual case) is returned as it is; one with non-finite strings is copied, never changed.
+ */
+function numbers(values: unknown[]): number[] | number {
+  let i = 0;
+  while (i < values.length && typeof values[i] === 'number') i++;
+  if (i === values.length) return values as number[];
+  const out = values.slice(0, i) as number[];
+  for (; i < values.length; i++) {
+    const n = toNumber(values[i]);
+    if (n === undefined) return i;
+    out.push(n);
+  }
+  return out;
 }
 
 function validateRunEnd(v: Record<string, unknown>, limits: ValidationLimits): Result<RunEndMessage> {

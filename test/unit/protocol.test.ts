@@ -51,6 +51,16 @@ describe('message validation', () => {
     assert.ok(Number.isNaN(m.loss!));
   });
 
+  test('layer norms: plain numbers are taken as they are, non-finite strings converted on a copy', () => {
+    const plain = [1, 2.5];
+    const ok = validateMessage({ type: 'step', run_id: 'r', step: 0, total_norm: 1, layer_norms: plain }) as { ok: { layer_norms: number[] } };
+    assert.deepEqual(ok.ok.layer_norms, [1, 2.5]);
+    const mixed = [1, 'NaN', 'Infinity'];
+    const converted = validateMessage({ type: 'step', run_id: 'r', step: 0, total_norm: 1, layer_norms: mixed }) as { ok: { layer_norms: number[] } };
+    assert.deepEqual(converted.ok.layer_norms, [1, NaN, Infinity]);
+    assert.deepEqual(mixed, [1, 'NaN', 'Infinity'], 'the input is not changed');
+  });
+
   test('run_start and run_end with every field', () => {
     const r = validateMessage({ type: 'run_start', run_id: 'r', name: 'n', framework: 'jax', layers: ['a', 'b'], threshold: 5, meta: { pid: 1 }, extra: 'ignored' });
     assert.deepEqual(r, { ok: { type: 'run_start', run_id: 'r', name: 'n', framework: 'jax', layers: ['a', 'b'], threshold: 5, meta: { pid: 1 } } });
@@ -109,32 +119,60 @@ describe('message validation', () => {
 });
 
 describe('frame splitting', () => {
+  const texts = (frame: string): string[] => splitFrame(frame)!.elements.map((e) => e.text);
+
   test('splits a batch into message texts, respecting strings and nesting', () => {
     const frame = ' [ {"a":"x,]}\\"[","b":[1,{"c":[2,3]}]} ,{"d":NaN}\n,{"e":1} ] ';
-    const parts = splitFrame(frame)!;
-    assert.deepEqual(parts.map((p) => p.text), ['{"a":"x,]}\\"[","b":[1,{"c":[2,3]}]}', '{"d":NaN}', '{"e":1}']);
-    assert.deepEqual(parts.map((p) => [p.verbatim, p.bareNonFinite]), [[true, false], [false, true], [true, false]]);
+    const split = splitFrame(frame)!;
+    assert.deepEqual(texts(frame), ['{"a":"x,]}\\"[","b":[1,{"c":[2,3]}]}', '{"d":NaN}', '{"e":1}']);
+    assert.deepEqual(split.elements.map((e) => frame.slice(e.start, e.start + e.text.length)), texts(frame), 'start locates each text in the frame');
+    assert.equal(split.batched, true);
   });
 
   test('a single object is one message; line breaks inside it prevent verbatim recording', () => {
-    assert.deepEqual(splitFrame('{"a":1}'), [{ text: '{"a":1}', verbatim: true, bareNonFinite: false }]);
-    assert.equal(splitFrame('{"a":\n1}')![0].verbatim, false);
-    assert.deepEqual(splitFrame('[]'), []);
+    assert.deepEqual(splitFrame('{"a":1}'), { batched: false, lines: false, elements: [{ text: '{"a":1}', start: 0, verbatim: true }] });
+    assert.deepEqual(splitFrame('{"a":1}\n'), { batched: false, lines: false, elements: [{ text: '{"a":1}', start: 0, verbatim: true }] });
+    assert.equal(splitFrame('[{"a":\n1}]')!.elements[0].verbatim, false);
+    assert.deepEqual(splitFrame('[]')!.elements, []);
+  });
+
+  test('messages one per line are split at line feeds; blank lines are skipped, carriage returns are not verbatim', () => {
+    const frame = '{"a":"[,{"}\n\n  {"b":[1,2]} \r\n{"c":\r3}\n';
+    const split = splitFrame(frame)!;
+    assert.equal(split.lines, true);
+    assert.equal(split.batched, true);
+    assert.deepEqual(split.elements.map((e) => [e.text, e.verbatim]), [['{"a":"[,{"}', true], ['{"b":[1,2]}', true], ['{"c":\r3}', false]]);
+    assert.deepEqual(split.elements.map((e) => frame.slice(e.start, e.start + e.text.length)), texts(frame));
   });
 
   test('shapes it cannot split are left to the full parser', () => {
     for (const bad of ['', '1', '"x"', '[1,]', '[,1]', '[1', '{"a":1', '{"a":1} x', '[1] x', '{"a":"unterminated']) assert.equal(splitFrame(bad), undefined, bad);
   });
 
-  test('splitting then parsing equals parsing the whole frame (property)', () => {
+  test('splitting then parsing equals parsing the whole frame, for arrays and for lines (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.dictionary(fc.string(), fc.jsonValue())), (items) => {
-        const parts = splitFrame(JSON.stringify(items));
-        assert.ok(parts);
-        assert.deepEqual(parts.map((p) => JSON.parse(p.text)), JSON.parse(JSON.stringify(items)));
+      fc.property(fc.array(fc.dictionary(fc.string(), fc.jsonValue()), { minLength: 1 }), (items) => {
+        const expected = JSON.parse(JSON.stringify(items));
+        assert.deepEqual(texts(JSON.stringify(items)).map((t) => JSON.parse(t)), expected);
+        assert.deepEqual(texts(items.map((m) => JSON.stringify(m)).join('\n')).map((t) => JSON.parse(t)), expected);
       }),
       { numRuns: 300 },
     );
+  });
+
+  test('a line-delimited frame: bad lines are reported by index, the others decode and stay verbatim', () => {
+    const lines = ['{"type":"step","run_id":"r","step":0,"total_norm":1}', '{"type":"step",,}', '{"type":"step","run_id":"r","step":1,"total_norm":NaN}', '[1]'];
+    const { messages, errors, verbatim } = decodeFrame(lines.join('\n'));
+    assert.deepEqual(messages.map((m) => m.type === 'step' && m.step), [0, 1]);
+    assert.deepEqual(verbatim, [lines[0], undefined], 'bare NaN is re-encoded as a string');
+    assert.deepEqual(errors.map((e) => [e.code, e.index]), [['bad_json', 1], ['bad_message', 3]]);
+  });
+
+  test('one pretty-printed message over several lines is still one message', () => {
+    const { messages, errors, verbatim } = decodeFrame('{\n  "type": "step",\n  "run_id": "r",\n  "step": 4,\n  "total_norm": NaN\n}\n');
+    assert.deepEqual(errors, []);
+    assert.equal(messages.length, 1);
+    assert.deepEqual(verbatim, [undefined]);
   });
 
   test('decodeFrame reports an unparseable message by index and keeps the others', () => {
