@@ -62,7 +62,8 @@ export class RunAlerts {
   private readonly window: Float64Array;
   private windowFill = 0;
   private windowNext = 0;
-  private readonly sorted: Float64Array;
+  /** Reordered in place to find the window's median and MAD. */
+  private readonly scratch: Float64Array;
   private readonly baselineEvery: number;
   private baselineAge = -1;
   private median = NaN;
@@ -83,7 +84,7 @@ export class RunAlerts {
     this.settings = settings;
     this.threshold = settings.threshold;
     this.window = new Float64Array(Math.max(3, settings.spikeWindow));
-    this.sorted = new Float64Array(this.window.length);
+    this.scratch = new Float64Array(this.window.length);
     this.baselineEvery = Math.max(1, Math.floor(this.window.length / 8));
   }
 
@@ -143,7 +144,7 @@ export class RunAlerts {
   }
 
   private nonFiniteLayers(layers: ArrayLike<number> | undefined): string[] {
-    if (!layers) return [];
+    if (!layers || allFinite(layers)) return [];
     const out: string[] = [];
     for (let i = 0; i < layers.length && out.length < NAMED_LAYERS; i++) {
       if (!Number.isFinite(layers[i])) out.push(this.layerNames[i] ?? `layer ${i}`);
@@ -166,13 +167,11 @@ export class RunAlerts {
    * rather than sorted on every step (which dominated ingest time at high step rates).
    */
   private refreshBaseline(): void {
-    const values = this.sorted.subarray(0, this.windowFill);
+    const values = this.scratch.subarray(0, this.windowFill);
     values.set(this.window.subarray(0, this.windowFill));
-    values.sort();
-    const median = medianOfSorted(values);
+    const median = medianInPlace(values);
     for (let i = 0; i < values.length; i++) values[i] = Math.abs(values[i] - median);
-    values.sort();
-    const mad = medianOfSorted(values);
+    const mad = medianInPlace(values);
     this.median = median;
     // A perfectly flat history has MAD 0; a small relative floor keeps one tiny wobble from counting.
     this.scale = Math.max(1.4826 * mad, 1e-3 * Math.abs(median), Number.MIN_VALUE);
@@ -192,9 +191,53 @@ export class RunAlerts {
   }
 }
 
-function medianOfSorted(v: ArrayLike<number>): number {
+/** True when no value is NaN or infinite (x * 0 is NaN exactly for those), without a branch per value. */
+function allFinite(values: ArrayLike<number>): boolean {
+  let probe = 0;
+  for (let i = 0; i < values.length; i++) probe += values[i] * 0;
+  return probe === 0;
+}
+
+/** Median of the values, reordering them (quickselect: linear time, where sorting was the hot spot). */
+export function medianInPlace(v: Float64Array): number {
   const n = v.length;
-  return n % 2 ? v[(n - 1) >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  if (n === 0) return NaN;
+  const upper = selectInPlace(v, n >> 1);
+  if (n % 2) return upper;
+  // The lower middle is the largest value left of the upper one.
+  let lower = -Infinity;
+  for (let i = 0; i < n >> 1; i++) if (v[i] > lower) lower = v[i];
+  return (lower + upper) / 2;
+}
+
+/** Reorders v so that v[k] is the k-th smallest value, smaller ones before it, and returns it. */
+function selectInPlace(v: Float64Array, k: number): number {
+  let lo = 0;
+  let hi = v.length - 1;
+  while (hi > lo) {
+    const pivot = medianOfThree(v[lo], v[(lo + hi) >> 1], v[hi]);
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (v[i] < pivot) i++;
+      while (v[j] > pivot) j--;
+      if (i <= j) {
+        const t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return v[k];
+}
+
+function medianOfThree(a: number, b: number, c: number): number {
+  return a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
 }
 
 export function fmt(v: number): string {

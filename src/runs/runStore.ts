@@ -27,6 +27,7 @@ export class Run {
   readonly rules: RunAlerts;
   private readonly seriesByRank = new Map<number, Series>();
   private readonly seenByRank = new Map<number, StepSet>();
+  private lowestRank = 0;
   private readonly seriesLimits: SeriesLimits;
 
   constructor(id: string, alertSettings: AlertSettings, seriesLimits: SeriesLimits, now: number) {
@@ -45,9 +46,7 @@ export class Run {
 
   /** The lowest rank that sent steps: the series charts and alerts follow. */
   get primaryRank(): number {
-    let min = Infinity;
-    for (const r of this.seenByRank.keys()) if (r < min) min = r;
-    return min === Infinity ? 0 : min;
+    return this.lowestRank;
   }
 
   get ranks(): number[] {
@@ -79,6 +78,7 @@ export class Run {
     let seen = this.seenByRank.get(rank);
     if (!seen) {
       seen = new StepSet();
+      if (this.seenByRank.size === 0 || rank < this.lowestRank) this.lowestRank = rank;
       this.seenByRank.set(rank, seen);
     }
     if (!seen.add(m.step)) return undefined;

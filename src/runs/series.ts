@@ -83,9 +83,7 @@ export class Series {
     const i = (this.head + this.size) % this.capacity;
     this.steps[i] = p.step;
     this.totals[i] = p.total;
-    const base = i * this.layerCount;
-    const layers = p.layers;
-    for (let l = 0; l < this.layerCount; l++) this.layerValues[base + l] = layers && l < layers.length ? layers[l] : NaN;
+    this.storeLayers(i * this.layerCount, p.layers);
     let flags = 0;
     if (p.loss !== undefined) {
       flags |= FLAG_LOSS;
@@ -100,6 +98,15 @@ export class Series {
     this.flags[i] = flags;
     this.size++;
     this.count++;
+  }
+
+  private storeLayers(base: number, layers: ArrayLike<number> | undefined): void {
+    const n = this.layerCount;
+    if (layers && layers.length === n) {
+      this.layerValues.set(layers, base); // one native copy: this runs for every step
+      return;
+    }
+    for (let l = 0; l < n; l++) this.layerValues[base + l] = layers && l < layers.length ? layers[l] : NaN;
   }
 
   /** Number of points held at full resolution. */
@@ -223,8 +230,15 @@ export class Envelope {
       this.nonFiniteSteps[b] = step;
       this.nonFiniteValues[b] = total;
     }
+    // maxKeepingNaN inlined by hand: this runs for every layer of every step once the ring is full.
+    const max = this.layerMax;
     const base = b * this.layerCount;
-    for (let l = 0; l < this.layerCount; l++) this.layerMax[base + l] = maxKeepingNaN(this.layerMax[base + l], layers[layerOffset + l]);
+    for (let l = 0; l < this.layerCount; l++) {
+      const v = layers[layerOffset + l];
+      const acc = max[base + l];
+      if (v > acc) max[base + l] = v;
+      else if (!(v <= acc) || v === -Infinity) max[base + l] = NaN; // NaN on either side, or a corrupt -Infinity
+    }
   }
 
   points(): EnvelopePoint[] {

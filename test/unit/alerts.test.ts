@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, test } from 'node:test';
 import { NotificationGate } from '../../src/alerts/rateLimit';
-import { Alert, DEFAULT_ALERT_SETTINGS, RunAlerts } from '../../src/alerts/rules';
+import { Alert, DEFAULT_ALERT_SETTINGS, medianInPlace, RunAlerts } from '../../src/alerts/rules';
 
 const healthy = (i: number): number => 1 + 0.1 * Math.sin(i);
 
@@ -67,6 +68,26 @@ describe('alert rules', () => {
     const r = new RunAlerts('r', { ...DEFAULT_ALERT_SETTINGS, vanishingFloor: 1e-6, vanishingSteps: 3 });
     const fired = [1e-7, 1e-7, 1, 1e-7, 1e-7, 1e-7, 1e-7].flatMap((v, step) => r.observe({ step, total: v }).filter((a) => a.kind === 'vanishing').map((a) => a.step));
     assert.deepEqual(fired, [5]);
+  });
+});
+
+describe('rolling median', () => {
+  test('quickselect median equals the median of the sorted values (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 300 }), (values) => {
+        const sorted = [...values].sort((a, b) => a - b);
+        const n = sorted.length;
+        const expected = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+        assert.equal(medianInPlace(Float64Array.from(values)), expected);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  test('many equal values and runs of duplicates', () => {
+    assert.equal(medianInPlace(new Float64Array(100).fill(3)), 3);
+    assert.equal(medianInPlace(Float64Array.from({ length: 100 }, (_, i) => 1 + (i % 13) * 0.01)), 1.06);
+    assert.ok(Number.isNaN(medianInPlace(new Float64Array(0))));
   });
 });
 

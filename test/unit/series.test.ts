@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { describe, test } from 'node:test';
 import { RunLimitError, RunStore } from '../../src/runs/runStore';
-import { Series } from '../../src/runs/series';
+import { Envelope, Series } from '../../src/runs/series';
 import { StepSet } from '../../src/runs/stepSet';
 import { niceCeil, normStats, suggestMaxNorm } from '../../src/runs/stats';
 
@@ -40,6 +41,36 @@ describe('bounded series', () => {
     const firstBucket = s.envelope.layerMaxima(0);
     assert.equal(firstBucket[0], 1);
     assert.equal(firstBucket[1], Infinity, 'an infinite layer value is the maximum of its bucket');
+  });
+
+  test('bucket layer maxima: the largest value, or NaN once a NaN or -Infinity was seen (property)', () => {
+    const value = fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constantFrom(NaN, Infinity, -Infinity));
+    fc.assert(
+      fc.property(fc.array(fc.array(value, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 40 }), (rows) => {
+        const envelope = new Envelope(4, 3);
+        for (const [i, row] of rows.entries()) envelope.add(i, 1, Float32Array.from(row), 0);
+        const width = envelope.bucketWidth;
+        for (let b = 0; b < envelope.bucketCount; b++) {
+          const inBucket = rows.slice(b * width, (b + 1) * width).map((r) => Float32Array.from(r));
+          for (let l = 0; l < 3; l++) {
+            const column = inBucket.map((r) => r[l]);
+            const expected = column.some((v) => Number.isNaN(v) || v === -Infinity) ? NaN : Math.max(...column);
+            assert.ok(Object.is(envelope.layerMaxima(b)[l], expected), `bucket ${b} layer ${l}: ${envelope.layerMaxima(b)[l]} vs ${expected}`);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('layer arrays of the wrong length: missing values are NaN, extra ones dropped', () => {
+    const s = new Series(3, limits);
+    s.append({ step: 0, total: 1, layers: [1, 2, 3, 4] });
+    s.append({ step: 1, total: 1, layers: [5] });
+    s.append({ step: 2, total: 1 });
+    assert.deepEqual(Array.from(s.recent(0).layers!), [1, 2, 3]);
+    assert.deepEqual(Array.from(s.recent(1).layers!), [5, NaN, NaN]);
+    assert.deepEqual(Array.from(s.recent(2).layers!), [NaN, NaN, NaN]);
   });
 
   test('recent points round-trip every field', () => {
@@ -83,6 +114,16 @@ describe('run store', () => {
     assert.ok(run.step({ type: 'step', run_id: 'r', step: 1, total_norm: 1, rank: 1 }));
     assert.equal(run.stepCount, 1);
     assert.deepEqual(run.ranks, [0, 1]);
+  });
+
+  test('the primary rank is the lowest rank seen, whichever came first', () => {
+    const run = new RunStore().getOrCreate('r');
+    run.step({ type: 'step', run_id: 'r', step: 0, total_norm: 100, rank: 2 });
+    assert.equal(run.primaryRank, 2);
+    run.step({ type: 'step', run_id: 'r', step: 0, total_norm: 1, rank: 0 });
+    run.step({ type: 'step', run_id: 'r', step: 1, total_norm: 1, rank: 1 });
+    assert.equal(run.primaryRank, 0);
+    assert.equal(run.lastTotal, 1, 'the primary rank drives the latest value');
   });
 
   test('keeps at most maxRuns, dropping finished runs first and never live ones', () => {
