@@ -1,6 +1,7 @@
 /**
  * The transport's ceiling: a bare `ws` server that only receives and JSON.parses frames (and acks
- * them, so clients run the same flow control). Nothing is validated, stored or written.
+ * them, so clients run the same flow control). Nothing is validated, stored or written. It reads
+ * both frame shapes the endpoint accepts: a JSON array of messages, or messages one per line.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,8 +12,8 @@ export async function startBareServer(onSteps: (n: number) => void): Promise<{ u
   const wss = new WebSocketServer({ server: http, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 });
   wss.on('connection', (ws) => {
     ws.on('message', (data) => {
-      const parsed = JSON.parse(data.toString());
-      const items = Array.isArray(parsed) ? parsed : [parsed];
+      const text = data.toString();
+      const items = text.startsWith('[') ? JSON.parse(text) : text.split('\n').map((line) => JSON.parse(line));
       let seq = -1;
       for (const m of items) if (typeof m.seq === 'number' && m.seq > seq) seq = m.seq;
       onSteps(items.length);

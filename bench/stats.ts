@@ -1,8 +1,15 @@
-/** Medians and spreads for benchmark reports. */
+/** Medians, quantiles and spreads for benchmark reports. */
 export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+/** Linear-interpolated quantile (q in 0..1); NaN for no values. */
+export function quantile(values: readonly number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[(n - 1) >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  if (s.length === 0) return NaN;
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return lo + 1 < s.length ? s[lo] + (s[lo + 1] - s[lo]) * (at - lo) : s[lo];
 }
 
 /** Half the range between the smallest and the largest measurement. */
