@@ -100,6 +100,22 @@ describe('endpoint frames', () => {
     c.ws.close();
   });
 
+  test('line-delimited frames are recorded line for line, non-ASCII text included', async () => {
+    const c = await connect(ep.url);
+    const ascii = ['{"type":"run_start","run_id":"lines","layers":["a"],"seq":0}', '{"type":"step","run_id":"lines","step":0,"total_norm":1,"layer_norms":[2],"seq":1}'];
+    c.ws.send(ascii.join('\n'));
+    assert.deepEqual(await c.next(), { type: 'ack', seq: 1 });
+    const unicode = ['{"type":"run_start","run_id":"lines","name":"réseau ✓","seq":2}', '{"type":"step","run_id":"lines","step":1,"total_norm":NaN,"seq":3}', '{"type":"step","run_id":"lines","step":2,"total_norm":3,"seq":4}'];
+    c.ws.send(unicode.join('\r\n') + '\n');
+    assert.deepEqual(await c.next(), { type: 'ack', seq: 4 });
+    const lines = readFileSync(ep.hub.logPath('lines'), 'utf8').trim().split('\n');
+    assert.deepEqual(lines.slice(0, 3), [...ascii, unicode[0]]);
+    assert.deepEqual(JSON.parse(lines[3]), { type: 'step', run_id: 'lines', step: 1, total_norm: 'NaN', seq: 3 }, 'bare NaN recorded as a string');
+    assert.equal(lines[4], unicode[2]);
+    assert.equal(ep.hub.store.get('lines')?.name, 'réseau ✓');
+    c.ws.close();
+  });
+
   test('binary frames are refused with an error frame', async () => {
     const c = await connect(ep.url);
     c.ws.send(Buffer.from([1, 2, 3]));
@@ -130,6 +146,31 @@ describe('endpoint frames', () => {
     const lines = readFileSync(ep.hub.logPath('ranks'), 'utf8').trim().split('\n');
     assert.equal(lines.length, 150);
     assert.equal(ep.hub.store.get('ranks')?.stepCount, 50);
+  });
+});
+
+describe('endpoint flow control', () => {
+  test('a flood from several connections, with reading paused and resumed all along, is applied in order and acked', async () => {
+    // A queue limit below one frame pauses reading after every frame; slices of 0 ms yield after every frame.
+    const ep = await startEndpoint({ flow: { sliceMs: 0, maxQueuedBytes: 1 } });
+    const clients = await Promise.all([0, 1, 2, 3].map(() => connect(ep.url)));
+    const frames = 30;
+    const perFrame = 20;
+    await Promise.all(
+      clients.map(async (c, k) => {
+        for (let f = 0; f < frames; f++) {
+          const steps = Array.from({ length: perFrame }, (_, i) => JSON.stringify({ type: 'step', run_id: `flood-${k}`, step: f * perFrame + i, total_norm: 1, seq: f }));
+          c.ws.send(steps.join('\n'));
+        }
+        for (let f = 0; f < frames; f++) assert.deepEqual(await c.next(), { type: 'ack', seq: f });
+        c.ws.close();
+      }),
+    );
+    for (let k = 0; k < clients.length; k++) {
+      const steps = readFileSync(ep.hub.logPath(`flood-${k}`), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+      assert.deepEqual(steps, Array.from({ length: frames * perFrame }, (_, i) => i));
+    }
+    await ep.close();
   });
 });
 
