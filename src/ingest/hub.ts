@@ -11,7 +11,7 @@ import { readRunLog } from '../logs/reader';
 import { RunRecorder } from '../logs/writer';
 import { ClientMessage } from '../protocol/messages';
 import { stringifyKeepingNonFinite } from '../protocol/json';
-import { Run, RunLimitError, RunStore } from '../runs/runStore';
+import { LimitError, Run, RunStore } from '../runs/runStore';
 
 export interface HubEvents {
   /** A run appeared or its metadata or state changed. */
@@ -28,6 +28,13 @@ export interface IngestResult {
   rejected: { index: number; message: string }[];
 }
 
+export interface Accepted extends IngestResult {
+  /** Runs the accepted messages (duplicates included) went to. */
+  runIds: Set<string>;
+  /** Resolves once every accepted message is in its run's log (waits out a disk failure). */
+  recorded: Promise<void>;
+}
+
 export class Hub extends EventEmitter<HubEvents> {
   readonly store: RunStore;
   readonly recorder: RunRecorder;
@@ -41,29 +48,49 @@ export class Hub extends EventEmitter<HubEvents> {
 
   /** Records messages; resolves once they are in the store and on disk. */
   async ingest(messages: readonly ClientMessage[]): Promise<IngestResult> {
+    const { rejected, recorded } = await this.accept(messages);
+    await recorded;
+    return { rejected };
+  }
+
+  /**
+   * Applies messages to the store and queues them for their logs; resolves as soon as they are
+   * applied, with a promise for their recording. Callers that apply in order and wait for recording
+   * separately keep the live view going while a disk is failing.
+   */
+  async accept(messages: readonly ClientMessage[]): Promise<Accepted> {
     const rejected: IngestResult['rejected'] = [];
     for (const m of messages) {
       if (!this.store.has(m.run_id) || this.loading.has(m.run_id)) await this.resume(m.run_id);
     }
     const stepCounts = new Map<Run, number>();
+    const runIds = new Set<string>();
     messages.forEach((m, index) => {
       let run: Run;
+      let fresh: boolean;
       try {
         run = this.store.getOrCreate(m.run_id);
+        fresh = this.apply(run, m, false);
       } catch (e) {
-        if (!(e instanceof RunLimitError)) throw e;
+        if (!(e instanceof LimitError)) throw e;
         rejected.push({ index, message: e.message });
         return;
       }
-      if (this.apply(run, m, false)) {
+      if (fresh) {
         delete m.seq; // connection-local; the log holds only the data
         this.recorder.append(m.run_id, stringifyKeepingNonFinite(m));
       }
+      // A resent duplicate is acknowledged only once its first copy is written, too.
+      runIds.add(m.run_id);
       if (m.type === 'step') stepCounts.set(run, (stepCounts.get(run) ?? 0) + 1);
     });
     for (const [run, n] of stepCounts) this.emit('steps', run, n);
-    await this.recorder.flush();
-    return { rejected };
+    return { rejected, runIds, recorded: this.recorder.flush(runIds) };
+  }
+
+  /** Whether writing a run's log is failing at the moment (its lines wait in memory). */
+  recordingFailing(runId: string): boolean {
+    return this.recorder.failing(runId);
   }
 
   logPath(runId: string): string {

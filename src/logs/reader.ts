@@ -7,7 +7,10 @@ import { createReadStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { ClientMessage } from '../protocol/messages';
 import { parseJsonAllowingNonFinite } from '../protocol/json';
-import { validateMessage } from '../protocol/validate';
+import { validateMessage, ValidationLimits } from '../protocol/validate';
+
+/** A log holds what an endpoint accepted under its own limits, which may exceed the defaults. */
+const LOG_LIMITS: Partial<ValidationLimits> = { maxLayers: Infinity, maxStringLength: Infinity, maxMetaChars: Infinity };
 
 export interface LogLineError {
   line: number;
@@ -49,7 +52,7 @@ export async function readRunLog(file: string, onMessage: (m: ClientMessage, lin
       if (summary.errors.length < maxErrors) summary.errors.push({ line: lineNo, message: `not valid JSON: ${(e as Error).message}` });
       return;
     }
-    const result = validateMessage(parsed);
+    const result = validateMessage(parsed, LOG_LIMITS);
     if ('error' in result) {
       if (summary.errors.length < maxErrors) summary.errors.push({ line: lineNo, message: result.error });
       return;

@@ -1,16 +1,28 @@
 /**
  * Append-only NDJSON recorder, one file per run. Lines are buffered for one event-loop turn and
  * written with a single append per file, so many messages cost one system call. `flush()` resolves
- * once everything appended before it is on disk (the point at which the server acknowledges).
- * A failed write (disk full, folder unwritable) keeps the lines in memory, reports the error once
- * and retries until it succeeds, so a transient fault loses nothing.
+ * once everything appended before it is written (the point at which the server acknowledges).
+ *
+ * Nothing acknowledged may go missing, so the recorder distrusts the disk:
+ * - A failed write (disk full, folder unwritable) keeps the lines in memory, cuts any partial batch
+ *   off the file, reports the error once and retries until it succeeds.
+ * - A file left ending in a partial line (an endpoint killed mid-write) is cut back to its last
+ *   complete line before anything is appended, so the next line is not glued onto the fragment.
+ * - A log deleted or moved away while open is noticed before the next write and created anew,
+ *   rather than writing into a file nobody can see.
+ * - A log name that is a symbolic link (planted in a cloned repository, say) or not a regular file
+ *   is refused: data received from the network never lands outside the log folder.
+ * Idle files are closed beyond a cap, so an endpoint that sees thousands of runs keeps few open.
  */
-import { promises as fsp } from 'node:fs';
+import { constants as fsConstants, promises as fsp } from 'node:fs';
 import { logFilePath } from './paths';
 
 interface LogFile {
+  runId: string;
   path: string;
   handle?: fsp.FileHandle;
+  /** Identity of the open file, to notice it being deleted or replaced. */
+  ino: number;
   pending: string[];
   appended: number;
   written: number;
@@ -25,10 +37,16 @@ export interface RecorderOptions {
   /** Called once when writing a run's log starts failing, and with `undefined` when it recovers. */
   onError?: (runId: string, error: Error | undefined) => void;
   retryMs?: number;
+  /** Files kept open; idle ones beyond this are closed (and reopened when their run writes again). */
+  maxOpenFiles?: number;
 }
+
+// O_NOFOLLOW makes open() fail on a symbolic link; Windows has no such flag (nor unprivileged symlinks).
+const OPEN_FLAGS = fsConstants.O_RDWR | fsConstants.O_APPEND | fsConstants.O_CREAT | (fsConstants.O_NOFOLLOW ?? 0);
 
 export class RunRecorder {
   readonly dir: string;
+  /** In least-recently-written order (a write moves a file to the end). */
   private readonly files = new Map<string, LogFile>();
   private readonly opts: RecorderOptions;
   private dirReady?: Promise<void>;
@@ -53,11 +71,12 @@ export class RunRecorder {
     this.schedule();
   }
 
-  /** Resolves when every line appended so far is written. */
-  flush(): Promise<void> {
+  /** Resolves when every line appended so far (to the given runs, else to any run) is written. */
+  flush(runIds?: Iterable<string>): Promise<void> {
     const waits: Promise<void>[] = [];
-    for (const f of this.files.values()) {
-      if (f.written >= f.appended) continue;
+    const files = runIds ? [...runIds].map((id) => this.files.get(id)) : this.files.values();
+    for (const f of files) {
+      if (!f || f.written >= f.appended) continue;
       const target = f.appended;
       waits.push(new Promise((resolve) => f.waiters.push({ target, resolve })));
     }
@@ -72,6 +91,18 @@ export class RunRecorder {
     return n;
   }
 
+  /** Whether writing a run's log is failing now (its lines wait in memory). */
+  failing(runId: string): boolean {
+    return this.files.get(runId)?.failing ?? false;
+  }
+
+  /** Files currently open (for limits and tests). */
+  get openFiles(): number {
+    let n = 0;
+    for (const f of this.files.values()) if (f.handle) n++;
+    return n;
+  }
+
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
@@ -82,7 +113,7 @@ export class RunRecorder {
   private file(runId: string): LogFile {
     let f = this.files.get(runId);
     if (!f) {
-      f = { path: this.pathFor(runId), pending: [], appended: 0, written: 0, writing: false, waiters: [], failing: false, size: -1 };
+      f = { runId, path: this.pathFor(runId), ino: -1, pending: [], appended: 0, written: 0, writing: false, waiters: [], failing: false, size: -1 };
       this.files.set(runId, f);
     }
     return f;
@@ -93,45 +124,96 @@ export class RunRecorder {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
-      for (const [runId, f] of this.files) if (!f.writing && f.pending.length > 0) void this.write(runId, f);
+      for (const f of this.files.values()) if (!f.writing && f.pending.length > 0) void this.write(f);
     });
   }
 
-  private async write(runId: string, f: LogFile): Promise<void> {
+  private async write(f: LogFile): Promise<void> {
     f.writing = true;
     const lines = f.pending;
     f.pending = [];
     try {
-      this.dirReady ??= fsp.mkdir(this.dir, { recursive: true }).then(() => undefined);
-      await this.dirReady;
-      if (!f.handle) {
-        f.handle = await fsp.open(f.path, 'a', 0o600);
-        f.size = (await f.handle.stat()).size;
-      }
+      await this.ensureOpen(f);
       const text = lines.join('\n') + '\n';
-      await f.handle.appendFile(text);
+      await f.handle!.appendFile(text);
       f.size += Buffer.byteLength(text);
       f.written += lines.length;
       if (f.failing) {
         f.failing = false;
-        this.opts.onError?.(runId, undefined);
+        this.opts.onError?.(f.runId, undefined);
       }
       f.waiters = f.waiters.filter((w) => (w.target <= f.written ? (w.resolve(), false) : true));
     } catch (e) {
       this.dirReady = undefined;
+      // Through the handle, never the path: the path may by now name something else.
+      await f.handle?.truncate(f.size).catch(() => undefined);
       await f.handle?.close().catch(() => undefined);
       f.handle = undefined;
-      if (f.size >= 0) await fsp.truncate(f.path, f.size).catch(() => undefined);
       f.pending = lines.concat(f.pending); // keep order, lose nothing
       if (!f.failing) {
         f.failing = true;
-        this.opts.onError?.(runId, e as Error);
+        this.opts.onError?.(f.runId, e as Error);
       }
       f.writing = false;
       setTimeout(() => this.schedule(), this.opts.retryMs ?? 1000);
       return;
     }
     f.writing = false;
+    this.files.delete(f.runId); // most recently written goes last
+    this.files.set(f.runId, f);
     if (f.pending.length > 0) this.schedule();
+    else await this.closeIdle();
   }
+
+  /** Opens the log (again, if it was deleted or replaced since), repairing a torn last line. */
+  private async ensureOpen(f: LogFile): Promise<void> {
+    if (f.handle) {
+      const current = await fsp.lstat(f.path).catch(() => undefined);
+      if (current?.ino === f.ino) return;
+      await f.handle.close().catch(() => undefined);
+      f.handle = undefined;
+      this.dirReady = undefined; // the folder may be gone too
+    }
+    this.dirReady ??= fsp.mkdir(this.dir, { recursive: true }).then(() => undefined);
+    await this.dirReady;
+    const handle = await fsp.open(f.path, OPEN_FLAGS, 0o600).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ELOOP' ? new Error(`refusing to write ${f.path}: it is a symbolic link`) : e;
+    });
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw new Error(`refusing to write ${f.path}: it is not a regular file`);
+      f.size = await completeLinesSize(handle, stat.size);
+      if (f.size < stat.size) await handle.truncate(f.size);
+      f.ino = stat.ino;
+      f.handle = handle;
+    } catch (e) {
+      await handle.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private async closeIdle(): Promise<void> {
+    const max = this.opts.maxOpenFiles ?? 128;
+    let open = this.openFiles;
+    for (const f of this.files.values()) {
+      if (open <= max) return;
+      if (!f.handle || f.writing || f.pending.length > 0 || f.waiters.length > 0) continue;
+      this.files.delete(f.runId); // nothing pending: a later append starts afresh
+      open--;
+      await f.handle.close().catch(() => undefined);
+    }
+  }
+}
+
+/** Length of the file up to and including its last newline: a partial last line is a torn write. */
+async function completeLinesSize(handle: fsp.FileHandle, size: number): Promise<number> {
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let end = size; end > 0; ) {
+    const start = Math.max(0, end - chunk.length);
+    const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+    const nl = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+    if (nl >= 0) return start + nl + 1;
+    end = start;
+  }
+  return 0;
 }

@@ -3,6 +3,8 @@
  * folded into min/max envelope buckets that double their width when full. Memory stays fixed for
  * runs of any length, and no spike or non-finite step ever disappears from what a chart can draw:
  * a bucket keeps its maximum, minimum, the step of its maximum and its first non-finite step.
+ * Arrays start small and double up to those limits, so the many short runs (and ranks) an endpoint
+ * keeps cost little; the per-layer envelope is part of the layer budget, so wide models stay bounded.
  */
 
 export interface SeriesLimits {
@@ -51,15 +53,20 @@ const FLAG_CLIPPED = 4;
 const FLAG_CLIPPED_KNOWN = 8;
 const FLAG_SKIPPED = 16;
 
+/** Points (or buckets) the arrays start with before doubling. */
+const INITIAL_POINTS = 256;
+
 export class Series {
   readonly layerCount: number;
+  /** Most points held at full resolution; the arrays grow to this. */
   readonly capacity: number;
-  private readonly steps: Float64Array;
-  private readonly totals: Float64Array;
-  private readonly layerValues: Float32Array;
-  private readonly losses: Float64Array;
-  private readonly lrs: Float64Array;
-  private readonly flags: Uint8Array;
+  private allocated: number;
+  private steps: Float64Array;
+  private totals: Float64Array;
+  private layerValues: Float32Array;
+  private losses: Float64Array;
+  private lrs: Float64Array;
+  private flags: Uint8Array;
   private head = 0; // index of the oldest point in the ring
   private size = 0;
   readonly envelope: Envelope;
@@ -69,18 +76,22 @@ export class Series {
   constructor(layerCount: number, limits: SeriesLimits = DEFAULT_SERIES_LIMITS) {
     this.layerCount = layerCount;
     this.capacity = capacityFor(layerCount, limits);
-    this.steps = new Float64Array(this.capacity);
-    this.totals = new Float64Array(this.capacity);
-    this.layerValues = new Float32Array(this.capacity * layerCount);
-    this.losses = new Float64Array(this.capacity);
-    this.lrs = new Float64Array(this.capacity);
-    this.flags = new Uint8Array(this.capacity);
-    this.envelope = new Envelope(limits.envelopeBuckets, layerCount);
+    this.allocated = Math.min(this.capacity, INITIAL_POINTS);
+    this.steps = new Float64Array(this.allocated);
+    this.totals = new Float64Array(this.allocated);
+    this.layerValues = new Float32Array(this.allocated * layerCount);
+    this.losses = new Float64Array(this.allocated);
+    this.lrs = new Float64Array(this.allocated);
+    this.flags = new Uint8Array(this.allocated);
+    this.envelope = new Envelope(envelopeBucketsFor(layerCount, limits), layerCount);
   }
 
   append(p: StepPoint): void {
-    if (this.size === this.capacity) this.evictOldest();
-    const i = (this.head + this.size) % this.capacity;
+    if (this.size === this.allocated) {
+      if (this.allocated < this.capacity) this.grow(Math.min(this.capacity, this.allocated * 2));
+      else this.evictOldest();
+    }
+    const i = (this.head + this.size) % this.allocated;
     this.steps[i] = p.step;
     this.totals[i] = p.total;
     const base = i * this.layerCount;
@@ -109,7 +120,7 @@ export class Series {
 
   /** The k-th most recent-window point (0 = oldest kept at full resolution). */
   recent(k: number): StepPoint {
-    const i = (this.head + k) % this.capacity;
+    const i = (this.head + k) % this.allocated;
     const f = this.flags[i];
     const point: StepPoint = { step: this.steps[i], total: this.totals[i] };
     if (this.layerCount > 0) point.layers = this.layerValues.subarray(i * this.layerCount, (i + 1) * this.layerCount);
@@ -124,7 +135,7 @@ export class Series {
   points(): EnvelopePoint[] {
     const out = this.envelope.points();
     for (let k = 0; k < this.size; k++) {
-      const i = (this.head + k) % this.capacity;
+      const i = (this.head + k) % this.allocated;
       const step = this.steps[i];
       const total = this.totals[i];
       const finite = Number.isFinite(total);
@@ -146,8 +157,28 @@ export class Series {
     const i = this.head;
     const base = i * this.layerCount;
     this.envelope.add(this.steps[i], this.totals[i], this.layerValues, base);
-    this.head = (this.head + 1) % this.capacity;
+    this.head = (this.head + 1) % this.allocated;
     this.size--;
+  }
+
+  /** Reallocates the full ring, oldest point first. */
+  private grow(n: number): void {
+    const L = this.layerCount;
+    const head = this.head; // the ring is full: it runs from head to the end, then from 0 to head
+    const unwrap = <T extends Float64Array | Float32Array | Uint8Array>(a: T, width: number, make: (n: number) => T): T => {
+      const out = make(n * width);
+      out.set(a.subarray(head * width), 0);
+      out.set(a.subarray(0, head * width), (this.allocated - head) * width);
+      return out;
+    };
+    this.steps = unwrap(this.steps, 1, (k) => new Float64Array(k));
+    this.totals = unwrap(this.totals, 1, (k) => new Float64Array(k));
+    this.layerValues = unwrap(this.layerValues, L, (k) => new Float32Array(k));
+    this.losses = unwrap(this.losses, 1, (k) => new Float64Array(k));
+    this.lrs = unwrap(this.lrs, 1, (k) => new Float64Array(k));
+    this.flags = unwrap(this.flags, 1, (k) => new Uint8Array(k));
+    this.head = 0;
+    this.allocated = n;
   }
 }
 
@@ -157,27 +188,34 @@ export function capacityFor(layerCount: number, limits: SeriesLimits): number {
   return Math.max(256, Math.min(limits.recentSteps, byBudget));
 }
 
+/** Envelope buckets: per-layer maxima may take a quarter of the layer budget (at least 64 buckets). */
+export function envelopeBucketsFor(layerCount: number, limits: SeriesLimits): number {
+  if (layerCount === 0) return limits.envelopeBuckets;
+  return Math.min(limits.envelopeBuckets, Math.max(64, Math.floor(limits.layerValueBudget / 4 / layerCount)));
+}
+
 /** Min/max buckets over arrival order. When all buckets are used, neighbours merge and the width doubles. */
 export class Envelope {
   private readonly maxBuckets: number;
   private readonly layerCount: number;
   private width = 1;
   private buckets = 0;
-  private readonly stepFirst: Float64Array;
-  private readonly stepLast: Float64Array;
-  private readonly counts: Float64Array;
-  private readonly mins: Float64Array;
-  private readonly maxs: Float64Array;
-  private readonly maxSteps: Float64Array;
-  private readonly nonFiniteSteps: Float64Array;
-  private readonly nonFiniteValues: Float64Array;
+  private allocated: number;
+  private stepFirst: Float64Array;
+  private stepLast: Float64Array;
+  private counts: Float64Array;
+  private mins: Float64Array;
+  private maxs: Float64Array;
+  private maxSteps: Float64Array;
+  private nonFiniteSteps: Float64Array;
+  private nonFiniteValues: Float64Array;
   /** Per-layer maximum of each bucket; NaN (or -Infinity, corrupt for a norm) anywhere in it makes it NaN. */
-  private readonly layerMax: Float32Array;
+  private layerMax: Float32Array;
 
   constructor(maxBuckets: number, layerCount: number) {
     this.maxBuckets = maxBuckets + (maxBuckets % 2);
     this.layerCount = layerCount;
-    const n = this.maxBuckets;
+    const n = (this.allocated = Math.min(this.maxBuckets, INITIAL_POINTS));
     this.stepFirst = new Float64Array(n);
     this.stepLast = new Float64Array(n);
     this.counts = new Float64Array(n);
@@ -201,6 +239,7 @@ export class Envelope {
     let b = this.buckets - 1;
     if (b < 0 || this.counts[b] >= this.width) {
       if (this.buckets === this.maxBuckets) this.halve();
+      else if (this.buckets === this.allocated) this.grow(Math.min(this.maxBuckets, this.allocated * 2));
       b = this.buckets++;
       this.stepFirst[b] = step;
       this.counts[b] = 0;
@@ -247,6 +286,25 @@ export class Envelope {
   /** Per-layer maxima of bucket b (a view, valid until the next add). */
   layerMaxima(b: number): Float32Array {
     return this.layerMax.subarray(b * this.layerCount, (b + 1) * this.layerCount);
+  }
+
+  private grow(n: number): void {
+    const resized = <T extends Float64Array | Float32Array>(a: T, make: (k: number) => T, width = 1): T => {
+      const out = make(n * width);
+      out.set(a);
+      return out;
+    };
+    const f64 = (k: number): Float64Array => new Float64Array(k);
+    this.stepFirst = resized(this.stepFirst, f64);
+    this.stepLast = resized(this.stepLast, f64);
+    this.counts = resized(this.counts, f64);
+    this.mins = resized(this.mins, f64);
+    this.maxs = resized(this.maxs, f64);
+    this.maxSteps = resized(this.maxSteps, f64);
+    this.nonFiniteSteps = resized(this.nonFiniteSteps, f64);
+    this.nonFiniteValues = resized(this.nonFiniteValues, f64);
+    this.layerMax = resized(this.layerMax, (k) => new Float32Array(k), this.layerCount);
+    this.allocated = n;
   }
 
   private halve(): void {
