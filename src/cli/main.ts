@@ -16,7 +16,10 @@ const USAGE = `usage: gradient-monitor <command> [options]
 
 commands:
   serve    [--host H] [--port P] [--token T] [--log-dir D] [--threshold X]
-           headless endpoint that records runs; prints the ws URL first
+           [--max-connections N] [--max-messages-per-second N] [--max-layers N]
+           [--max-runs N] [--max-frame-bytes N]
+           headless endpoint that records runs; prints the ws URL first.
+           A host other than loopback needs --token (16+ characters)
   simulate [--url U] [--token T] [--steps N] [--rate HZ] [--spike-at S] [--nan-at S]
            [--run-id ID] [--name NAME] [--threshold X] [--layers N]
            streams a synthetic run to an endpoint
@@ -59,20 +62,42 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
 async function serve(args: string[], out: Out, err: Out): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' }, 'log-dir': { type: 'string' }, threshold: { type: 'string' } },
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      token: { type: 'string' },
+      'log-dir': { type: 'string' },
+      threshold: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-messages-per-second': { type: 'string' },
+      'max-layers': { type: 'string' },
+      'max-runs': { type: 'string' },
+      'max-frame-bytes': { type: 'string' },
+    },
   });
   const host = values.host ?? DEFAULT_HOST;
-  const token = values.token || process.env.GRADIENT_MONITOR_TOKEN || newToken();
+  const chosenToken = values.token || process.env.GRADIENT_MONITOR_TOKEN;
+  const token = chosenToken || newToken();
   const logDir = path.resolve(values['log-dir'] ?? path.join('.gradient-monitor', 'runs'));
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
-  const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold } }), logDir);
-  const server = new GradientServer(hub, { host, port: numberOption(values.port, 'port', DEFAULT_PORT), token });
+  const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold }, maxRuns: numberOption(values['max-runs'], 'max-runs') }), logDir);
+  const maxLayers = numberOption(values['max-layers'], 'max-layers');
+  const server = new GradientServer(hub, {
+    host,
+    port: numberOption(values.port, 'port', DEFAULT_PORT),
+    token,
+    explicitToken: Boolean(chosenToken),
+    maxConnections: numberOption(values['max-connections'], 'max-connections'),
+    maxMessagesPerSecond: numberOption(values['max-messages-per-second'], 'max-messages-per-second'),
+    maxFrameBytes: numberOption(values['max-frame-bytes'], 'max-frame-bytes'),
+    validation: maxLayers === undefined ? {} : { maxLayers },
+  });
   const { url } = await server.listen();
   // Published before the URL line, so whoever reads that line can already discover the endpoint.
   await writeDiscovery({ url, token, pid: process.pid, workspaceFolders: [], startedAt: Date.now(), logDir });
   process.once('exit', () => removeDiscoverySync());
   out(url);
-  if (!values.token && !process.env.GRADIENT_MONITOR_TOKEN) out(`token: ${token}`);
+  if (!chosenToken) out(`token: ${token}`);
   out(`recording runs to ${logDir}`);
   hub.on('alert', (a) => err(`[${a.severity}] ${a.run_id}: ${a.message}`));
   hub.on('run', (r) => {
