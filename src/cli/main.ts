@@ -29,6 +29,9 @@ commands:
 
 type Out = (line: string) => void;
 
+/** How long `serve` waits on shutdown for a failing disk before giving up on unwritten messages. */
+const SHUTDOWN_WAIT_MS = 5000;
+
 export async function main(argv: string[], out: Out = (l) => process.stdout.write(l + '\n'), err: Out = (l) => process.stderr.write(l + '\n')): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -109,9 +112,14 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.once('SIGINT', () => process.exit(130)); // a second Ctrl-C does not wait for the disk
   await server.close();
-  await hub.close(); // flushes every buffered line
+  const lost = await hub.close(SHUTDOWN_WAIT_MS); // flushes every buffered line, unless the disk keeps refusing
   removeDiscoverySync();
+  if (lost > 0) {
+    err(`gradient-monitor: gave up on ${lost} messages that could not be written to ${logDir} within ${SHUTDOWN_WAIT_MS / 1000} s`);
+    return 1;
+  }
   return 0;
 }
 

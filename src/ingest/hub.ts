@@ -88,17 +88,18 @@ export class Hub extends EventEmitter<HubEvents> {
     return { rejected, runIds, recorded: this.recorder.flush(runIds) };
   }
 
-  /** Whether writing a run's log is failing at the moment (its lines wait in memory). */
-  recordingFailing(runId: string): boolean {
-    return this.recorder.failing(runId);
+  /** Why writing a run's log fails at the moment (its lines wait in memory), or undefined. */
+  recordingFailure(runId: string): Error | undefined {
+    return this.recorder.failure(runId);
   }
 
   logPath(runId: string): string {
     return this.recorder.pathFor(runId);
   }
 
-  close(): Promise<void> {
-    return this.recorder.close();
+  /** Flushes and closes the logs; see RunRecorder.close for the deadline. Resolves with the lines given up. */
+  close(deadlineMs?: number): Promise<number> {
+    return this.recorder.close(deadlineMs);
   }
 
   /** Applies one message to its run; returns false for a duplicate step that must not be recorded again. */

@@ -28,7 +28,8 @@ interface LogFile {
   written: number;
   writing: boolean;
   waiters: { target: number; resolve: () => void }[];
-  failing: boolean;
+  /** Why writing fails, while it does. */
+  failure?: Error;
   /** Bytes known to be in the file, so a half-written batch can be cut off before it is retried. */
   size: number;
 }
@@ -52,6 +53,7 @@ export class RunRecorder {
   private dirReady?: Promise<void>;
   private scheduled = false;
   private closed = false;
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(dir: string, opts: RecorderOptions = {}) {
     this.dir = dir;
@@ -91,9 +93,9 @@ export class RunRecorder {
     return n;
   }
 
-  /** Whether writing a run's log is failing now (its lines wait in memory). */
-  failing(runId: string): boolean {
-    return this.files.get(runId)?.failing ?? false;
+  /** Why writing a run's log fails, while it does (its lines wait in memory). */
+  failure(runId: string): Error | undefined {
+    return this.files.get(runId)?.failure;
   }
 
   /** Files currently open (for limits and tests). */
@@ -103,17 +105,29 @@ export class RunRecorder {
     return n;
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  /**
+   * Writes what is pending and closes every file. While the disk refuses, waits at most
+   * `deadlineMs` (an endpoint shutting down must not hang); resolves with the lines given up.
+   */
+  async close(deadlineMs = Infinity): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      if (Number.isFinite(deadlineMs)) timer = setTimeout(resolve, deadlineMs);
+    });
+    await Promise.race([this.flush(), deadline]);
+    clearTimeout(timer);
+    const lost = this.unwritten;
     this.closed = true;
+    for (const t of this.retries) clearTimeout(t);
     for (const f of this.files.values()) await f.handle?.close().catch(() => undefined);
     this.files.clear();
+    return lost;
   }
 
   private file(runId: string): LogFile {
     let f = this.files.get(runId);
     if (!f) {
-      f = { runId, path: this.pathFor(runId), ino: -1, pending: [], appended: 0, written: 0, writing: false, waiters: [], failing: false, size: -1 };
+      f = { runId, path: this.pathFor(runId), ino: -1, pending: [], appended: 0, written: 0, writing: false, waiters: [], size: -1 };
       this.files.set(runId, f);
     }
     return f;
@@ -124,6 +138,7 @@ export class RunRecorder {
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
+      if (this.closed) return;
       for (const f of this.files.values()) if (!f.writing && f.pending.length > 0) void this.write(f);
     });
   }
@@ -138,8 +153,8 @@ export class RunRecorder {
       await f.handle!.appendFile(text);
       f.size += Buffer.byteLength(text);
       f.written += lines.length;
-      if (f.failing) {
-        f.failing = false;
+      if (f.failure) {
+        f.failure = undefined;
         this.opts.onError?.(f.runId, undefined);
       }
       f.waiters = f.waiters.filter((w) => (w.target <= f.written ? (w.resolve(), false) : true));
@@ -150,12 +165,16 @@ export class RunRecorder {
       await f.handle?.close().catch(() => undefined);
       f.handle = undefined;
       f.pending = lines.concat(f.pending); // keep order, lose nothing
-      if (!f.failing) {
-        f.failing = true;
-        this.opts.onError?.(f.runId, e as Error);
+      if (!f.failure) {
+        f.failure = e as Error;
+        this.opts.onError?.(f.runId, f.failure);
       }
       f.writing = false;
-      setTimeout(() => this.schedule(), this.opts.retryMs ?? 1000);
+      const retry = setTimeout(() => {
+        this.retries.delete(retry);
+        this.schedule();
+      }, this.opts.retryMs ?? 1000);
+      this.retries.add(retry);
       return;
     }
     f.writing = false;

@@ -22,8 +22,6 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const MIN_NETWORK_TOKEN_LENGTH = 16;
 /** Error frames in one reply; the rest of a frame's refusals are summed up in a last one. */
 const MAX_ERRORS_PER_REPLY = 100;
-/** Received but unacknowledged bytes per connection before it is paused (resumed at half). */
-const MAX_UNACKED_BYTES = 16 * 1024 * 1024;
 
 export interface ServerOptions {
   host?: string;
@@ -46,6 +44,8 @@ export interface ServerOptions {
   validation?: Partial<ValidationLimits>;
   /** Interval of websocket pings; a peer that misses one is dropped, freeing its connection slot. */
   heartbeatMs?: number;
+  /** Received but unacknowledged bytes per connection before it is no longer read (resumed at half). */
+  maxUnackedBytes?: number;
 }
 
 /** Per-connection state: the two queues, flow control, the rate budget and the runs it feeds. */
@@ -57,8 +57,9 @@ interface Connection {
   paused: boolean;
   alive: boolean;
   budget: { windowStart: number; used: number };
-  /** Runs this connection sent to, to tell it when their recording fails. */
+  /** Runs this connection sent to, to tell it when their recording fails, and those it was told about. */
   runs: Set<string>;
+  told: Set<string>;
 }
 
 export class GradientServer {
@@ -67,7 +68,12 @@ export class GradientServer {
   private readonly opts: Required<ServerOptions>;
   private readonly connections = new Set<Connection>();
   private readonly heartbeat: NodeJS.Timeout;
-  private readonly onRecording = (runId: string, error: Error | undefined): void => this.tellRecordingFailed(runId, error);
+  private readonly onRecording = (runId: string, error: Error | undefined): void => {
+    for (const c of this.connections) {
+      if (error) this.tellRecordingFailed(c, runId, error);
+      else c.told.delete(runId); // recovered: the withheld acks follow, and a new failure is news again
+    }
+  };
   private boundHost = '';
   private boundPort = 0;
 
@@ -90,6 +96,7 @@ export class GradientServer {
       maxMessagesPerSecond: options.maxMessagesPerSecond ?? 200_000,
       validation: options.validation ?? {},
       heartbeatMs: options.heartbeatMs ?? 30_000,
+      maxUnackedBytes: options.maxUnackedBytes ?? 16 * 1024 * 1024,
     };
     this.http = createServer((req, res) => {
       const ok = new URL(req.url ?? '/', 'http://localhost').pathname === HEALTH_PATH;
@@ -174,7 +181,7 @@ export class GradientServer {
   }
 
   private onConnection(ws: WebSocket): void {
-    const c: Connection = { ws, applied: Promise.resolve(), acked: Promise.resolve(), unackedBytes: 0, paused: false, alive: true, budget: { windowStart: Date.now(), used: 0 }, runs: new Set() };
+    const c: Connection = { ws, applied: Promise.resolve(), acked: Promise.resolve(), unackedBytes: 0, paused: false, alive: true, budget: { windowStart: Date.now(), used: 0 }, runs: new Set(), told: new Set() };
     this.connections.add(c);
     ws.on('message', (data: RawData, isBinary: boolean) => {
       const bytes = frameBytes(data);
@@ -208,7 +215,8 @@ export class GradientServer {
     if (maxSeq >= 0) replies.push({ type: 'ack', seq: maxSeq });
     for (const id of runIds) {
       if (c.runs.size < 4096) c.runs.add(id);
-      if (this.hub.recordingFailing(id)) this.tellRecordingFailed(id, undefined, c);
+      const failure = this.hub.recordingFailure(id);
+      if (failure) this.tellRecordingFailed(c, id, failure);
     }
     this.reply(c, bytes, replies, recorded);
   }
@@ -236,7 +244,7 @@ export class GradientServer {
   /** Flow control: a connection holding too many unacknowledged bytes stops being read. */
   private hold(c: Connection, bytes: number): void {
     c.unackedBytes += bytes;
-    if (!c.paused && c.unackedBytes > MAX_UNACKED_BYTES) {
+    if (!c.paused && c.unackedBytes > this.opts.maxUnackedBytes) {
       c.paused = true;
       c.ws.pause();
     }
@@ -244,18 +252,17 @@ export class GradientServer {
 
   private release(c: Connection, bytes: number): void {
     c.unackedBytes -= bytes;
-    if (c.paused && c.unackedBytes <= MAX_UNACKED_BYTES / 2) {
+    if (c.paused && c.unackedBytes <= this.opts.maxUnackedBytes / 2) {
       c.paused = false;
       c.ws.resume();
     }
   }
 
-  /** Tells the connections feeding a run (or just one) that its log cannot be written for now. */
-  private tellRecordingFailed(runId: string, error: Error | undefined, only?: Connection): void {
-    if (!error && !only) return; // recovery needs no message: the withheld acks follow
-    const why = error ? `: ${error.message}` : '';
-    const notice: ErrorMessage = { type: 'error', code: 'recording_failed', run_id: runId, message: `cannot write the log of run ${runId}${why}; messages are kept in memory and acknowledged once written` };
-    for (const c of only ? [only] : this.connections) if (c.runs.has(runId)) send(c.ws, [notice]);
+  /** Tells a connection feeding a run, once per failure, that the run's log cannot be written for now. */
+  private tellRecordingFailed(c: Connection, runId: string, error: Error): void {
+    if (!c.runs.has(runId) || c.told.has(runId)) return;
+    c.told.add(runId);
+    send(c.ws, [{ type: 'error', code: 'recording_failed', run_id: runId, message: `cannot write the log of run ${runId}: ${error.message}; messages are kept in memory and acknowledged once written` }]);
   }
 
   /** Drops peers that did not answer the previous ping (a vanished laptop, a half-open socket). */

@@ -64,7 +64,7 @@ export async function startEndpoint(context: vscode.ExtensionContext): Promise<E
     logDir,
     async dispose() {
       await server.close();
-      await hub.close();
+      await hub.close(3000); // VS Code stops waiting for an extension host after about 5 s
       await removeDiscovery();
     },
   };
