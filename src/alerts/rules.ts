@@ -3,6 +3,7 @@
  * rolling median in MAD units) and vanishing (below a floor for many steps). Each rule reports the
  * start of an episode once, and counts every step that belongs to it.
  */
+import { RollingWindow } from './rollingWindow';
 
 export type AlertKind = 'threshold' | 'nonfinite' | 'spike' | 'vanishing';
 
@@ -59,9 +60,7 @@ export class RunAlerts {
   private readonly settings: AlertSettings;
   private threshold: number;
   private layerNames: readonly string[] = [];
-  private readonly window: Float64Array;
-  private windowFill = 0;
-  private windowNext = 0;
+  private readonly window: RollingWindow;
   private inBreach = false;
   private inNonFinite = false;
   private vanishingRun = 0;
@@ -77,7 +76,7 @@ export class RunAlerts {
     this.runId = runId;
     this.settings = settings;
     this.threshold = settings.threshold;
-    this.window = new Float64Array(Math.max(3, settings.spikeWindow));
+    this.window = new RollingWindow(Math.max(3, settings.spikeWindow));
   }
 
   configure(threshold: number | undefined, layers: readonly string[] | undefined): void {
@@ -120,7 +119,7 @@ export class RunAlerts {
       this.spikes.push(s.step);
       alerts.push(this.alert('spike', 'warning', s.step, total, `gradient norm spiked to ${fmt(total)} at step ${s.step} (recent median ${fmt(spike)})`));
     } else {
-      this.remember(total); // spikes stay out of the baseline so a burst cannot raise it
+      this.window.push(total); // spikes stay out of the baseline so a burst cannot raise it
     }
 
     if (total < this.settings.vanishingFloor) {
@@ -146,21 +145,13 @@ export class RunAlerts {
 
   /** The median the value spiked above, or undefined when it is no spike. */
   private isSpike(total: number): number | undefined {
-    if (this.windowFill < SPIKE_WARMUP) return undefined;
-    const values = Array.from(this.window.subarray(0, this.windowFill)).sort((a, b) => a - b);
-    const median = medianOfSorted(values);
-    const deviations = values.map((v) => Math.abs(v - median)).sort((a, b) => a - b);
-    const mad = medianOfSorted(deviations);
+    if (this.window.size < SPIKE_WARMUP) return undefined;
+    const median = this.window.median();
+    const mad = this.window.medianAbsoluteDeviation(median);
     // A perfectly flat history has MAD 0; a small relative floor keeps one tiny wobble from counting.
     const scale = Math.max(1.4826 * mad, 1e-3 * Math.abs(median), Number.MIN_VALUE);
     const isSpike = (total - median) / scale > this.settings.spikeMads && total > this.settings.spikeMinRatio * median;
     return isSpike ? median : undefined;
-  }
-
-  private remember(total: number): void {
-    this.window[this.windowNext] = total;
-    this.windowNext = (this.windowNext + 1) % this.window.length;
-    if (this.windowFill < this.window.length) this.windowFill++;
   }
 
   private alert(kind: AlertKind, severity: Alert['severity'], step: number, value: number, message: string, layers?: string[]): Alert {
@@ -168,11 +159,6 @@ export class RunAlerts {
     if (layers && layers.length > 0) a.layers = layers;
     return a;
   }
-}
-
-function medianOfSorted(v: readonly number[]): number {
-  const n = v.length;
-  return n % 2 ? v[(n - 1) >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 export function fmt(v: number): string {
