@@ -47,6 +47,7 @@ export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadO
     opts,
   );
   result.bytes = read.bytes;
+  result.lines = read.lines;
   if (header) {
     sink({ type: 'run_end', run_id: id.run_id, status: 'completed' });
     result.messages++;

@@ -68,5 +68,5 @@ export async function readLog(file: string, sink: MessageSink, opts: LogReadOpti
 
 async function readOwnLog(file: string, sink: MessageSink, opts: LogReadOptions): Promise<LogReadResult> {
   const s = await readRunLog(file, sink, { maxErrors: opts.maxProblems, onProgress: opts.onProgress, signal: opts.signal });
-  return { format: 'gradient-monitor', bytes: s.bytes, messages: s.messages, problems: s.errors, tornTail: s.tornTail, notes: [] };
+  return { format: 'gradient-monitor', bytes: s.bytes, lines: s.lines, messages: s.messages, problems: s.errors, tornTail: s.tornTail, notes: [] };
 }

@@ -14,6 +14,8 @@ export const LOG_FORMAT_NAMES: Record<LogFormat, string> = {
 export interface LogReadResult {
   format: LogFormat;
   bytes: number;
+  /** Lines read, for line-based formats. */
+  lines?: number;
   /** Protocol messages produced. */
   messages: number;
   /** The first problems (up to maxProblems); reading went on past all but a fatal one. */
