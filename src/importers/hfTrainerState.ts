@@ -42,12 +42,12 @@ export async function readHfTrainerState(file: string, sink: MessageSink, opts: 
   sink({ type: 'run_start', run_id: id.run_id, name: id.name, framework: 'pytorch', meta });
   result.messages++;
 
-  const slicer = new TimeSlicer(10, opts.signal);
+  const slicer = new TimeSlicer(undefined, opts.signal);
   let nonFinite = 0;
   let firstNonFiniteStep = -1;
   let withoutNorm = 0;
   for (const { start, end } of scan.elements) {
-    await slicer.maybeYield();
+    if (slicer.due()) await slicer.yieldTurn();
     const line = lines.lineOf(start);
     const step = entryToStep(text.slice(start, end), id.run_id);
     if ('error' in step) {

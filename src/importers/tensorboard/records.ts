@@ -6,6 +6,7 @@
  */
 import { open } from 'node:fs/promises';
 import { ProblemList } from '../../logs/problems';
+import { TimeSlicer } from '../../logs/timeSlice';
 import { maskedCrc32c } from './crc';
 
 const HEADER_BYTES = 12;
@@ -33,6 +34,7 @@ export async function readRecords(
     let bufOffset = 0; // file offset of buf[0]
     let eof = false;
     let records = 0;
+    const slicer = new TimeSlicer(undefined, opts.signal);
 
     /** Makes at least n unconsumed bytes available unless the file ends first; returns whether it did. */
     const ensure = async (n: number): Promise<boolean> => {
@@ -82,6 +84,7 @@ export async function readRecords(
         onRecord(data, offset);
       }
       start += total;
+      if (slicer.due()) await slicer.yieldTurn();
     }
     return { bytes: bufOffset + end, records };
   } finally {

@@ -100,10 +100,10 @@ export async function readTensorBoard(file: string, sink: MessageSink, opts: Log
   const layerColumns = layers.map(([, c]) => lastValuePerStep(c));
   const base = total ? lastValuePerStep(total) : unionOfSteps(layerColumns);
   const cursors = new Array<number>(layerColumns.length).fill(0);
-  const slicer = new TimeSlicer(10, opts.signal);
+  const slicer = new TimeSlicer(undefined, opts.signal);
   let incomplete = 0;
   for (let i = 0; i < base.steps.length; i++) {
-    if ((i & 1023) === 0) await slicer.maybeYield();
+    if (slicer.due()) await slicer.yieldTurn();
     const step = base.steps[i];
     const norms = layerValuesAt(step, layerColumns, cursors);
     const totalNorm = total ? base.values[i] : norms && Math.sqrt(norms.reduce((acc, v) => acc + v * v, 0));
