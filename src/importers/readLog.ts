@@ -23,14 +23,23 @@ export class UnknownLogFormatError extends Error {
 
 /** The format of a file from its first bytes and its name; undefined when it is none we read. */
 export function detectFormat(fileName: string, head: Buffer): LogFormat | undefined {
+  return detectFormatFromContent(head) ?? formatFromName(fileName);
+}
+
+/** The format its first bytes show, whatever the file is called. */
+export function detectFormatFromContent(head: Buffer): LogFormat | undefined {
   if (head.length >= 12 && maskedCrc32c(head.subarray(0, 8)) === head.readUInt32LE(8)) return 'tensorboard';
-  const base = path.basename(fileName).toLowerCase();
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const firstLine = text.trimStart().split('\n', 1)[0];
   if (firstLine.startsWith('{') && firstLine.includes('"type"') && firstLine.includes('"run_id"')) return 'gradient-monitor';
   if (text.trimStart().startsWith('{') && text.includes('"log_history"')) return 'hf-trainer-state';
   if (/^"?step"?\s*,\s*"?total_norm"?\s*(,|\r?$)/i.test(firstLine)) return 'csv';
-  // Damaged or empty files are still read by their name, so the reader can say what is wrong.
+  return undefined;
+}
+
+/** The format a file's name promises, so a damaged or empty file still reaches the reader that can say what is wrong. */
+export function formatFromName(fileName: string): LogFormat | undefined {
+  const base = path.basename(fileName).toLowerCase();
   if (base === 'trainer_state.json') return 'hf-trainer-state';
   if (base.startsWith('events.out.tfevents.')) return 'tensorboard';
   if (base.endsWith('.jsonl') || base.endsWith('.ndjson')) return 'gradient-monitor';
