@@ -2,10 +2,13 @@
  * Converts a log of any supported format into a Gradient Monitor run log (NDJSON), written
  * atomically: the CLI's `import` and the Runs view's Import command share it.
  */
+import { mkdir } from 'node:fs/promises';
 import { writeFileAtomically } from '../logs/atomicWrite';
+import { logFilePath } from '../logs/paths';
 import { describeReadProblems } from '../logs/problems';
 import { stringifyKeepingNonFinite } from '../protocol/json';
-import { readLog } from './readLog';
+import { importedRunIdentity } from './identity';
+import { detectLogFormat, readLog, UnknownLogFormatError } from './readLog';
 import { LogReadOptions, LogReadResult } from './types';
 
 export class NothingToImportError extends Error {}
@@ -57,4 +60,16 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
     { overwrite: opts.overwrite },
   );
   return conversion!;
+}
+
+/**
+ * Imports a log into a runs folder under the name a recorded run with the same id would get, so
+ * importing the same file again finds (and, with overwrite, replaces) the earlier import.
+ */
+export async function importIntoFolder(source: string, folder: string, opts: ConvertOptions = {}): Promise<Conversion & { out: string }> {
+  const format = await detectLogFormat(source);
+  if (!format) throw new UnknownLogFormatError(source);
+  const out = logFilePath(folder, importedRunIdentity(source, format).run_id);
+  await mkdir(folder, { recursive: true });
+  return { ...(await convertToRunLog(source, out, opts)), out };
 }

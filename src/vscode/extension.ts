@@ -5,6 +5,7 @@ import { AlertNotifier } from './alertNotifier';
 import { NormStatusBar } from './statusBar';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
+import { registerRunsView } from './runsTree';
 
 let endpoint: Endpoint | undefined;
 
@@ -49,6 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   });
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context);
+  registerRunsView(context, ep);
   return { url: ep.url, logDir: ep.logDir };
 }
 
