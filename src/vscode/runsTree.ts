@@ -146,8 +146,8 @@ function liveInfo(run: Run, ep: Endpoint): LiveRunInfo {
 function liveItem(run: LiveRunInfo): vscode.TreeItem {
   const item = new vscode.TreeItem(run.name, vscode.TreeItemCollapsibleState.None);
   item.id = `live:${run.id}`;
-  item.description = `live · step ${Math.max(run.lastStep, 0)} · ${run.steps.toLocaleString('en-US')} steps`;
-  item.tooltip = `${run.name} (${run.id})\nstreaming to ${run.logPath}`;
+  item.description = `live · ${run.steps.toLocaleString('en-US')} steps`;
+  item.tooltip = `${run.name} (${run.id})\nlatest step ${Math.max(run.lastStep, 0)}\nrecording to ${run.logPath}`;
   item.iconPath = new vscode.ThemeIcon('sync~spin');
   item.contextValue = 'gradientMonitor.liveRun';
   item.command = { command: 'gradientMonitor.runs.open', title: 'Open', arguments: [{ kind: 'live', run }] };
