@@ -32,7 +32,7 @@ export async function importCommand(args: string[], out: Out, err: Out): Promise
   out(`imported ${result.steps} steps of run "${result.name}" (${LOG_FORMAT_NAMES[read.format]}) into ${values.output}`);
   for (const note of read.notes) out(`note: ${note}`);
   const problems = describeReadProblems(source, read.problems);
-  if (problems) err(`gradient-monitor: ${problems}; the data before each problem was imported`);
+  if (problems) err(`gradient-monitor: ${problems}; everything readable was imported`);
   if (read.tornTail) err(`gradient-monitor: ${source}: the last line was cut short (a crash while writing) and was skipped`);
   return problems ? 1 : 0;
 }

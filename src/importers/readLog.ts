@@ -11,13 +11,16 @@ import { readCsvLog } from './csv';
 import { readHfTrainerState } from './hfTrainerState';
 import { maskedCrc32c } from './tensorboard/crc';
 import { readTensorBoard } from './tensorboard/tensorboard';
-import { LOG_FORMAT_NAMES, LogFormat, LogReadOptions, LogReadResult, MessageSink } from './types';
+import { LogFormat, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 const HEAD_BYTES = 4096;
 
 export class UnknownLogFormatError extends Error {
   constructor(readonly file: string) {
-    super(`${file}: cannot tell what kind of log this is; expected one of: ${Object.values(LOG_FORMAT_NAMES).join('; ')}`);
+    super(
+      `${file}: cannot tell what kind of log this is; expected a Gradient Monitor log (.jsonl), a Hugging Face trainer_state.json, ` +
+        'a TensorBoard event file (events.out.tfevents.*) or a CSV with the header step,total_norm[,layer...]',
+    );
   }
 }
 

@@ -5,10 +5,10 @@ import { ClientMessage } from '../protocol/messages';
 export type LogFormat = 'gradient-monitor' | 'hf-trainer-state' | 'tensorboard' | 'csv';
 
 export const LOG_FORMAT_NAMES: Record<LogFormat, string> = {
-  'gradient-monitor': 'Gradient Monitor log (NDJSON)',
+  'gradient-monitor': 'Gradient Monitor log',
   'hf-trainer-state': 'Hugging Face trainer_state.json',
   tensorboard: 'TensorBoard event file',
-  csv: 'CSV (step,total_norm[,layer...])',
+  csv: 'CSV',
 };
 
 export interface LogReadResult {

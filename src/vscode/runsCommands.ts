@@ -125,7 +125,7 @@ async function importOne(source: string, folder: string): Promise<string | undef
     const problems = describeReadProblems(source, result.read.problems);
     const summary = `Imported ${result.steps.toLocaleString('en-US')} steps of "${result.name}".`;
     const notes = result.read.notes.length > 0 ? ` ${result.read.notes.join('. ')}.` : '';
-    if (problems) void vscode.window.showWarningMessage(`${summary} The data before each problem was kept: ${problems}`);
+    if (problems) void vscode.window.showWarningMessage(`${summary} Everything readable was kept; the problems: ${problems}`);
     else void vscode.window.showInformationMessage(summary + notes);
     return result.out;
   } catch (e) {

@@ -3,7 +3,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { main } from '../../src/cli/main';
+import { importIntoFolder } from '../../src/importers/convert';
 import { OutputExistsError, writeFileAtomically } from '../../src/logs/atomicWrite';
+import { logFileName } from '../../src/logs/paths';
 import { readRunLog } from '../../src/logs/reader';
 import { ClientMessage } from '../../src/protocol/messages';
 import { tempDir } from '../helpers/logFiles';
@@ -135,4 +137,19 @@ test('writeFileAtomically: a failure leaves the old file and no temporary; an ex
   const lines = readFileSync(big, 'utf8').split('\n');
   assert.equal(lines.length, 200_001);
   assert.equal(lines[199_999], 'line 199999');
+});
+
+test('importIntoFolder names the log after the run, refuses a second import of the same file unless told to replace it', async () => {
+  const csv = source('into/run-a.csv', 'step,total_norm\n0,1\n');
+  const folder = path.join(dir, 'into', 'runs');
+  const first = await importIntoFolder(csv, folder);
+  assert.equal(path.dirname(first.out), folder);
+  assert.equal(path.basename(first.out), logFileName(first.runId));
+  assert.equal(first.steps, 1);
+  await assert.rejects(importIntoFolder(csv, folder), (e: Error) => e instanceof OutputExistsError && e.message === `${first.out} already exists; nothing was written`);
+  writeFileSync(csv, 'step,total_norm\n0,1\n1,2\n');
+  const again = await importIntoFolder(csv, folder, { overwrite: true });
+  assert.equal(again.out, first.out);
+  assert.equal(again.steps, 2);
+  assert.deepEqual(readdirSync(folder), [path.basename(first.out)]);
 });
