@@ -70,12 +70,15 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
     options: { host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' }, 'log-dir': { type: 'string' }, threshold: { type: 'string' } },
   });
   const host = values.host ?? DEFAULT_HOST;
-  const token = values.token ?? process.env.GRADIENT_MONITOR_TOKEN ?? newToken();
+  const token = values.token || process.env.GRADIENT_MONITOR_TOKEN || newToken();
   const logDir = path.resolve(values['log-dir'] ?? path.join('.gradient-monitor', 'runs'));
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
   const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold } }), logDir);
   const server = new GradientServer(hub, { host, port: numberOption(values.port, 'port', DEFAULT_PORT), token });
   const { url } = await server.listen();
+  // Published before the URL line, so whoever reads that line can already discover the endpoint.
+  await writeDiscovery({ url, token, pid: process.pid, workspaceFolders: [], startedAt: Date.now(), logDir });
+  process.once('exit', () => removeDiscoverySync());
   out(url);
   if (!values.token && !process.env.GRADIENT_MONITOR_TOKEN) out(`token: ${token}`);
   out(`recording runs to ${logDir}`);
@@ -84,8 +87,6 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
     if (r.state !== 'live') err(`run ${r.id} ${r.state} after ${r.stepCount} steps`);
   });
   hub.on('recording', (runId, e) => err(e ? `cannot record ${runId}: ${e.message} (kept in memory, retrying)` : `recording ${runId} resumed`));
-  await writeDiscovery({ url, token, pid: process.pid, workspaceFolders: [], startedAt: Date.now(), logDir });
-  process.once('exit', () => removeDiscoverySync());
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);

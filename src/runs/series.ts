@@ -171,7 +171,7 @@ export class Envelope {
   private readonly maxSteps: Float64Array;
   private readonly nonFiniteSteps: Float64Array;
   private readonly nonFiniteValues: Float64Array;
-  /** Per-layer maximum of each bucket (NaN once a layer had a non-finite value there). */
+  /** Per-layer maximum of each bucket; NaN (or -Infinity, corrupt for a norm) anywhere in it makes it NaN. */
   private readonly layerMax: Float32Array;
 
   constructor(maxBuckets: number, layerCount: number) {
