@@ -5,9 +5,10 @@
  * fresh process so peak memory is its own. Reports medians of several runs: total time, MB/s, time
  * to the first partial result (a first chart), the longest event-loop stall, and peak RSS.
  *
- *   node --import tsx bench/log-loading.ts [--steps 1000000] [--runs 5] [--tensorboard-steps 100000]
+ *   node --import tsx bench/log-loading.ts [--steps 1000000] [--runs 5] [--tensorboard-steps 100000] [--out FILE.json]
+ *   node --import tsx bench/log-loading.ts --quick     (CI smoke: tiny sizes, one run, nothing judged)
  *
- * The log is generated once into the OS temp folder and reused.
+ * The logs are generated once into the OS temp folder and reused.
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { loadRun } from '../src/runs/loadRun';
 import { Run } from '../src/runs/runStore';
 import { DEFAULT_SERIES_LIMITS } from '../src/runs/series';
 import { encodeEvent, frameRecord } from '../test/helpers/tfeventsWriter';
+import { median } from './stats';
 
 const METHODS = ['naive-parse', 'naive-into-run', 'streaming-loader'] as const;
 type Method = (typeof METHODS)[number] | 'tensorboard-loader';
@@ -120,11 +122,6 @@ function ensureEventFile(steps: number): string {
 }
 
 // ---- driver ----
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length % 2 ? v[(v.length - 1) >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-}
-
 function runChild(method: Method, file: string): Measurement {
   const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', method, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 20 });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
@@ -132,15 +129,23 @@ function runChild(method: Method, file: string): Measurement {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { steps: { type: 'string' }, runs: { type: 'string' }, 'tensorboard-steps': { type: 'string' }, child: { type: 'string' }, file: { type: 'string' } },
+    options: {
+      steps: { type: 'string' },
+      runs: { type: 'string' },
+      'tensorboard-steps': { type: 'string' },
+      quick: { type: 'boolean' },
+      out: { type: 'string' },
+      child: { type: 'string' },
+      file: { type: 'string' },
+    },
   });
   if (values.child) {
     process.stdout.write(JSON.stringify(await measure(values.child as Method, values.file!)) + '\n');
     return;
   }
-  const steps = Number(values.steps ?? 1_000_000);
-  const runs = Number(values.runs ?? 5);
-  const tbSteps = Number(values['tensorboard-steps'] ?? 100_000);
+  const steps = Number(values.steps ?? (values.quick ? 2_000 : 1_000_000));
+  const runs = Number(values.runs ?? (values.quick ? 1 : 5));
+  const tbSteps = Number(values['tensorboard-steps'] ?? (values.quick ? 500 : 100_000));
   const log = await ensureRunLog(steps);
   const logMB = statSync(log).size / 1e6;
   const tb = tbSteps > 0 ? ensureEventFile(tbSteps) : undefined;
@@ -161,9 +166,7 @@ async function main(): Promise<void> {
       `| ${c.method} | ${c.mb.toFixed(0)} MB | ${m[0].steps.toLocaleString('en-US')} | ${total.toFixed(2)} | ${(c.mb / total).toFixed(0)} | ${(median(m.map((x) => x.firstResultMs)) / 1000).toFixed(3)} | ${median(m.map((x) => x.maxStallMs)).toFixed(0)} | ${median(m.map((x) => x.peakRssMB)).toFixed(0)} |`,
     );
   }
-  const raw = path.join(__dirname, 'results', 'raw');
-  mkdirSync(raw, { recursive: true });
-  writeFileSync(path.join(raw, `log-loading-${Date.now()}.json`), JSON.stringify({ steps, runs, logMB, results }, null, 2));
+  if (values.out) writeFileSync(values.out, JSON.stringify({ steps, runs, logMB, results }, null, 2));
 }
 
 void main();
