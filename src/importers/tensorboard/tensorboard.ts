@@ -137,13 +137,15 @@ interface StepColumn {
 
 /** The column ordered by step, one entry per step (the last logged), sorting only when needed. */
 function lastValuePerStep(c: TagColumn): StepColumn {
-  let order: number[] | undefined;
-  for (let i = 1; i < c.steps.length; i++) {
-    if (c.steps[i] < c.steps[i - 1]) {
-      order = c.steps.map((_, k) => k).sort((a, b) => c.steps[a] - c.steps[b] || a - b); // stable: later entries stay later
-      break;
-    }
+  let ordered = true;
+  let repeated = false;
+  for (let i = 1; i < c.steps.length && ordered; i++) {
+    if (c.steps[i] < c.steps[i - 1]) ordered = false;
+    else if (c.steps[i] === c.steps[i - 1]) repeated = true;
   }
+  if (ordered && !repeated) return c; // the usual case: nothing to copy
+  // Stable: of equal steps, later entries stay later, so the last logged value is the one kept.
+  const order = ordered ? undefined : c.steps.map((_, k) => k).sort((a, b) => c.steps[a] - c.steps[b] || a - b);
   const out: StepColumn = { steps: [], values: [], times: [] };
   const n = c.steps.length;
   for (let k = 0; k < n; k++) {
