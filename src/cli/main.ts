@@ -15,6 +15,7 @@ import { DEFAULT_HOST, DEFAULT_PORT, GradientServer } from '../server/server';
 import { numberOption, resolveEndpoint, UsageError } from './args';
 import { importCommand } from './import';
 import { simulate } from './simulate';
+import { checkCommand, clipCommand } from './pythonCommands';
 
 const USAGE = `usage: gradient-monitor <command> [options]
 
@@ -28,6 +29,12 @@ commands:
            summary of a recorded run, or of a trainer_state.json, TensorBoard event file or CSV
   import   FILE -o OUT.jsonl [--force] [--run-id ID] [--name NAME]
            converts a trainer_state.json, TensorBoard event file or CSV into a run log
+  clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
+           adds gradient clipping where the script trains (prints a diff; --write applies it)
+           exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse
+  check    FILE.py [--json]
+           training-loop checks (clipping after the step, on scaled AMP gradients, per micro-batch...)
+           exit 0 none found, 1 findings, 2 does not parse
 `;
 
 type Out = (line: string) => void;
@@ -44,6 +51,10 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
         return await inspect(rest, out);
       case 'import':
         return await importCommand(rest, out, err);
+      case 'clip':
+        return await clipCommand(rest, out, err);
+      case 'check':
+        return await checkCommand(rest, out, err);
       case undefined:
       case '-h':
       case '--help':

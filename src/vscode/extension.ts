@@ -7,6 +7,7 @@ import { dashboardSettings } from './settings';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
 import { registerRunsView } from './runsTree';
+import { registerPythonFixes } from './pythonFixes';
 
 let endpoint: Endpoint | undefined;
 
@@ -57,6 +58,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context);
   registerRunsView(context, ep);
+  registerPythonFixes(context, ep.hub, log);
   return { url: ep.url, logDir: ep.logDir };
 }
 
