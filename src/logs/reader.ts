@@ -7,7 +7,6 @@ import { ClientMessage } from '../protocol/messages';
 import { parseJsonAllowingNonFinite } from '../protocol/json';
 import { validateMessage } from '../protocol/validate';
 import { LineReadOptions, readLines } from './lines';
-import { describeReadProblems } from './problems';
 
 export interface LogLineError {
   line: number;
@@ -56,9 +55,4 @@ export async function readRunLog(file: string, onMessage: (m: ClientMessage, lin
   summary.lines = lines;
   summary.bytes = bytes;
   return summary;
-}
-
-/** One-line description of a read's problems, naming the file and the first bad lines. */
-export function describeProblems(file: string, s: ReadSummary): string | undefined {
-  return describeReadProblems(file, s.errors, 'bad lines');
 }
