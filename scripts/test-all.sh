@@ -33,6 +33,9 @@ fi
 stage "end-to-end tests (code-server + chromium)"
 node_tests e2e test/e2e/*.e2e.ts
 
+stage "benchmark smoke (quick mode: proves the benchmarks run, asserts nothing about time)"
+node bench/run-all.mjs --quick || status=1
+
 # One closing line over every runner, from their machine-readable reports.
 read -r passed failed skipped < <(node scripts/count-results.mjs "$results")
 echo

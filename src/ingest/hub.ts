@@ -26,12 +26,9 @@ export interface HubEvents {
 export interface IngestResult {
   /** Messages refused by the store (limits), with the reason, by index in the input. */
   rejected: { index: number; message: string }[];
-}
-
-export interface Accepted extends IngestResult {
   /** Runs the accepted messages (duplicates included) went to. */
   runIds: Set<string>;
-  /** Resolves once every accepted message is in its run's log (waits out a disk failure). */
+  /** Settles once every accepted message is on disk (waits out a disk failure): the moment to acknowledge them. */
   recorded: Promise<void>;
 }
 
@@ -46,19 +43,13 @@ export class Hub extends EventEmitter<HubEvents> {
     this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
   }
 
-  /** Records messages; resolves once they are in the store and on disk. */
-  async ingest(messages: readonly ClientMessage[]): Promise<IngestResult> {
-    const { rejected, recorded } = await this.accept(messages);
-    await recorded;
-    return { rejected };
-  }
-
   /**
-   * Applies messages to the store and queues them for their logs; resolves as soon as they are
-   * applied, with a promise for their recording. Callers that apply in order and wait for recording
-   * separately keep the live view going while a disk is failing.
+   * Applies messages to the store and queues them for the run logs; resolves once applied, with a
+   * promise for their recording, so a connection can go on with its next frame while the disk
+   * catches up (and the live view keeps going while a disk is failing). `verbatim[i]`, when given,
+   * is message i's text as the client sent it, recorded as is (see protocol/frame.ts).
    */
-  async accept(messages: readonly ClientMessage[]): Promise<Accepted> {
+  async ingest(messages: readonly ClientMessage[], verbatim: readonly (string | undefined)[] = []): Promise<IngestResult> {
     const rejected: IngestResult['rejected'] = [];
     for (const m of messages) {
       if (!this.store.has(m.run_id) || this.loading.has(m.run_id)) await this.resume(m.run_id);
@@ -76,10 +67,7 @@ export class Hub extends EventEmitter<HubEvents> {
         rejected.push({ index, message: e.message });
         return;
       }
-      if (fresh) {
-        delete m.seq; // connection-local; the log holds only the data
-        this.recorder.append(m.run_id, stringifyKeepingNonFinite(m));
-      }
+      if (fresh) this.recorder.append(m.run_id, verbatim[index] ?? stringifyKeepingNonFinite(m));
       // A resent duplicate is acknowledged only once its first copy is written, too.
       runIds.add(m.run_id);
       if (m.type === 'step') stepCounts.set(run, (stepCounts.get(run) ?? 0) + 1);

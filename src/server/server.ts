@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { Hub } from '../ingest/hub';
-import { AckMessage, ErrorMessage, HEALTH_PATH, STREAM_PATH } from '../protocol/messages';
+import { ErrorMessage, HEALTH_PATH, ServerMessage, STREAM_PATH } from '../protocol/messages';
 import { decodeFrame, ValidationLimits } from '../protocol/validate';
 import { hostAllowed, isLoopbackAddress, originAllowed, tokenFromRequest, tokensEqual } from './auth';
 
@@ -197,20 +197,19 @@ export class GradientServer {
   private async onFrame(c: Connection, data: RawData, isBinary: boolean, bytes: number): Promise<void> {
     if (isBinary) return this.reply(c, bytes, [{ type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' }]);
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-    const { messages, errors } = decodeFrame(text, this.opts.validation);
-    const replies: (ErrorMessage | AckMessage)[] = errors;
+    const { messages, verbatim, errors } = decodeFrame(text, this.opts.validation);
+    const replies: ServerMessage[] = errors;
     if (!this.withinRate(c, messages.length + errors.length)) {
       replies.push({ type: 'error', code: 'rate_limited', message: `more than ${this.opts.maxMessagesPerSecond} messages per second on one connection: this frame's ${messages.length} messages were dropped, send them again later` });
       return this.reply(c, bytes, replies);
     }
     if (messages.length === 0) return this.reply(c, bytes, replies);
-    const seqs = messages.map((m) => m.seq ?? -1); // read before ingest, which strips seq from what it records
-    const { rejected, runIds, recorded } = await this.hub.accept(messages);
+    const { rejected, runIds, recorded } = await this.hub.ingest(messages, verbatim);
     const refused = new Set(rejected.map((r) => r.index));
     for (const r of rejected) replies.push({ type: 'error', code: 'limit_exceeded', message: r.message, run_id: messages[r.index].run_id });
     let maxSeq = -1;
-    seqs.forEach((seq, i) => {
-      if (!refused.has(i) && seq > maxSeq) maxSeq = seq;
+    messages.forEach((m, i) => {
+      if (!refused.has(i) && m.seq !== undefined && m.seq > maxSeq) maxSeq = m.seq;
     });
     if (maxSeq >= 0) replies.push({ type: 'ack', seq: maxSeq });
     for (const id of runIds) {
@@ -222,7 +221,7 @@ export class GradientServer {
   }
 
   /** Sends a frame's replies once its messages are recorded, after every earlier frame's. */
-  private reply(c: Connection, bytes: number, replies: (ErrorMessage | AckMessage)[], recorded?: Promise<void>): void {
+  private reply(c: Connection, bytes: number, replies: ServerMessage[], recorded?: Promise<void>): void {
     c.acked = c.acked.then(async () => {
       await recorded;
       this.release(c, bytes);
@@ -282,13 +281,13 @@ function frameBytes(data: RawData): number {
   return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
 }
 
-function send(ws: WebSocket, replies: readonly (ErrorMessage | AckMessage)[]): void {
+function send(ws: WebSocket, replies: readonly ServerMessage[]): void {
   if (replies.length === 0 || ws.readyState !== WebSocket.OPEN) return;
   ws.send(JSON.stringify(replies.length === 1 ? replies[0] : replies));
 }
 
 /** Keeps a reply small whatever the frame held: the first errors in full, then a count of the rest. */
-function capErrors(replies: (ErrorMessage | AckMessage)[]): (ErrorMessage | AckMessage)[] {
+function capErrors(replies: ServerMessage[]): ServerMessage[] {
   const errors = replies.filter((r) => r.type === 'error');
   if (errors.length <= MAX_ERRORS_PER_REPLY) return replies;
   const rest = errors.length - (MAX_ERRORS_PER_REPLY - 1);

@@ -7,6 +7,8 @@ import { dashboardSettings } from './settings';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
 import { registerRecordingNotifier } from './recordingNotifier';
+import { registerRunsView } from './runsTree';
+import { registerPythonFixes } from './pythonFixes';
 
 let endpoint: Endpoint | undefined;
 
@@ -49,6 +51,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerRecordingNotifier(context, ep.hub, log);
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context);
+  registerRunsView(context, ep);
+  registerPythonFixes(context, ep.hub, log);
   return { url: ep.url, logDir: ep.logDir };
 }
 

@@ -34,9 +34,20 @@ function check<T>(arb: fc.Arbitrary<T>, numRuns: number, body: (v: T) => void): 
   );
 }
 
-/** The decoder's output is well formed whatever the input: messages re-validate, errors are errors. */
-function assertWellFormed(frame: ReturnType<typeof decodeFrame>): void {
+/**
+ * The decoder's output is well formed whatever the input: messages re-validate, a message's
+ * verbatim text (what the log records) is one line that reads back as the very same message, and
+ * errors are errors.
+ */
+function assertWellFormed(frame: Pick<ReturnType<typeof decodeFrame>, 'messages' | 'errors'> & { verbatim?: (string | undefined)[] }): void {
   for (const m of frame.messages) assert.ok('ok' in validateMessage(JSON.parse(pythonDumps(m, true))), canonical(m));
+  frame.verbatim?.forEach((text, i) => {
+    if (text === undefined) return;
+    assert.ok(!/[\n\r]/.test(text), 'a log line holds one message');
+    const back = validateMessage(parseJsonAllowingNonFinite(text));
+    assert.ok('ok' in back);
+    assert.equal(canonical(back.ok), canonical(frame.messages[i]));
+  });
   for (const e of frame.errors) {
     assert.equal(e.type, 'error');
     assert.ok(CODES.includes(e.code), e.code);
@@ -134,7 +145,7 @@ describe('fuzz: parser and validator', () => {
       ['{"type":"step","run_id":"r","step":1,"total_norm":1,"__proto__":{"polluted":true}}', (f) => assert.equal(({} as Record<string, unknown>).polluted, undefined, String(f.messages.length))],
       ['{"type":"run_start","run_id":"r","meta":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}', (f) => assert.equal(f.messages.length, 1)],
       ['', (f) => assert.equal(f.errors[0].code, 'bad_json')],
-      ['[]', (f) => assert.deepEqual(f, { messages: [], errors: [] })],
+      ['[]', (f) => assert.deepEqual([f.messages, f.errors], [[], []])],
       ['null', (f) => assert.match(f.errors[0].message, /must be a JSON object, got null/)],
       ['"\\ud800"', (f) => assert.equal(f.errors.length, 1)],
     ];

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { parseJsonAllowingNonFinite, quoteBareNonFinite, stringifyKeepingNonFinite, toNumber } from '../../src/protocol/json';
 import { decodeFrame, validateMessage } from '../../src/protocol/validate';
+import { splitFrame } from '../../src/protocol/frame';
+import fc from 'fast-check';
 
 describe('JSON with non-finite numbers', () => {
   test("accepts Python json.dumps' bare NaN, Infinity and -Infinity", () => {
@@ -103,5 +105,43 @@ describe('message validation', () => {
     const limits = { maxBatch: 10, maxLayers: 2, maxStringLength: 4 };
     assert.match((validateMessage({ type: 'run_start', run_id: 'r', layers: ['a', 'b', 'c'] }, limits) as { error: string }).error, /limit is 2/);
     assert.match((validateMessage({ type: 'step', run_id: 'toolong', step: 0, total_norm: 0 }, limits) as { error: string }).error, /limit is 4/);
+  });
+});
+
+describe('frame splitting', () => {
+  test('splits a batch into message texts, respecting strings and nesting', () => {
+    const frame = ' [ {"a":"x,]}\\"[","b":[1,{"c":[2,3]}]} ,{"d":NaN}\n,{"e":1} ] ';
+    const parts = splitFrame(frame)!;
+    assert.deepEqual(parts.map((p) => p.text), ['{"a":"x,]}\\"[","b":[1,{"c":[2,3]}]}', '{"d":NaN}', '{"e":1}']);
+    assert.deepEqual(parts.map((p) => [p.verbatim, p.bareNonFinite]), [[true, false], [false, true], [true, false]]);
+  });
+
+  test('a single object is one message; line breaks inside it prevent verbatim recording', () => {
+    assert.deepEqual(splitFrame('{"a":1}'), [{ text: '{"a":1}', verbatim: true, bareNonFinite: false }]);
+    assert.equal(splitFrame('{"a":\n1}')![0].verbatim, false);
+    assert.deepEqual(splitFrame('[]'), []);
+  });
+
+  test('shapes it cannot split are left to the full parser', () => {
+    for (const bad of ['', '1', '"x"', '[1,]', '[,1]', '[1', '{"a":1', '{"a":1} x', '[1] x', '{"a":"unterminated']) assert.equal(splitFrame(bad), undefined, bad);
+  });
+
+  test('splitting then parsing equals parsing the whole frame (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.dictionary(fc.string(), fc.jsonValue())), (items) => {
+        const parts = splitFrame(JSON.stringify(items));
+        assert.ok(parts);
+        assert.deepEqual(parts.map((p) => JSON.parse(p.text)), JSON.parse(JSON.stringify(items)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test('decodeFrame reports an unparseable message by index and keeps the others', () => {
+    const { messages, errors, verbatim } = decodeFrame('[{"type":"step","run_id":"r","step":0,"total_norm":1},{"type":"step",,},{"type":"step","run_id":"r","step":1,"total_norm":NaN}]');
+    assert.equal(messages.length, 2);
+    assert.deepEqual(verbatim, ['{"type":"step","run_id":"r","step":0,"total_norm":1}', undefined]);
+    assert.equal(errors[0].code, 'bad_json');
+    assert.equal(errors[0].index, 1);
   });
 });

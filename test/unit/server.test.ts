@@ -51,18 +51,21 @@ describe('endpoint frames', () => {
   });
   after(() => ep.close());
 
-  test('acks after recording; duplicates are stored once', async () => {
+  test('acks after recording, each message verbatim on its own line; duplicates are stored once', async () => {
     const c = await connect(ep.url);
-    c.ws.send(JSON.stringify([
-      { type: 'run_start', run_id: 'acked', layers: ['a'], seq: 0 },
-      { type: 'step', run_id: 'acked', step: 0, total_norm: 1, layer_norms: [1], seq: 1 },
-      { type: 'step', run_id: 'acked', step: 0, total_norm: 1, layer_norms: [1], seq: 2 },
-    ]));
-    assert.deepEqual(await c.next(), { type: 'ack', seq: 2 });
-    const file = ep.hub.logPath('acked');
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    assert.deepEqual(lines.map((l) => l.type), ['run_start', 'step']);
-    assert.equal(lines[1].seq, undefined, 'seq is connection-local and not recorded');
+    const sent = [
+      '{"type":"run_start","run_id":"acked","layers":["a"],"seq":0}',
+      '{ "type": "step", "run_id": "acked", "step": 0, "total_norm": 1, "layer_norms": [1], "seq": 1, "future_field": {"x": [1, 2]} }',
+      '{"type":"step","run_id":"acked","step":0,"total_norm":1,"layer_norms":[1],"seq":2}',
+      '{"type":"step","run_id":"acked","step":1,\n"total_norm":1,"seq":3}',
+    ];
+    c.ws.send(`[${sent.join(',')}]`);
+    assert.deepEqual(await c.next(), { type: 'ack', seq: 3 });
+    const lines = readFileSync(ep.hub.logPath('acked'), 'utf8').trim().split('\n');
+    assert.equal(lines.length, 3, 'the duplicate step 0 is not recorded again');
+    assert.equal(lines[0], sent[0]);
+    assert.equal(lines[1], sent[1].trim(), 'recorded as sent, unknown fields included');
+    assert.deepEqual(JSON.parse(lines[2]), { type: 'step', run_id: 'acked', step: 1, total_norm: 1, seq: 3 }, 'a message with a line break is re-encoded onto one line');
     c.ws.close();
   });
 
