@@ -61,6 +61,8 @@ interface Sample {
   loopP99ms: number;
   loopMaxMs: number;
   stepsPerSecond: number;
+  /** The endpoint process's CPU time over the window, in % of one core. */
+  cpuPercent: number;
   clientPending: number;
 }
 
@@ -98,11 +100,14 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   let lastApplied = 0;
   let lastAt = t0;
+  let lastCpu = process.cpuUsage();
   const warmupMs = Math.max(30_000, (seconds * 1000) / 4);
   let heapAfterWarmup = NaN;
   const sampler = setInterval(() => {
     const now = Date.now();
     const mem = process.memoryUsage();
+    const cpu = process.cpuUsage(lastCpu);
+    lastCpu = process.cpuUsage();
     samples.push({
       minutes: (now - t0) / 60_000,
       rssMB: mem.rss / 2 ** 20,
@@ -112,12 +117,13 @@ async function main(): Promise<void> {
       loopP99ms: excessMs(loop.percentile(99)),
       loopMaxMs: excessMs(loop.max),
       stepsPerSecond: ((applied - lastApplied) * 1000) / (now - lastAt),
+      cpuPercent: ((cpu.user + cpu.system) / 1000 / (now - lastAt)) * 100,
       clientPending: [...pending.values()].reduce((a, b) => a + b, 0),
     });
     lastApplied = applied;
     lastAt = now;
     const s = samples[samples.length - 1];
-    console.log(`${s.minutes.toFixed(2)} min  rss ${s.rssMB.toFixed(0)} MB  heap ${s.heapUsedMB.toFixed(1)} MB  loop p99 ${s.loopP99ms.toFixed(1)} ms max ${s.loopMaxMs.toFixed(1)} ms  ${s.stepsPerSecond.toFixed(0)} steps/s`);
+    console.log(`${s.minutes.toFixed(2)} min  rss ${s.rssMB.toFixed(0)} MB  heap ${s.heapUsedMB.toFixed(1)} MB  loop p99 ${s.loopP99ms.toFixed(1)} ms max ${s.loopMaxMs.toFixed(1)} ms  ${s.stepsPerSecond.toFixed(0)} steps/s  cpu ${s.cpuPercent.toFixed(0)}%`);
     if (Number.isNaN(heapAfterWarmup) && now - t0 >= warmupMs) {
       gc();
       heapAfterWarmup = process.memoryUsage().heapUsed / 2 ** 20;
@@ -182,6 +188,7 @@ async function main(): Promise<void> {
     loopP99WorstMs: round(Math.max(...samples.map((s) => s.loopP99ms))),
     loopMaxWorstMs: round(Math.max(...samples.map((s) => s.loopMaxMs))),
     stepsPerSecondMedian: round(median(samples.map((s) => s.stepsPerSecond))),
+    endpointCpuPercentMedian: round(median(samples.map((s) => s.cpuPercent))),
   };
   console.log(JSON.stringify(summary, null, 2));
 
@@ -221,6 +228,12 @@ async function main(): Promise<void> {
           { name: 'applied', color: '#1f77b4', points: at((s) => s.stepsPerSecond) },
           { name: 'target', color: '#888', points: [[0, runCount * rate], [samples[samples.length - 1]?.minutes ?? 0, runCount * rate]], dashed: true },
         ],
+      },
+      {
+        title: 'Endpoint CPU (% of one core)',
+        xLabel: 'minutes',
+        yLabel: '%',
+        series: [{ name: 'endpoint process', color: '#9467bd', points: at((s) => s.cpuPercent) }],
       },
     ]),
   );
