@@ -13,11 +13,14 @@ const builds = [
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'chrome120' },
 ];
 
-mkdirSync('dist', { recursive: true });
+mkdirSync('dist/codicons', { recursive: true });
 // The Python parser's WASM files travel with the bundles (web-tree-sitter loads them at run time).
 for (const [from, to] of [
   ['node_modules/web-tree-sitter/tree-sitter.wasm', 'dist/tree-sitter.wasm'],
   ['node_modules/tree-sitter-python/tree-sitter-python.wasm', 'dist/tree-sitter-python.wasm'],
+  // The dashboard's icons: codicons' stylesheet and font, served to the webview from the extension.
+  ['node_modules/@vscode/codicons/dist/codicon.css', 'dist/codicons/codicon.css'],
+  ['node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/codicons/codicon.ttf'],
 ]) if (existsSync(from)) cpSync(from, to);
 
 if (watch) {
