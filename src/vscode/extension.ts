@@ -48,7 +48,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
     }
   });
   registerRunCommands(context, ep, notifier, log);
-  registerDashboard(context);
+  registerDashboard(context, ep.hub);
   return { url: ep.url, logDir: ep.logDir };
 }
 
