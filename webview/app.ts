@@ -103,6 +103,7 @@ export class DashboardApp {
     switch (m.type) {
       case 'snapshot': {
         this.snapshotArrived = performance.now();
+        if (m.runs) this.onRuns(m.runs);
         const sameRun = this.data.header?.id === m.run.id;
         this.data.load(m);
         if (!sameRun) {
@@ -126,15 +127,16 @@ export class DashboardApp {
   }
 
   private onUpdate(u: UpdateMessage): void {
-    if (u.runs) {
-      this.runs = u.runs;
-      this.selector.render(u.runs);
-      if (u.runs.selected === null) this.data.header = undefined;
-      this.showMessage();
-    }
+    if (u.runs) this.onRuns(u.runs);
     if (u.append && u.append.run.id === this.data.header?.id) this.data.append(u.append);
     if (u.summary) this.data.summary = u.summary;
     if (u.layers) this.acceptLayers(u.layers);
+  }
+
+  private onRuns(runs: RunList): void {
+    this.runs = runs;
+    this.selector.render(runs);
+    if (runs.selected === null) this.data.header = undefined;
   }
 
   private acceptLayers(view: LayerView): void {

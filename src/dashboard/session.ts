@@ -50,7 +50,10 @@ export class DashboardSession {
   private lastSummary = -Infinity;
   private summaryTimer: unknown;
   private layerRequest?: ViewLayersMessage;
+  /** The shown run grew since the following layer view was last sent. */
+  private layersStale = false;
   private nextLayerRefresh = 0;
+  private layerTimer: unknown;
 
   constructor(
     private readonly source: RunSource,
@@ -95,10 +98,13 @@ export class DashboardSession {
     this.selected = run;
     this.layerRequest = undefined;
     this.rate.reset();
-    this.post({ type: 'update', runs: this.runList() });
     this.runsDirty = false;
-    if (run) this.sendSnapshot(run);
-    else this.shown = undefined;
+    if (run) {
+      this.sendSnapshot(run, this.runList());
+    } else {
+      this.shown = undefined;
+      this.post({ type: 'update', runs: this.runList() });
+    }
     this.scheduleSummaryTick();
   }
 
@@ -107,6 +113,8 @@ export class DashboardSession {
     this.ready = false;
     this.coalescer.dispose();
     this.clearSummaryTick();
+    if (this.layerTimer !== undefined) this.scheduler.clearTimeout(this.layerTimer);
+    this.layerTimer = undefined;
   }
 
   dispose(): void {
@@ -146,10 +154,11 @@ export class DashboardSession {
     return { runs, selected: this.selected?.id ?? null, waitingFor: this.waitingFor };
   }
 
-  private sendSnapshot(run: Run): void {
+  private sendSnapshot(run: Run, runs?: RunList): void {
     const series = run.series();
     this.post({
       type: 'snapshot',
+      ...(runs ? { runs } : {}),
       run: runHeader(run),
       rows: series ? snapshotRows(series) : emptyRows(),
       alerts: alertMarkers(run.alerts),
@@ -160,21 +169,35 @@ export class DashboardSession {
     this.selectedDirty = false;
   }
 
+  /** Posts one message with whatever changed: an update, or a snapshot when an append cannot do. */
   private flush(): void {
     if (!this.ready) return;
-    const update: UpdateMessage = { type: 'update' };
-    if (this.runsDirty) update.runs = this.runList();
-    this.runsDirty = false;
     const run = this.selected;
+    const runs = this.runsDirty ? this.runList() : undefined;
+    this.runsDirty = false;
+    const update: UpdateMessage = { type: 'update' };
+    if (runs) update.runs = runs;
     if (run && this.selectedDirty) {
       this.selectedDirty = false;
       const append = this.appendFor(run);
-      if (append) update.append = append;
-      else this.sendSnapshot(run); // the webview's copy cannot be extended: replace it
+      if (!append) {
+        this.sendSnapshot(run, runs); // the webview's copy cannot be extended: replace it
+        return;
+      }
+      update.append = append;
     }
-    if (run && this.scheduler.now() - this.lastSummary >= this.summaryIntervalMs) update.summary = this.summary(run);
-    if (run && this.layerRequest && follows(this.layerRequest.window) && update.append && update.append.rows.steps.length > 0 && this.scheduler.now() >= this.nextLayerRefresh) {
-      update.layers = this.layerView(run, this.layerRequest);
+    const now = this.scheduler.now();
+    if (run && now - this.lastSummary >= this.summaryIntervalMs) update.summary = this.summary(run);
+    if ((update.append?.rows.steps.length ?? 0) > 0 && this.layerRequest && follows(this.layerRequest.window)) this.layersStale = true;
+    if (run && this.layerRequest && this.layersStale) {
+      if (now >= this.nextLayerRefresh) {
+        update.layers = this.layerView(run, this.layerRequest);
+      } else if (this.layerTimer === undefined) {
+        this.layerTimer = this.scheduler.setTimeout(() => {
+          this.layerTimer = undefined;
+          if (this.ready) this.coalescer.request();
+        }, this.nextLayerRefresh - now);
+      }
     }
     if (update.runs || update.append || update.summary || update.layers) this.post(update);
   }
@@ -183,7 +206,14 @@ export class DashboardSession {
   private appendFor(run: Run): AppendMessage | undefined {
     const series = run.series();
     const shown = this.shown;
-    if (!shown || series !== shown.series || run.layers.length !== shown.layerCount) return undefined;
+    if (!shown || run.layers.length !== shown.layerCount) return undefined;
+    if (series !== shown.series) {
+      // The first steps of a run shown before it had any append like any others; a different
+      // series (another rank became the charted one) needs a snapshot.
+      if (shown.series !== undefined) return undefined;
+      shown.series = series;
+      shown.cursor = 0;
+    }
     if (!series) return { run: runHeader(run), rows: emptyRows(), alerts: this.newAlerts(run) }; // metadata only, no steps yet
     const rows = appendedRows(series, shown.cursor);
     // Appends pile up raw in the webview while the store folds old steps into envelopes: once they
@@ -218,6 +248,7 @@ export class DashboardSession {
     const values = series ? series.layerColumns(from, to, columns) : new Float32Array(0);
     // Wide models make this scan expensive: refresh a following view less often, never above ~5% of a core.
     this.nextLayerRefresh = this.scheduler.now() + Math.max(100, 20 * (this.scheduler.now() - started));
+    this.layersStale = false;
     return { runId: run.id, requestId: request.requestId, from, to, columns, values };
   }
 

@@ -199,7 +199,7 @@ export class Series {
     const best = this.envelope.maxTotal();
     for (let k = 0; k < this.size; k++) {
       const v = this.totalAt(k);
-      if (v > best.value || (Number.isNaN(best.value) && Number.isFinite(v))) {
+      if (Number.isFinite(v) && !(v <= best.value)) {
         best.value = v;
         best.step = this.stepAt(k);
       }
@@ -223,7 +223,7 @@ export class Series {
     this.envelope.forEachBucketIn(from, to, (stepFirst, stepLast, layerMax) => {
       const c0 = columnOf(Math.max(from, stepFirst));
       const c1 = columnOf(Math.min(to, stepLast));
-      for (let c = c0; c <= c1; c++) foldLayers(out, c * L, layerMax, 0, L);
+      for (let c = c0; c <= c1; c++) mergeMaxima(out, c * L, layerMax, 0, L);
     });
     const [k0, k1] = this.recentRange(from, to);
     for (let k = k0; k < k1; k++) {
@@ -274,6 +274,18 @@ export class Series {
 /** Folds a row of layer values into a row of maxima (NaN and +Infinity stay visible). */
 function foldLayers(acc: Float32Array, accOffset: number, values: Float32Array, offset: number, n: number): void {
   for (let l = 0; l < n; l++) acc[accOffset + l] = maxKeepingNaN(acc[accOffset + l], values[offset + l]);
+}
+
+/**
+ * Merges rows of maxima. Unlike a value, a maximum of -Infinity means "no step with layer norms
+ * here" (data's -Infinity is already NaN by then), so it gives way instead of turning into NaN.
+ */
+function mergeMaxima(acc: Float32Array, accOffset: number, maxima: Float32Array, offset: number, n: number): void {
+  for (let l = 0; l < n; l++) {
+    const a = acc[accOffset + l];
+    const b = maxima[offset + l];
+    acc[accOffset + l] = a === -Infinity ? b : b === -Infinity ? a : maxKeepingNaN(a, b);
+  }
 }
 
 export function capacityFor(layerCount: number, limits: SeriesLimits): number {
@@ -446,7 +458,8 @@ export class Envelope {
       const nfa = this.nonFiniteSteps[a] >= 0;
       this.nonFiniteSteps[dst] = nfa ? this.nonFiniteSteps[a] : this.nonFiniteSteps[b];
       this.nonFiniteValues[dst] = nfa ? this.nonFiniteValues[a] : this.nonFiniteValues[b];
-      for (let l = 0; l < L; l++) this.layerMax[dst * L + l] = maxKeepingNaN(this.layerMax[a * L + l], this.layerMax[b * L + l]);
+      if (dst !== a) this.layerMax.copyWithin(dst * L, a * L, (a + 1) * L);
+      mergeMaxima(this.layerMax, dst * L, this.layerMax, b * L, L);
     }
     this.buckets /= 2;
     this.width *= 2;

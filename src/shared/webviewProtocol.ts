@@ -109,6 +109,8 @@ export interface LayerView {
 
 export interface SnapshotMessage {
   type: 'snapshot';
+  /** The run list, when it changed too (one message per update). */
+  runs?: RunList;
   run: RunHeader;
   rows: SeriesRows;
   alerts: AlertMarker[];
