@@ -19,7 +19,7 @@ import { HostConnection } from './vscodeApi';
 
 const DEFAULT_TOP_K = 5;
 /** Room for the learning-rate axis on the right of every chart, when it is shown. */
-const RIGHT_AXIS_WIDTH = 64;
+const RIGHT_AXIS_WIDTH = 80;
 
 export interface RenderMetrics {
   /** Frames drawn, and how long each took (ms). */
@@ -205,7 +205,7 @@ export class DashboardApp {
       this.heatmap.renderLegend(this.el.heatLegend);
       this.describeCharts();
     }
-    this.summary.render(data.summary, run?.alertCount ?? 0, run?.threshold ?? Infinity);
+    this.summary.render(data);
     this.renderControls();
     const ended = performance.now();
     this.metrics.renders++;
@@ -252,11 +252,11 @@ export class DashboardApp {
   /** Screen readers get the chart's gist: what is in view, the worst value, the non-finite steps. */
   private describeCharts(): void {
     const { from, to } = this.range();
-    const s = this.data.summary;
     const name = this.data.header?.name ?? '';
     const nonFinite = this.data.nonFinite;
     const parts = [`Total gradient norm of run ${name}, steps ${formatStep(from)} to ${formatStep(to)}.`];
-    if (s?.max != null && s.maxStep != null) parts.push(`Maximum ${fmt(s.max)} at step ${formatStep(s.maxStep)}.`);
+    const max = this.data.maxPoint();
+    if (max) parts.push(`Maximum ${fmt(max.y)} at step ${formatStep(max.step)}.`);
     if (nonFinite.length > 0) parts.push(`Non-finite at step ${formatStep(nonFinite[0].step)}${nonFinite.length > 1 ? ` and ${nonFinite.length - 1} more steps` : ''}.`);
     this.norm.chart.canvas.setAttribute('aria-label', parts.join(' '));
     const top = this.layers.ranked.slice(0, 3).map((r) => this.data.header?.layers[r.layer] ?? '');
@@ -373,8 +373,14 @@ export class DashboardApp {
       drawnLayers: () => this.layers.ranked.map((r) => this.data.header?.layers[r.layer]),
       heatmapCell: (step: number, row: number) => this.heatmap.cellAt(step, row),
       range: () => this.range(),
+      /** Page coordinates of a step in the middle of the norm chart, to aim wheel zooms. */
+      normChartPoint: (step: number) => {
+        const chart = this.norm.chart;
+        const box = chart.canvas.getBoundingClientRect();
+        return { x: box.left + chart.scales.x.getPixelForValue(step), y: box.top + (chart.chartArea.top + chart.chartArea.bottom) / 2 };
+      },
       window: () => this.window,
-      trueMax: () => this.data.maxNorm(),
+      trueMax: () => this.data.maxPoint()?.y,
       rendered: () => this.frame === undefined,
     };
   }

@@ -29,11 +29,15 @@ export class RunData {
   readonly losses: Point[] = [];
   readonly lrs: Point[] = [];
   readonly alerts: AlertPoint[] = [];
+  /** Bumped by every change; drawable copies are remade once per version. */
+  version = 0;
+  private readonly copies = new Map<'norms' | 'losses' | 'lrs', { version: number; points: Point[] }>();
   /** Smallest and largest step of the run (NaN while empty); buckets of old steps start before their extremes. */
   firstStep = NaN;
   lastStep = NaN;
 
   load(s: SnapshotMessage): void {
+    this.version++;
     this.header = s.run;
     this.summary = s.summary;
     this.bucketWidth = s.bucketWidth;
@@ -46,6 +50,7 @@ export class RunData {
   }
 
   append(a: AppendMessage): void {
+    this.version++;
     this.header = a.run;
     this.addRows(a.rows);
     this.addAlerts(a.alerts);
@@ -62,11 +67,30 @@ export class RunData {
     return this.header?.state === 'live';
   }
 
-  /** The largest finite norm held: what the chart must show at any zoom. */
-  maxNorm(): number {
-    let max = NaN;
-    for (const p of this.norms) if (!(p.y <= max)) max = p.y;
+  /**
+   * The points to hand chart.js: a copy per version, because chart.js hooks push/splice on the
+   * arrays it draws to track changes, which turns bulk loads of many thousand points quadratic.
+   */
+  drawable(series: 'norms' | 'losses' | 'lrs'): Point[] {
+    const cached = this.copies.get(series);
+    if (cached && cached.version === this.version) return cached.points;
+    const points = this[series].slice();
+    this.copies.set(series, { version: this.version, points });
+    return points;
+  }
+
+  /** The largest finite norm of the run (exact: envelopes keep every bucket's maximum), what the chart must show at any zoom. */
+  maxPoint(): Point | undefined {
+    let max: Point | undefined;
+    for (const p of this.norms) if (!max || p.y > max.y) max = p;
     return max;
+  }
+
+  /** The step with the highest step number, finite or not. */
+  latest(): Point | undefined {
+    const a = this.norms[this.norms.length - 1];
+    const b = this.nonFinite[this.nonFinite.length - 1];
+    return !a || (b && b.x > a.x) ? b : a;
   }
 
   private addRows(rows: SeriesRows): void {

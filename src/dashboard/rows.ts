@@ -99,6 +99,8 @@ export function runHeader(run: Run): RunHeader {
     ranks: run.ranks,
     firstStep: hasSteps ? series.stepMin : null,
     lastStep: hasSteps ? series.stepMax : null,
+    nonFinite: run.rules.nonFiniteCount,
+    firstNonFinite: run.rules.firstNonFinite,
   };
   if (run.endMessage !== undefined) header.endMessage = run.endMessage;
   return header;

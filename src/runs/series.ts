@@ -194,19 +194,6 @@ export class Series {
     return k >= 0 && cursor <= this.count ? k : -1;
   }
 
-  /** The largest finite total norm ever appended and its step ({NaN, -1} when there is none). */
-  maxTotal(): { value: number; step: number } {
-    const best = this.envelope.maxTotal();
-    for (let k = 0; k < this.size; k++) {
-      const v = this.totalAt(k);
-      if (Number.isFinite(v) && !(v <= best.value)) {
-        best.value = v;
-        best.step = this.stepAt(k);
-      }
-    }
-    return best;
-  }
-
   /**
    * Per-layer maxima over `columns` equal slices of the steps from..to (inclusive), row-major
    * (column * layerCount + layer): the range query behind per-layer charts and heatmaps. A cell
@@ -409,18 +396,6 @@ export class Envelope {
       });
     }
     return out;
-  }
-
-  /** The largest finite total norm folded in and its step ({NaN, -1} when there is none). */
-  maxTotal(): { value: number; step: number } {
-    const best = { value: NaN, step: -1 };
-    for (let b = 0; b < this.buckets; b++) {
-      if (this.maxs[b] > best.value || (Number.isNaN(best.value) && !Number.isNaN(this.maxs[b]))) {
-        best.value = this.maxs[b];
-        best.step = this.maxSteps[b];
-      }
-    }
-    return best;
   }
 
   /** Calls fn for each bucket whose steps overlap from..to, with a view of its per-layer maxima. */

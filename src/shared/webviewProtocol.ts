@@ -50,6 +50,9 @@ export interface RunHeader extends RunListItem {
   /** Smallest and largest step recorded on the charted rank (null before the first step). */
   firstStep: number | null;
   lastStep: number | null;
+  /** Steps with a NaN or infinite norm (total or any layer), and the first of them with its first bad layers. */
+  nonFinite: number;
+  firstNonFinite: { step: number; layers: string[] } | null;
   endMessage?: string;
 }
 
@@ -73,19 +76,16 @@ export interface AlertMarker {
   message: string;
 }
 
-/** The summary strip. Nulls mean "not known yet". */
+/**
+ * The statistics of the summary strip that need the whole recent window (the latest and the
+ * maximum norm the webview reads from the rows it holds). Nulls mean "not known yet".
+ */
 export interface NormSummary {
-  latest: WireNumber | null;
-  latestStep: number | null;
-  /** Largest finite total norm over the whole run, and its step. */
-  max: number | null;
-  maxStep: number | null;
   /** Median and 99th percentile over the last `window` steps (the whole run when window = steps). */
   median: number | null;
   p99: number | null;
   window: number;
   steps: number;
-  nonFinite: number;
   stepsPerSecond: number | null;
   /** Fraction of the steps in `clipWindow` that reported `clipped`, which were clipped. */
   clipRate: number | null;

@@ -28,7 +28,6 @@ test('a single spike among 1,000,000 steps survives the envelope with its exact 
   });
   assert.equal(max, 987.654321);
   assert.equal(maxStep, 123_457);
-  assert.deepEqual(series.maxTotal(), { value: 987.654321, step: 123_457 });
 });
 
 test('a bucket contributes its minimum as well as its maximum, each at its own step', () => {
@@ -119,13 +118,4 @@ test('layerColumns handles steps that arrived out of order', () => {
   assert.equal(view[0], 5);
   assert.equal(series.stepMin, 0);
   assert.equal(series.stepMax, 12);
-});
-
-test('the exact maximum ignores non-finite steps, folded or recent', () => {
-  const series = new Series(0, SMALL);
-  fill(series, 0, 3000, (s) => (s === 10 ? Infinity : s === 2990 ? Infinity : s === 2995 ? NaN : s === 1234 ? 7 : 1));
-  assert.deepEqual(series.maxTotal(), { value: 7, step: 1234 });
-  const empty = new Series(0, SMALL);
-  fill(empty, 0, 3, () => NaN);
-  assert.deepEqual(empty.maxTotal(), { value: NaN, step: -1 });
 });

@@ -106,9 +106,9 @@ test('non-finite norms and alert values survive the JSON transport', () => {
   assert.ok(append.alerts.some((a) => a.kind === 'threshold' && a.value === 'Infinity' || a.value === 50));
   clock.advance(1000); // summaries refresh once a second
   const summary = ofType('update').filter((u) => u.summary).at(-1)?.summary;
-  assert.equal(summary?.nonFinite, 2);
-  assert.equal(summary?.latest, 1);
-  assert.equal(summary?.max, 50);
+  assert.equal(summary?.steps, 30);
+  assert.equal(summary?.median, 1);
+  assert.equal(append.run.nonFinite, 2);
 });
 
 test('alerts are sent once: in the snapshot or in the update after they fire', () => {

@@ -11,7 +11,7 @@ import { rankLayers, topLayers } from '../../webview/layerRanking';
 import { dedupeByPixel } from '../../webview/pixelDedupe';
 import { insertByStep, Point, RunData } from '../../webview/runData';
 
-const header = (over: Partial<RunHeader> = {}): RunHeader => ({ id: 'r', name: 'r', state: 'live', steps: 0, alertCount: 0, updatedAt: 0, layers: [], threshold: 10, rank: 0, ranks: [0], firstStep: 0, lastStep: 0, ...over });
+const header = (over: Partial<RunHeader> = {}): RunHeader => ({ id: 'r', name: 'r', state: 'live', steps: 0, alertCount: 0, updatedAt: 0, layers: [], threshold: 10, rank: 0, ranks: [0], firstStep: 0, lastStep: 0, nonFinite: 0, firstNonFinite: null, ...over });
 
 function snapshot(steps: number[], totals: number[], over: Partial<SnapshotMessage> = {}): SnapshotMessage {
   return {
@@ -19,7 +19,7 @@ function snapshot(steps: number[], totals: number[], over: Partial<SnapshotMessa
     run: header({ firstStep: steps[0], lastStep: steps[steps.length - 1] }),
     rows: { steps: Float64Array.from(steps), totals: Float64Array.from(totals) },
     alerts: [],
-    summary: { latest: null, latestStep: null, max: null, maxStep: null, median: null, p99: null, window: 0, steps: 0, nonFinite: 0, stepsPerSecond: null, clipRate: null, clipWindow: 0 },
+    summary: { median: null, p99: null, window: 0, steps: 0, stepsPerSecond: null, clipRate: null, clipWindow: 0 },
     bucketWidth: 1,
     ...over,
   };
@@ -30,10 +30,13 @@ test('RunData keeps finite norms for the line and non-finite steps apart as mark
   data.load(snapshot([0, 1, 2, 3, 4], [1, NaN, 3, Infinity, 2]));
   assert.deepEqual(data.norms.map((p) => [p.x, p.y]), [[0, 1], [2, 3], [4, 2]]);
   assert.deepEqual(data.nonFinite.map((p) => p.step), [1, 3]);
-  assert.equal(data.maxNorm(), 3);
+  assert.deepEqual(data.maxPoint(), { x: 2, y: 3, step: 2 });
+  assert.deepEqual(data.latest(), { x: 4, y: 2, step: 4 });
   data.append({ run: header({ lastStep: 6 }), rows: { steps: Float64Array.of(5, 6), totals: Float64Array.of(9, -Infinity) }, alerts: [{ kind: 'threshold', step: 5, value: 9, message: 'm' }] });
-  assert.equal(data.maxNorm(), 9);
+  assert.equal(data.maxPoint()?.y, 9);
   assert.deepEqual(data.nonFinite.map((p) => p.step), [1, 3, 6]);
+  assert.equal(data.latest()?.step, 6, 'the latest step may be non-finite');
+  assert.equal(data.latest()?.y, -Infinity);
   assert.equal(data.lastStep, 6);
   assert.equal(data.alerts[0].value, 9);
 });

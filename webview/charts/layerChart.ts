@@ -42,6 +42,8 @@ export class LayerChart {
       y: { type: 'logarithmic', ...gutterFit(this.axis, 'left'), grid: { color: theme.grid }, border: { color: theme.grid }, ticks: { color: theme.muted }, title: { display: true, text: 'layer norm', color: theme.muted } },
       edge: { ...EDGE_AXIS },
     };
+    // Legend on top (not the side): every chart keeps the same x extent.
+    options.plugins!.legend = { display: true, position: 'top', align: 'start', labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2, filter: (item) => item.text !== 'non-finite' } };
     options.plugins!.tooltip!.callbacks = {
       title: (items: TooltipItem<'line'>[]) => {
         const p = items[0]?.raw as LayerPoint | undefined;

@@ -51,8 +51,8 @@ export class LossChart {
   render(data: RunData): void {
     const chart = this.chart;
     const [loss, lr] = chart.data.datasets;
-    loss.data = data.losses;
-    lr.data = data.lrs;
+    loss.data = data.drawable('losses');
+    lr.data = data.drawable('lrs');
     const scales = chart.options.scales!;
     scales.y!.display = data.losses.length > 0;
     scales.lr!.display = data.lrs.length > 0;

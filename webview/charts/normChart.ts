@@ -73,7 +73,7 @@ export class NormChart {
     const { from, to } = this.axis.range();
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
     const [line, nonFinite, alerts] = chart.data.datasets;
-    line.data = data.norms;
+    line.data = data.drawable('norms');
     nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y: EDGE_Y, step: p.step, value: p.y }));
     alerts.data = data.alerts
       .filter((a) => a.kind !== 'nonfinite' && Number.isFinite(a.value) && a.step >= from && a.step <= to)
