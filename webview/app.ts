@@ -27,17 +27,20 @@ export interface RenderMetrics {
   renderMs: number[];
   /** Time from a snapshot's arrival to the end of its first frame (ms). */
   firstDrawMs: number[];
+  /** Time to take in each message (ms), drawing aside. */
+  handleMs: number[];
 }
 
 export class DashboardApp {
   readonly data = new RunData();
-  readonly metrics: RenderMetrics = { renders: 0, renderMs: [], firstDrawMs: [] };
+  readonly metrics: RenderMetrics = { renders: 0, renderMs: [], firstDrawMs: [], handleMs: [] };
   private theme: Theme;
   private state: DashboardState;
   private window: StepWindow = { kind: 'all' };
   private yScale: YScale;
   private topK: number;
-  private runs: RunList = { runs: [], selected: null, waitingFor: null };
+  /** Until the extension first answers, the page claims nothing (no "no runs" flash on restore). */
+  private runs?: RunList;
   private layerView?: LayerView;
   private layerRequestId = 0;
   private layerTimer?: ReturnType<typeof setTimeout>;
@@ -100,6 +103,7 @@ export class DashboardApp {
   }
 
   onMessage(m: HostMessage): void {
+    const started = performance.now();
     switch (m.type) {
       case 'snapshot': {
         this.snapshotArrived = performance.now();
@@ -123,6 +127,7 @@ export class DashboardApp {
         this.acceptLayers(m.view);
         break;
     }
+    this.metrics.handleMs.push(performance.now() - started);
     this.scheduleRender();
   }
 
@@ -219,7 +224,8 @@ export class DashboardApp {
   private showMessage(): void {
     const m = this.el.message;
     let text = '';
-    if (this.runs.waitingFor !== null) text = `Waiting for run “${this.runs.waitingFor}” to reconnect… Training scripts that are still running reattach on their own.`;
+    if (!this.runs) text = '';
+    else if (this.runs.waitingFor !== null) text = `Waiting for run “${this.runs.waitingFor}” to reconnect… Training scripts that are still running reattach on their own.`;
     else if (this.runs.runs.length === 0 && !this.data.header) text = 'No runs yet. Start training with the gradient-monitor Python client in a VS Code terminal, or try: gradient-monitor simulate --spike-at 300 --nan-at 800';
     m.textContent = text;
     m.hidden = text === '';
@@ -370,6 +376,7 @@ export class DashboardApp {
       metrics: this.metrics,
       drawnNorms: () => this.norm.drawnNorms(),
       drawnMarkers: () => this.norm.drawnMarkers(),
+      drawnAlerts: () => this.norm.drawnAlerts(),
       drawnLayers: () => this.layers.ranked.map((r) => this.data.header?.layers[r.layer]),
       heatmapCell: (step: number, row: number) => this.heatmap.cellAt(step, row),
       range: () => this.range(),

@@ -47,3 +47,9 @@ export function positiveRange(values: Float32Array): { lo: number; hi: number } 
   }
   return hi > 0 ? { lo, hi } : undefined;
 }
+
+/** A theme color with an alpha, for fills and faint lines. */
+export function withAlpha(color: string, alpha: number): string {
+  const rgb = parseColor(color);
+  return rgb ? `rgba(${rgb.join(', ')}, ${alpha})` : color;
+}

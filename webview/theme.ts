@@ -1,5 +1,5 @@
 /** Colors and fonts from VS Code's theme variables, re-read whenever the theme changes. */
-import { mix, parseColor, Rgb } from './colorScale';
+import { mix, parseColor, Rgb, withAlpha } from './colorScale';
 
 export interface Theme {
   foreground: string;
@@ -43,7 +43,8 @@ export function readTheme(doc: Document = document): Theme {
   return {
     foreground: v('--vscode-foreground', '#616161', '#cccccc'),
     muted: v('--vscode-descriptionForeground', '#717171', '#9d9d9d'),
-    grid: v('--vscode-charts-lines', 'rgba(97, 97, 97, 0.25)', 'rgba(204, 204, 204, 0.2)'),
+    // charts.lines is drawn for sparse axes; a dense grid needs it fainter, except in high contrast.
+    grid: highContrast ? v('--vscode-charts-lines', '#ffffff', '#ffffff') : withAlpha(v('--vscode-charts-lines', '#616161', '#cccccc'), dark ? 0.16 : 0.2),
     background,
     norm: blue,
     error: v('--vscode-errorForeground', red, red),

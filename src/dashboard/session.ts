@@ -135,6 +135,7 @@ export class DashboardSession {
     if (this.waitingFor === run.id || (!this.selected && this.waitingFor === null)) {
       this.select(run.id);
     } else if (change === 'run' && run === this.selected) {
+      this.lastSummary = -Infinity; // an ended run shows no steps/s from then on
       this.scheduleSummaryTick();
     }
   }

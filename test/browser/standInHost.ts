@@ -4,7 +4,9 @@
  * messages the way VS Code does (throughVsCodeTransport). Tests drive it via `window.__standIn`.
  */
 import { DEFAULT_ALERT_SETTINGS } from '../../src/alerts/rules';
+import { rng } from '../../src/cli/synthetic';
 import { StoreRunSource } from '../../src/dashboard/runSource';
+import { snapshotRows } from '../../src/dashboard/rows';
 import { DashboardSession } from '../../src/dashboard/session';
 import { RunStore } from '../../src/runs/runStore';
 import { HostMessage } from '../../src/shared/webviewProtocol';
@@ -52,17 +54,6 @@ const session = new DashboardSession(source, (m: HostMessage) => {
   },
 });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const standIn = {
   startRun(spec: RunSpec): void {
     const run = store.getOrCreate(spec.id);
@@ -106,6 +97,40 @@ const standIn = {
   },
   posted,
   state: () => savedState,
+  /** Lets the extension side go (as if it lived in another process), so the page's heap is the webview's alone. */
+  detachHost(): void {
+    session.dispose();
+    for (const run of store.all()) store.delete(run.id);
+  },
+  /** Extension-side cost of a snapshot of a run: building its rows and passing them through the transport (ms). */
+  timeSnapshot(runId: string): { buildMs: number; transportMs: number; bytes: number } {
+    const series = store.get(runId)?.series();
+    if (!series) throw new Error(`no steps in ${runId}`);
+    const t0 = performance.now();
+    const rows = snapshotRows(series);
+    const t1 = performance.now();
+    throughVsCodeTransport({ rows });
+    const t2 = performance.now();
+    return { buildMs: t1 - t0, transportMs: t2 - t1, bytes: rows.steps.byteLength * (2 + (rows.losses ? 1 : 0) + (rows.lrs ? 1 : 0)) };
+  },
+  /**
+   * The baseline for benchmarks: every step of a run sent raw (no envelope), as a store that keeps
+   * full resolution would; the webview still decimates what it draws.
+   */
+  postRawSnapshot(runId: string, count: number, layers: string[]): number {
+    const steps = new Float64Array(count);
+    const totals = new Float64Array(count);
+    const random = rng(7);
+    for (let i = 0; i < count; i++) {
+      steps[i] = i;
+      totals[i] = 1 + random();
+    }
+    const run = { id: runId, name: runId, state: 'live' as const, steps: count, alertCount: 0, updatedAt: Date.now(), layers, threshold: 10, rank: 0, ranks: [0], firstStep: 0, lastStep: count - 1, nonFinite: 0, firstNonFinite: null };
+    const message: HostMessage = { type: 'snapshot', run, rows: { steps, totals }, alerts: [], summary: { median: null, p99: null, window: 0, steps: count, stepsPerSecond: null, clipRate: null, clipWindow: 0 }, bucketWidth: 1 };
+    const t0 = performance.now();
+    window.postMessage(throughVsCodeTransport(message), '*');
+    return performance.now() - t0;
+  },
 };
 
 (window as unknown as { __standIn: typeof standIn }).__standIn = standIn;

@@ -14,7 +14,7 @@ import {
 } from 'chart.js';
 import zoomPlugin from 'chartjs-plugin-zoom';
 import { StepRange } from '../../src/shared/stepWindow';
-import { parseColor } from '../colorScale';
+import { withAlpha } from '../colorScale';
 import { Theme } from '../theme';
 
 Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, Decimation, zoomPlugin);
@@ -48,6 +48,14 @@ export interface StepAxis {
 /** Markers of non-finite values sit near the top of a hidden 0..1 axis, whatever the value scale. */
 export const EDGE_Y = 0.95;
 export const EDGE_AXIS = { type: 'linear', axis: 'y', min: 0, max: 1, display: false } as const;
+
+/** A log-scaled norm axis (switchable, see yScale.ts) in the left gutter, and the hidden edge axis for markers. */
+export function normAxes(theme: Theme, axis: StepAxis, title: string) {
+  return {
+    y: { type: 'logarithmic' as const, ...gutterFit(axis, 'left'), grid: { color: theme.grid }, border: { color: theme.grid }, ticks: { color: theme.muted }, title: { display: true, text: title, color: theme.muted } },
+    edge: { ...EDGE_AXIS },
+  };
+}
 
 /** Pins a value axis to the shared gutter width. */
 export function gutterFit(axis: StepAxis, side: 'left' | 'right'): { afterFit(scale: { width: number }): void } {
@@ -136,11 +144,7 @@ export function syncStepAxis(chart: Chart, axis: StepAxis): void {
   }
 }
 
-/** A theme color with an alpha, for fills and faint lines. */
-export function withAlpha(color: string, alpha: number): string {
-  const rgb = parseColor(color);
-  return rgb ? `rgba(${rgb.join(', ')}, ${alpha})` : color;
-}
+
 
 function hasRightAxis(chart: Chart): boolean {
   return Object.values(chart.options.scales ?? {}).some((s) => (s as { position?: string; display?: unknown }).position === 'right' && (s as { display?: unknown }).display !== false);

@@ -6,7 +6,7 @@ import { columnSteps, stepsPerColumn } from '../layerColumns';
 import { LayerRank, topLayers } from '../layerRanking';
 import { Point } from '../runData';
 import { Theme } from '../theme';
-import { baseOptions, EDGE_AXIS, EDGE_Y, formatStep, gutterFit, StepAxis, syncStepAxis } from './common';
+import { baseOptions, EDGE_Y, formatStep, normAxes, StepAxis, syncStepAxis } from './common';
 import { applyYScale, YScale } from './yScale';
 
 interface LayerPoint extends Point {
@@ -37,11 +37,7 @@ export class LayerChart {
 
   private optionsFor(theme: Theme): ChartOptions<'line'> {
     const options = baseOptions(theme, this.axis);
-    options.scales = {
-      ...options.scales,
-      y: { type: 'logarithmic', ...gutterFit(this.axis, 'left'), grid: { color: theme.grid }, border: { color: theme.grid }, ticks: { color: theme.muted }, title: { display: true, text: 'layer norm', color: theme.muted } },
-      edge: { ...EDGE_AXIS },
-    };
+    options.scales = { ...options.scales, ...normAxes(theme, this.axis, 'layer norm') };
     // Legend on top (not the side): every chart keeps the same x extent.
     options.plugins!.legend = { display: true, position: 'top', align: 'start', labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2, filter: (item) => item.text !== 'non-finite' } };
     options.plugins!.tooltip!.callbacks = {

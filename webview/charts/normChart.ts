@@ -9,7 +9,8 @@ import { dedupeByPixel } from '../pixelDedupe';
 import { AlertPoint, Point, RunData } from '../runData';
 import { Theme } from '../theme';
 import { applyYScale, YScale } from './yScale';
-import { baseOptions, EDGE_AXIS, EDGE_Y, formatStep, gutterFit, StepAxis, syncStepAxis, withAlpha } from './common';
+import { withAlpha } from '../colorScale';
+import { baseOptions, EDGE_Y, formatStep, normAxes, StepAxis, syncStepAxis } from './common';
 
 interface MarkerPoint extends Point {
   value: number;
@@ -52,11 +53,7 @@ export class NormChart {
 
   private optionsFor(theme: Theme): ChartOptions<'line'> {
     const options = baseOptions(theme, this.axis);
-    options.scales = {
-      ...options.scales,
-      y: { type: 'logarithmic', ...gutterFit(this.axis, 'left'), grid: { color: theme.grid }, border: { color: theme.grid }, ticks: { color: theme.muted }, title: { display: true, text: 'total norm', color: theme.muted } },
-      edge: { ...EDGE_AXIS },
-    };
+    options.scales = { ...options.scales, ...normAxes(theme, this.axis, 'total norm') };
     options.plugins!.tooltip!.callbacks = {
       title: (items: TooltipItem<'line'>[]) => (items.length ? `step ${formatStep(stepOf(items[0]))}` : ''),
       label: (item: TooltipItem<'line'>) => labelFor(item),
@@ -88,6 +85,10 @@ export class NormChart {
 
   drawnMarkers(): MarkerPoint[] {
     return (this.chart.data.datasets[1].data as MarkerPoint[]).slice();
+  }
+
+  drawnAlerts(): { kind: string; step: number }[] {
+    return (this.chart.data.datasets[2].data as AlertDrawPoint[]).map((p) => ({ kind: p.alert.kind, step: p.step }));
   }
 
   private drawThreshold(chart: Chart): void {
