@@ -1,6 +1,6 @@
 /**
  * Dashboard benchmarks (numbers for BENCHMARKS.md, not tests). The real webview bundle in Chromium
- * with the real extension-side session in the page (test/browser/standInHost.ts):
+ * with the real extension-side session in the page (test/helpers/dashboardStandIn.ts):
  *  - time to first draw of a 1,000,000-step × 8-layer run, from the snapshot's arrival to the end
  *    of its first frame, and the extension's cost to build and serialize that snapshot;
  *  - per-update cost while the run streams (10 coalesced updates a second of 100 steps each);
@@ -8,15 +8,21 @@
  * Baseline in the same run: the same page fed all 1,000,000 steps raw (what a store without
  * envelopes would send; the page still decimates what it draws).
  *
- *   node --import tsx bench/dashboard.ts [--samples 3]
+ *   node --import tsx bench/dashboard.ts [--quick] [--samples N] [--out FILE]
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { openDashboardPage } from '../test/browser/dashboardPage';
-import type { RunSpec, StepSpec } from '../test/browser/standInHost';
+import { openDashboardPage } from '../test/helpers/dashboardPage';
+import type { RunSpec, StepSpec } from '../test/helpers/dashboardStandIn';
 
-const { values } = parseArgs({ options: { samples: { type: 'string', default: '3' } } });
-const SAMPLES = Number(values.samples);
-const STEPS = 1_000_000;
+import { median } from './stats';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' } } });
+const quick = values.quick ?? false;
+const SAMPLES = Number(values.samples ?? (quick ? 1 : 3));
+const STEPS = quick ? 20_000 : 1_000_000;
+const STREAM_UPDATES = quick ? 3 : 30;
 const LAYERS = ['embed', 'encoder.0.attn', 'encoder.0.mlp', 'encoder.1.attn', 'encoder.1.mlp', 'encoder.2.attn', 'encoder.2.mlp', 'head'];
 
 interface Metrics {
@@ -35,10 +41,6 @@ type Win = {
   };
 };
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
-};
 const p95 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
 
 async function heapMb(page: import('playwright-core').Page): Promise<number> {
@@ -56,7 +58,7 @@ async function envelopeSample() {
     await page.evaluate(({ layers, steps }) => {
       const s = (window as unknown as Win).__standIn;
       s.startRun({ id: 'big', name: 'bench', layers, threshold: 10 });
-      for (let from = 0; from < steps; from += 100_000) s.addSteps('big', { from, count: 100_000, spikeAt: 123_457, spikeValue: 5000, nanAt: 654_321 });
+      for (let from = 0; from < steps; from += 100_000) s.addSteps('big', { from, count: Math.min(100_000, steps - from), spikeAt: steps / 8 + 7, spikeValue: 5000, nanAt: steps / 2 + 3 });
     }, { layers: LAYERS, steps: STEPS });
     await page.waitForFunction(() => (window as unknown as Win).__gradientMonitor.drawnLayers().length > 0, undefined, { timeout: 60_000 });
     await page.waitForTimeout(300);
@@ -67,7 +69,7 @@ async function envelopeSample() {
       const m = (window as unknown as Win).__gradientMonitor.metrics;
       return { handle: m.handleMs.length, render: m.renderMs.length };
     });
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < STREAM_UPDATES; i++) {
       await page.evaluate((from) => (window as unknown as Win).__standIn.addSteps('big', { from, count: 100 }), STEPS + i * 100);
       await page.waitForTimeout(100);
     }
@@ -136,8 +138,25 @@ async function main(): Promise<void> {
   console.log(`| snapshot sent (MB of typed arrays) | ${f(bytesOurs / 2 ** 20, 2)} | ${f(median(raw.map((r) => r.bytes)) / 2 ** 20, 2)} | ${f(median(raw.map((r) => r.bytes)) / bytesOurs, 1)}× |`);
   console.log(`| webview JS heap after GC, above an empty page (MB) | ${f(heapOurs - heapEmpty)} | ${f(heapRaw - heapEmpty)} | ${f((heapRaw - heapEmpty) / (heapOurs - heapEmpty), 1)}× |`);
   console.log(`\nEmpty page heap ${f(heapEmpty)} MB.`);
-  console.log(`Extension side, 1M-step snapshot: build rows median ${f(median(ours.map((o) => o.host.buildMs)))} ms, JSON+binary transport ${f(median(ours.map((o) => o.host.transportMs)))} ms.`);
-  console.log(`Streaming onto the 1M-step run (${updates.length} updates): take in an update median ${f(median(updates), 2)} ms (p95 ${f(p95(updates), 2)}), draw a frame median ${f(median(renders))} ms (p95 ${f(p95(renders))}).`);
+  console.log(`Extension side, ${STEPS.toLocaleString('en')}-step snapshot: build rows median ${f(median(ours.map((o) => o.host.buildMs)))} ms, JSON+binary transport ${f(median(ours.map((o) => o.host.transportMs)))} ms.`);
+  console.log(`Streaming onto the ${STEPS.toLocaleString('en')}-step run (${updates.length} updates): take in an update median ${f(median(updates), 2)} ms (p95 ${f(p95(updates), 2)}), draw a frame median ${f(median(renders))} ms (p95 ${f(p95(renders))}).`);
+  if (values.out) {
+    mkdirSync(path.dirname(values.out), { recursive: true });
+    const result = {
+      steps: STEPS,
+      layers: LAYERS.length,
+      samples: SAMPLES,
+      firstDrawMs: { envelopes: firstOurs, raw: firstRaw },
+      snapshotBytes: { envelopes: bytesOurs, raw: median(raw.map((r) => r.bytes)) },
+      heapMbAboveEmpty: { envelopes: heapOurs - heapEmpty, raw: heapRaw - heapEmpty },
+      snapshotBuildMs: median(ours.map((o) => o.host.buildMs)),
+      snapshotTransportMs: median(ours.map((o) => o.host.transportMs)),
+      updateHandleMs: { median: median(updates), p95: p95(updates) },
+      frameMs: { median: median(renders), p95: p95(renders) },
+      raw: { ours, rawSamples: raw, emptyHeapMb: empty },
+    };
+    writeFileSync(values.out, JSON.stringify(result, null, 2));
+  }
 }
 
 void main();

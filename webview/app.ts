@@ -247,7 +247,7 @@ export class DashboardApp {
       state.className = `badge state-${run.state}`;
       state.title = run.endMessage ?? '';
     }
-    const following = this.window.kind !== 'range';
+    const following = this.data.live && this.window.kind !== 'range';
     this.el.resolution.textContent = this.data.bucketWidth > 1 ? `older steps drawn as min/max of ${this.data.bucketWidth.toLocaleString('en')}` : '';
     this.el.scale.setAttribute('aria-pressed', String(this.yScale === 'log'));
     this.el.follow.setAttribute('aria-pressed', String(following));
@@ -388,6 +388,7 @@ export class DashboardApp {
       },
       window: () => this.window,
       trueMax: () => this.data.maxPoint()?.y,
+      normLineColor: () => this.norm.chart.data.datasets[0].borderColor,
       rendered: () => this.frame === undefined,
     };
   }

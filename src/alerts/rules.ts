@@ -62,6 +62,11 @@ export class RunAlerts {
   private readonly window: Float64Array;
   private windowFill = 0;
   private windowNext = 0;
+  private readonly sorted: Float64Array;
+  private readonly baselineEvery: number;
+  private baselineAge = -1;
+  private median = NaN;
+  private scale = NaN;
   private inBreach = false;
   private inNonFinite = false;
   private vanishingRun = 0;
@@ -78,6 +83,8 @@ export class RunAlerts {
     this.settings = settings;
     this.threshold = settings.threshold;
     this.window = new Float64Array(Math.max(3, settings.spikeWindow));
+    this.sorted = new Float64Array(this.window.length);
+    this.baselineEvery = Math.max(1, Math.floor(this.window.length / 8));
   }
 
   configure(threshold: number | undefined, layers: readonly string[] | undefined): void {
@@ -147,14 +154,29 @@ export class RunAlerts {
   /** The median the value spiked above, or undefined when it is no spike. */
   private isSpike(total: number): number | undefined {
     if (this.windowFill < SPIKE_WARMUP) return undefined;
-    const values = Array.from(this.window.subarray(0, this.windowFill)).sort((a, b) => a - b);
-    const median = medianOfSorted(values);
-    const deviations = values.map((v) => Math.abs(v - median)).sort((a, b) => a - b);
-    const mad = medianOfSorted(deviations);
-    // A perfectly flat history has MAD 0; a small relative floor keeps one tiny wobble from counting.
-    const scale = Math.max(1.4826 * mad, 1e-3 * Math.abs(median), Number.MIN_VALUE);
+    if (this.baselineAge >= this.baselineEvery || this.baselineAge < 0) this.refreshBaseline();
+    this.baselineAge++;
+    const { median, scale } = this;
     const isSpike = (total - median) / scale > this.settings.spikeMads && total > this.settings.spikeMinRatio * median;
     return isSpike ? median : undefined;
+  }
+
+  /**
+   * Median and MAD of the window. They move slowly, so they are refreshed every window/8 steps
+   * rather than sorted on every step (which dominated ingest time at high step rates).
+   */
+  private refreshBaseline(): void {
+    const values = this.sorted.subarray(0, this.windowFill);
+    values.set(this.window.subarray(0, this.windowFill));
+    values.sort();
+    const median = medianOfSorted(values);
+    for (let i = 0; i < values.length; i++) values[i] = Math.abs(values[i] - median);
+    values.sort();
+    const mad = medianOfSorted(values);
+    this.median = median;
+    // A perfectly flat history has MAD 0; a small relative floor keeps one tiny wobble from counting.
+    this.scale = Math.max(1.4826 * mad, 1e-3 * Math.abs(median), Number.MIN_VALUE);
+    this.baselineAge = 0;
   }
 
   private remember(total: number): void {
@@ -170,7 +192,7 @@ export class RunAlerts {
   }
 }
 
-function medianOfSorted(v: readonly number[]): number {
+function medianOfSorted(v: ArrayLike<number>): number {
   const n = v.length;
   return n % 2 ? v[(n - 1) >> 1] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }

@@ -15,8 +15,9 @@ export function numberOption(value: string | undefined, name: string, fallback?:
 /** Endpoint from flags, else the environment VS Code's terminals get, else the newest discovery file. */
 export function resolveEndpoint(url: string | undefined, token: string | undefined): { url: string; token: string } {
   const found = listDiscovery()[0];
-  const u = url ?? process.env.GRADIENT_MONITOR_URL ?? found?.url;
-  const t = token ?? process.env.GRADIENT_MONITOR_TOKEN ?? (u === found?.url ? found?.token : undefined);
+  // An empty variable counts as unset (the e2e harness and some shells export empty values).
+  const u = url || process.env.GRADIENT_MONITOR_URL || found?.url;
+  const t = token || process.env.GRADIENT_MONITOR_TOKEN || (u === found?.url ? found?.token : undefined);
   if (!u) throw new UsageError('no endpoint: pass --url, set GRADIENT_MONITOR_URL, or start VS Code with the extension (or `gradient-monitor serve`)');
   if (!t) throw new UsageError(`no token for ${u}: pass --token or set GRADIENT_MONITOR_TOKEN`);
   return { url: u, token: t };

@@ -11,6 +11,7 @@ import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
 import { DEFAULT_HOST, DEFAULT_PORT, GradientServer } from '../server/server';
 import { numberOption, resolveEndpoint, UsageError } from './args';
 import { simulate } from './simulate';
+import { checkCommand, clipCommand } from './pythonCommands';
 
 const USAGE = `usage: gradient-monitor <command> [options]
 
@@ -22,6 +23,12 @@ commands:
            streams a synthetic run to an endpoint
   inspect  LOG [--json] [--threshold X]
            summary of a recorded run
+  clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
+           adds gradient clipping where the script trains (prints a diff; --write applies it)
+           exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse
+  check    FILE.py [--json]
+           training-loop checks (clipping after the step, on scaled AMP gradients, per micro-batch...)
+           exit 0 none found, 1 findings, 2 does not parse
 `;
 
 type Out = (line: string) => void;
@@ -36,6 +43,10 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
         return await runSimulate(rest, out, err);
       case 'inspect':
         return await inspect(rest, out);
+      case 'clip':
+        return await clipCommand(rest, out, err);
+      case 'check':
+        return await checkCommand(rest, out, err);
       case undefined:
       case '-h':
       case '--help':
@@ -62,12 +73,15 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
     options: { host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' }, 'log-dir': { type: 'string' }, threshold: { type: 'string' } },
   });
   const host = values.host ?? DEFAULT_HOST;
-  const token = values.token ?? process.env.GRADIENT_MONITOR_TOKEN ?? newToken();
+  const token = values.token || process.env.GRADIENT_MONITOR_TOKEN || newToken();
   const logDir = path.resolve(values['log-dir'] ?? path.join('.gradient-monitor', 'runs'));
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
   const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold } }), logDir);
   const server = new GradientServer(hub, { host, port: numberOption(values.port, 'port', DEFAULT_PORT), token });
   const { url } = await server.listen();
+  // Published before the URL line, so whoever reads that line can already discover the endpoint.
+  await writeDiscovery({ url, token, pid: process.pid, workspaceFolders: [], startedAt: Date.now(), logDir });
+  process.once('exit', () => removeDiscoverySync());
   out(url);
   if (!values.token && !process.env.GRADIENT_MONITOR_TOKEN) out(`token: ${token}`);
   out(`recording runs to ${logDir}`);
@@ -76,8 +90,6 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
     if (r.state !== 'live') err(`run ${r.id} ${r.state} after ${r.stepCount} steps`);
   });
   hub.on('recording', (runId, e) => err(e ? `cannot record ${runId}: ${e.message} (kept in memory, retrying)` : `recording ${runId} resumed`));
-  await writeDiscovery({ url, token, pid: process.pid, workspaceFolders: [], startedAt: Date.now(), logDir });
-  process.once('exit', () => removeDiscoverySync());
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);

@@ -26,6 +26,8 @@ export interface HubEvents {
 export interface IngestResult {
   /** Messages refused by the store (limits), with the reason, by index in the input. */
   rejected: { index: number; message: string }[];
+  /** Settles once every accepted message is on disk: the moment to acknowledge them. */
+  recorded: Promise<void>;
 }
 
 export class Hub extends EventEmitter<HubEvents> {
@@ -39,8 +41,13 @@ export class Hub extends EventEmitter<HubEvents> {
     this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
   }
 
-  /** Records messages; resolves once they are in the store and on disk. */
-  async ingest(messages: readonly ClientMessage[]): Promise<IngestResult> {
+  /**
+   * Applies messages to the store and queues them for the run logs; resolves once applied, with a
+   * promise for their recording, so a connection can go on with its next frame while the disk
+   * catches up. `verbatim[i]`, when given, is message i's text as the client sent it, recorded as
+   * is (see protocol/frame.ts).
+   */
+  async ingest(messages: readonly ClientMessage[], verbatim: readonly (string | undefined)[] = []): Promise<IngestResult> {
     const rejected: IngestResult['rejected'] = [];
     for (const m of messages) {
       if (!this.store.has(m.run_id) || this.loading.has(m.run_id)) await this.resume(m.run_id);
@@ -55,15 +62,11 @@ export class Hub extends EventEmitter<HubEvents> {
         rejected.push({ index, message: e.message });
         return;
       }
-      if (this.apply(run, m, false)) {
-        delete m.seq; // connection-local; the log holds only the data
-        this.recorder.append(m.run_id, stringifyKeepingNonFinite(m));
-      }
+      if (this.apply(run, m, false)) this.recorder.append(m.run_id, verbatim[index] ?? stringifyKeepingNonFinite(m));
       if (m.type === 'step') stepCounts.set(run, (stepCounts.get(run) ?? 0) + 1);
     });
     for (const [run, n] of stepCounts) this.emit('steps', run, n);
-    await this.recorder.flush();
-    return { rejected };
+    return { rejected, recorded: this.recorder.flush() };
   }
 
   logPath(runId: string): string {

@@ -128,7 +128,7 @@ export class RunRecorder {
         this.opts.onError?.(runId, e as Error);
       }
       f.writing = false;
-      setTimeout(() => this.schedule(), this.opts.retryMs ?? 1000).unref();
+      setTimeout(() => this.schedule(), this.opts.retryMs ?? 1000);
       return;
     }
     f.writing = false;

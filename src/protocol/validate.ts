@@ -1,5 +1,6 @@
 /** Validation of decoded frames into typed messages. Hostile input yields errors, never exceptions. */
-import { parseJsonAllowingNonFinite, toNumber } from './json';
+import { splitFrame } from './frame';
+import { parseJsonAllowingNonFinite, quoteBareNonFinite, toNumber } from './json';
 import {
   ClientMessage,
   ErrorMessage,
@@ -29,44 +30,72 @@ export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = {
 
 export interface DecodedFrame {
   messages: ClientMessage[];
+  /** For each message, its text as sent when that can be recorded verbatim (see frame.ts). */
+  verbatim: (string | undefined)[];
   errors: ErrorMessage[];
 }
 
 type Result<T> = { ok: T } | { error: string };
 
 export function decodeFrame(text: string, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS): DecodedFrame {
+  const elements = splitFrame(text);
+  if (elements === undefined) return decodeWhole(text, limits);
+  const batched = text.trimStart().startsWith('[');
+  if (elements.length > limits.maxBatch) return tooMany(elements.length, limits);
+  const out: DecodedFrame = { messages: [], verbatim: [], errors: [] };
+  for (let i = 0; i < elements.length; i++) {
+    const e = elements[i];
+    let item: unknown;
+    try {
+      item = JSON.parse(e.bareNonFinite ? (quoteBareNonFinite(e.text) ?? e.text) : e.text);
+    } catch (err) {
+      const error: ErrorMessage = { type: 'error', code: 'bad_json', message: `${batched ? `message ${i}` : 'frame'} is not valid JSON: ${(err as Error).message}` };
+      if (batched) error.index = i;
+      out.errors.push(error);
+      continue;
+    }
+    collect(out, item, i, batched, limits, e.verbatim ? e.text : undefined);
+  }
+  return out;
+}
+
+/** Frames the splitter cannot read as an object or an array of them: parse whole for a precise error. */
+function decodeWhole(text: string, limits: ValidationLimits): DecodedFrame {
   let raw: unknown;
   try {
     raw = parseJsonAllowingNonFinite(text);
   } catch (e) {
-    return { messages: [], errors: [{ type: 'error', code: 'bad_json', message: `frame is not valid JSON: ${(e as Error).message}` }] };
+    return { messages: [], verbatim: [], errors: [{ type: 'error', code: 'bad_json', message: `frame is not valid JSON: ${(e as Error).message}` }] };
   }
   const items = Array.isArray(raw) ? raw : [raw];
-  const batched = Array.isArray(raw);
-  if (items.length > limits.maxBatch) {
-    return {
-      messages: [],
-      errors: [{ type: 'error', code: 'too_many_messages', message: `a frame may hold at most ${limits.maxBatch} messages, this one holds ${items.length}` }],
-    };
+  if (items.length > limits.maxBatch) return tooMany(items.length, limits);
+  const out: DecodedFrame = { messages: [], verbatim: [], errors: [] };
+  items.forEach((item, i) => collect(out, item, i, Array.isArray(raw), limits, undefined));
+  return out;
+}
+
+function tooMany(n: number, limits: ValidationLimits): DecodedFrame {
+  return {
+    messages: [],
+    verbatim: [],
+    errors: [{ type: 'error', code: 'too_many_messages', message: `a frame may hold at most ${limits.maxBatch} messages, this one holds ${n}` }],
+  };
+}
+
+function collect(out: DecodedFrame, item: unknown, index: number, batched: boolean, limits: ValidationLimits, verbatim: string | undefined): void {
+  const result = validateMessage(item, limits);
+  if ('ok' in result) {
+    out.messages.push(result.ok);
+    out.verbatim.push(verbatim);
+    return;
   }
-  const messages: ClientMessage[] = [];
-  const errors: ErrorMessage[] = [];
-  for (let i = 0; i < items.length; i++) {
-    const item = items[i];
-    const result = validateMessage(item, limits);
-    if ('ok' in result) {
-      messages.push(result.ok);
-      continue;
-    }
-    const error: ErrorMessage = { type: 'error', code: result.error.startsWith('unknown message type') ? 'unknown_type' : 'bad_message', message: result.error };
-    if (batched) error.index = i;
-    if (isRecord(item)) {
-      if (typeof item.run_id === 'string') error.run_id = item.run_id;
-      if (isSafeInteger(item.seq)) error.seq = item.seq;
-    }
-    errors.push(error);
+  const error: ErrorMessage = { type: 'error', code: result.error.startsWith('unknown message type') ? 'unknown_type' : 'bad_message', message: result.error };
+  if (batched) error.index = index;
+  if (isRecord(item)) {
+    if (typeof item.run_id === 'string') error.run_id = item.run_id;
+    if (isSafeInteger(item.seq)) error.seq = item.seq;
   }
-  return { messages, errors };
+  out.errors.push(error);
 }
 
 export function validateMessage(value: unknown, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS): Result<ClientMessage> {

@@ -301,7 +301,10 @@ export class Envelope {
   private readonly lossCounts: Float64Array;
   private readonly lrSums: Float64Array;
   private readonly lrCounts: Float64Array;
-  /** Per-layer maximum of each bucket (NaN once a layer had a non-finite value there). */
+  /**
+   * Per-layer maximum of each bucket; NaN (or -Infinity, corrupt for a norm) in any step makes it
+   * NaN. -Infinity as a maximum means no step of the bucket reported layer norms.
+   */
   private readonly layerMax: Float32Array;
 
   constructor(maxBuckets: number, layerCount: number) {

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { Hub } from '../ingest/hub';
-import { AckMessage, ErrorMessage, STREAM_PATH } from '../protocol/messages';
+import { ServerMessage, STREAM_PATH } from '../protocol/messages';
 import { decodeFrame, DEFAULT_VALIDATION_LIMITS, ValidationLimits } from '../protocol/validate';
 import { hostAllowed, isLoopbackAddress, originAllowed, tokenFromRequest, tokensEqual } from './auth';
 
@@ -136,21 +136,29 @@ export class GradientServer {
 
   private onConnection(ws: WebSocket, _info: ConnectionInfo): void {
     this.connections.add(ws);
-    let queue = Promise.resolve();
+    let applied = Promise.resolve();
+    let replied = Promise.resolve();
     const budget = { windowStart: Date.now(), used: 0 };
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      // Frames are handled strictly in order, each after the previous one is recorded.
-      queue = queue.then(() => this.onFrame(ws, data, isBinary, budget)).catch(() => ws.close(1011, 'internal error'));
+      // Frames are applied strictly in order; each frame's reply (its ack) waits until it is on
+      // disk, in order too, while later frames are already being applied.
+      applied = applied
+        .then(() => this.onFrame(data, isBinary, budget))
+        .then(({ reply, recorded }) => {
+          replied = replied.then(() => recorded).then(() => send(ws, reply));
+        })
+        .catch(() => ws.close(1011, 'internal error'));
     });
     ws.on('error', () => ws.terminate()); // e.g. a frame over maxPayload: ws has already sent 1009
     ws.on('close', () => this.connections.delete(ws));
   }
 
-  private async onFrame(ws: WebSocket, data: RawData, isBinary: boolean, budget: { windowStart: number; used: number }): Promise<void> {
-    if (isBinary) return send(ws, [{ type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' }]);
+  private async onFrame(data: RawData, isBinary: boolean, budget: { windowStart: number; used: number }): Promise<{ reply: ServerMessage[]; recorded: Promise<void> }> {
+    const done = Promise.resolve();
+    if (isBinary) return { reply: [{ type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' }], recorded: done };
     const text = Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8');
-    const { messages, errors } = decodeFrame(text, this.opts.validation);
-    const reply: (ErrorMessage | AckMessage)[] = errors;
+    const { messages, verbatim, errors } = decodeFrame(text, this.opts.validation);
+    const reply: ServerMessage[] = errors;
     const now = Date.now();
     if (now - budget.windowStart >= 1000) {
       budget.windowStart = now;
@@ -159,24 +167,22 @@ export class GradientServer {
     budget.used += messages.length;
     if (budget.used > this.opts.maxMessagesPerSecond) {
       reply.push({ type: 'error', code: 'rate_limited', message: `more than ${this.opts.maxMessagesPerSecond} messages per second on one connection: ${messages.length} dropped, send them again later` });
-      return send(ws, reply);
+      return { reply, recorded: done };
     }
+    if (messages.length === 0) return { reply, recorded: done };
+    const { rejected, recorded } = await this.hub.ingest(messages, verbatim);
+    const refused = new Set(rejected.map((r) => r.index));
+    for (const r of rejected) reply.push({ type: 'error', code: 'limit_exceeded', message: r.message, run_id: messages[r.index].run_id });
     let maxSeq = -1;
-    if (messages.length > 0) {
-      const seqs = messages.map((m) => m.seq ?? -1); // read before ingest, which strips seq from what it records
-      const { rejected } = await this.hub.ingest(messages);
-      const refused = new Set(rejected.map((r) => r.index));
-      for (const r of rejected) reply.push({ type: 'error', code: 'limit_exceeded', message: r.message, run_id: messages[r.index].run_id });
-      seqs.forEach((seq, i) => {
-        if (!refused.has(i) && seq > maxSeq) maxSeq = seq;
-      });
-    }
+    messages.forEach((m, i) => {
+      if (!refused.has(i) && m.seq !== undefined && m.seq > maxSeq) maxSeq = m.seq;
+    });
     if (maxSeq >= 0) reply.push({ type: 'ack', seq: maxSeq });
-    send(ws, reply);
+    return { reply, recorded };
   }
 }
 
-function send(ws: WebSocket, replies: readonly (ErrorMessage | AckMessage)[]): void {
+function send(ws: WebSocket, replies: readonly ServerMessage[]): void {
   if (replies.length === 0 || ws.readyState !== WebSocket.OPEN) return;
   ws.send(JSON.stringify(replies.length === 1 ? replies[0] : replies));
 }

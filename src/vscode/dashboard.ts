@@ -42,7 +42,7 @@ class DashboardPanel {
       nonce: newNonce(),
       scriptUri: uri('dist', 'webview.js'),
       styleUri: uri('media', 'dashboard.css'),
-      codiconsUri: uri('dist', 'codicons', 'codicon.css'),
+      codiconsUri: uri('dist', 'codicon.css'),
     });
   }
 }

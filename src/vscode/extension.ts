@@ -3,8 +3,10 @@ import * as vscode from 'vscode';
 import { Endpoint, startEndpoint } from './endpoint';
 import { AlertNotifier } from './alertNotifier';
 import { NormStatusBar } from './statusBar';
+import { dashboardSettings } from './settings';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
+import { registerPythonFixes } from './pythonFixes';
 
 let endpoint: Endpoint | undefined;
 
@@ -31,8 +33,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   const notifier = new AlertNotifier(log);
   context.subscriptions.push(statusBar);
   ep.hub.on('steps', (run) => statusBar.onSteps(run));
+  const revealed = new Set<string>();
   ep.hub.on('run', (run) => {
     statusBar.onRun(run);
+    if (run.state === 'live' && !revealed.has(run.id) && dashboardSettings().openOnRunStart) {
+      revealed.add(run.id);
+      void vscode.commands.executeCommand('gradientMonitor.openDashboard', run.id);
+    }
     log.info(`run ${run.name} (${run.id}): ${run.state}${run.endMessage ? `: ${run.endMessage}` : ''}`);
   });
   ep.hub.on('alert', (alert, run) => {
@@ -49,6 +56,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   });
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context, ep.hub);
+  registerPythonFixes(context, ep.hub, log);
   return { url: ep.url, logDir: ep.logDir };
 }
 

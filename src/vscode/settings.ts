@@ -40,3 +40,7 @@ export function notificationSettings(): { enabled: boolean; intervalSeconds: num
   const c = vscode.workspace.getConfiguration(SECTION);
   return { enabled: c.get('notifications.enabled', true), intervalSeconds: c.get('notifications.intervalSeconds', 10) };
 }
+
+export function dashboardSettings(): { openOnRunStart: boolean } {
+  return { openOnRunStart: vscode.workspace.getConfiguration(SECTION).get('dashboard.openOnRunStart', false) };
+}

@@ -81,6 +81,10 @@ test('the dashboard grows with a streamed run and marks the threshold breach and
   assert.match((await frame.textContent('#run-select')) ?? '', /e2e dashboard run — other · completed · 1,500 steps/);
   await vscode.page.waitForTimeout(500);
   await vscode.screenshot('dashboard-e2e-streamed');
+  await frame.evaluate(() => document.getElementById('heatmap')?.scrollIntoView({ block: 'end' }));
+  await vscode.page.waitForTimeout(300);
+  await vscode.screenshot('dashboard-e2e-layers');
+  await frame.evaluate(() => window.scrollTo(0, 0));
 
   // Hidden behind another editor, the page is dropped; shown again, it comes back from its state.
   await vscode.page.keyboard.press('F1');

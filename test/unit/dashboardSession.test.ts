@@ -10,8 +10,8 @@ import { StoreRunSource } from '../../src/dashboard/runSource';
 import { DashboardSession } from '../../src/dashboard/session';
 import { Run, RunStore } from '../../src/runs/runStore';
 import { HostMessage, LayersMessage, SnapshotMessage, UpdateMessage } from '../../src/shared/webviewProtocol';
-import { FakeScheduler } from '../support/fakeScheduler';
-import { throughVsCodeTransport } from '../support/vscodeTransport';
+import { FakeScheduler } from '../helpers/fakeScheduler';
+import { throughVsCodeTransport } from '../helpers/vscodeTransport';
 
 const LAYERS = ['embed', 'block.0', 'head'];
 

@@ -24,17 +24,17 @@ export class LossChart {
 
   private optionsFor(theme: Theme): ChartOptions<'line'> {
     const options = baseOptions(theme, this.axis);
-    const axis = (title: string, position: 'left' | 'right') => ({
+    const axis = (title: string | undefined, position: 'left' | 'right') => ({
       type: 'linear' as const,
       position,
       ...gutterFit(this.axis, position),
       grid: { color: theme.grid, drawOnChartArea: position === 'left' },
       border: { color: theme.grid },
       ticks: { color: theme.muted, maxTicksLimit: 5, callback: (v: number | string) => fmt(Number(v)) },
-      title: { display: true, text: title, color: theme.muted },
+      title: { display: title !== undefined, text: title, color: theme.muted },
     });
     // Learning rates are often constant for long stretches: from zero, rounding noise stays flat.
-    options.scales = { ...options.scales, y: axis('loss', 'left'), lr: { ...axis('lr', 'right'), beginAtZero: true } };
+    options.scales = { ...options.scales, y: axis('loss', 'left'), lr: { ...axis(undefined, 'right'), beginAtZero: true } }; // the legend names it
     options.plugins!.legend = { display: true, position: 'top', align: 'end', labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2 } };
     options.plugins!.tooltip!.callbacks = {
       title: (items: TooltipItem<'line'>[]) => (items.length ? `step ${formatStep((items[0].raw as Point).step)}` : ''),

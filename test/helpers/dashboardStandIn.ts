@@ -10,8 +10,8 @@ import { snapshotRows } from '../../src/dashboard/rows';
 import { DashboardSession } from '../../src/dashboard/session';
 import { RunStore } from '../../src/runs/runStore';
 import { HostMessage } from '../../src/shared/webviewProtocol';
-import { throughVsCodeTransport } from '../support/vscodeTransport';
-import { ThemeName, THEMES } from './themes';
+import { throughVsCodeTransport } from './vscodeTransport';
+import { ThemeName, THEMES } from './vscodeThemes';
 
 export interface RunSpec {
   id: string;

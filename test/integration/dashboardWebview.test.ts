@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { DashboardPage, openDashboardPage, REPO } from './dashboardPage';
-import type { RunSpec, StepSpec } from './standInHost';
-import type { ThemeName } from './themes';
+import { DashboardPage, openDashboardPage, REPO } from '../helpers/dashboardPage';
+import type { RunSpec, StepSpec } from '../helpers/dashboardStandIn';
+import type { ThemeName } from '../helpers/vscodeThemes';
 
 const ARTIFACTS = path.join(REPO, 'test-results');
 const LAYERS = ['embed', 'encoder.0.attn', 'encoder.0.mlp', 'encoder.1.attn', 'encoder.1.mlp', 'encoder.2.attn', 'encoder.2.mlp', 'head'];
@@ -102,13 +102,16 @@ describe('dashboard webview with a million steps', () => {
     assert.equal(cells.spike?.value, Math.fround(SPIKE));
   });
 
-  test('wheel zoom into history keeps the spike exact, stops following, and the hover names the cell', async () => {
+  test('wheel zoom into history keeps the spike exact and stops following; the keyboard zooms back out', async () => {
     const page = d.page;
     const at = await page.evaluate((step) => (window as unknown as Win).__gradientMonitor.normChartPoint(step), SPIKE_AT);
     await page.mouse.move(at.x, at.y);
-    for (let i = 0; i < 25; i++) {
+    // Wheel until the view is under a fifth of the run (a busy machine coalesces some wheel events).
+    for (let i = 0; i < 80; i++) {
       await page.mouse.wheel(0, -300);
-      await page.waitForTimeout(30);
+      await page.waitForTimeout(40);
+      const r = await page.evaluate(() => (window as unknown as Win).__gradientMonitor.range());
+      if (r.to - r.from < 150_000) break;
     }
     await settled(d);
     const s = await drawnStats(d);
@@ -243,6 +246,13 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
         const rgb = `rgb(${parseInt(hex.slice(0, 2), 16)}, ${parseInt(hex.slice(2, 4), 16)}, ${parseInt(hex.slice(4, 6), 16)})`;
         assert.equal(colors.body, rgb);
         await screenshot(d, `dashboard-theme-${theme}`);
+        // VS Code switches themes by swapping the body class and the variables: the charts follow.
+        const blue = await d.page.evaluate(() => {
+          document.documentElement.style.setProperty('--vscode-charts-blue', '#123456');
+          document.body.className = 'vscode-dark';
+          return new Promise<unknown>((resolve) => setTimeout(() => resolve((window as unknown as { __gradientMonitor: { normLineColor(): unknown } }).__gradientMonitor.normLineColor()), 100));
+        });
+        assert.equal(blue, '#123456');
         assert.deepEqual(d.problems, []);
       } finally {
         await d.close();

@@ -1,7 +1,7 @@
 /**
  * Opens the real dashboard bundle (dist/webview.js, freshly built) in Debian's Chromium: the same
  * page and CSP the extension serves, from a local server that serves only dist/ and media/ (like
- * the panel's localResourceRoots), with the stand-in host (standInHost.ts) loaded first.
+ * the panel's localResourceRoots), with the stand-in host (dashboardStandIn.ts) loaded first.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as esbuild from 'esbuild';
 import { Browser, chromium, Page } from 'playwright-core';
 import { dashboardHtml } from '../../src/dashboard/html';
-import { ThemeName } from './themes';
+import { ThemeName } from './vscodeThemes';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'];
@@ -33,7 +33,7 @@ export function buildOnce(): void {
 }
 
 async function standInBundle(): Promise<string> {
-  const out = await esbuild.build({ entryPoints: [path.join(__dirname, 'standInHost.ts')], bundle: true, write: false, format: 'iife', platform: 'browser', target: 'chrome120' });
+  const out = await esbuild.build({ entryPoints: [path.join(__dirname, 'dashboardStandIn.ts')], bundle: true, write: false, format: 'iife', platform: 'browser', target: 'chrome120' });
   return out.outputFiles[0].text;
 }
 
@@ -70,7 +70,7 @@ export async function openDashboardPage(opts: { theme?: ThemeName; width?: numbe
   const nonce = 'dGVzdC1ub25jZS1mb3ItdGhlLXBhZ2U=';
   let html = '';
   const { server, origin } = await serve(() => html, await standInBundle());
-  html = dashboardHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/dashboard.css`, codiconsUri: `${origin}/dist/codicons/codicon.css` });
+  html = dashboardHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/dashboard.css`, codiconsUri: `${origin}/dist/codicon.css` });
   // The stand-in host must exist before the webview bundle asks for acquireVsCodeApi.
   html = html.replace(`<script nonce="${nonce}" src="${origin}/dist/webview.js">`, `<script nonce="${nonce}" src="${origin}/standin.js"></script>\n<script nonce="${nonce}" src="${origin}/dist/webview.js">`);
   const browser: Browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });

@@ -1,0 +1,27 @@
+// `npm run bench`: every benchmark in turn. `--quick` is the CI smoke mode: tiny sizes, one repeat,
+// and nothing asserted about time — it only proves each benchmark still runs. Without it, the full
+// runs whose medians go into BENCHMARKS.md (results also saved as JSON under bench/results/).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+
+const quick = process.argv.includes('--quick');
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+mkdirSync('bench/results', { recursive: true });
+
+const benches = [
+  { name: 'ingest', cmd: process.execPath, args: ['--import', 'tsx', 'bench/ingest.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/ingest.json'])] },
+  { name: 'dashboard', cmd: process.execPath, args: ['--import', 'tsx', 'bench/dashboard.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/dashboard.json'])] },
+  { name: 'python-overhead', cmd: '/usr/bin/python3', args: ['bench/python_overhead.py', ...(quick ? ['--rounds', '2', '--op-repeats', '1'] : ['--json', 'bench/results/python-overhead.json'])] },
+];
+
+let failed = 0;
+for (const b of benches) {
+  if (only && !only.split(',').includes(b.name)) continue;
+  console.log(`\n=== bench: ${b.name}${quick ? ' (quick)' : ''}`);
+  const r = spawnSync(b.cmd, b.args, { stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.log(`bench ${b.name} failed (exit ${r.status ?? r.signal})`);
+    failed++;
+  }
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,2 @@
+__version__ = "0.1.0"
+CLIENT = f"gradient-monitor-python/{__version__}"

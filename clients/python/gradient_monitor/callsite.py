@@ -1,0 +1,52 @@
+"""Facts about the training process sent in run_start.meta: the call site the extension annotates, and who is running."""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Any, Dict, Optional, Tuple
+
+from ._version import CLIENT
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def user_call_site(skip_dirs: Tuple[str, ...] = ()) -> Optional[Tuple[str, int]]:
+    """(absolute file, 1-based line) of the innermost frame outside this package (and ``skip_dirs``)."""
+    skip = (_PACKAGE_DIR,) + tuple(os.path.abspath(d) for d in skip_dirs)
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not any(filename == d or filename.startswith(d + os.sep) for d in skip):
+            return (filename, frame.f_lineno) if os.path.isfile(filename) else None
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def process_meta(call_site: Optional[Tuple[str, int]], rank: int, world_size: int) -> Dict[str, Any]:
+    meta: Dict[str, Any] = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "argv": list(sys.argv),
+        "cwd": os.getcwd(),
+        "rank": rank,
+        "world_size": world_size,
+        "client": CLIENT,
+    }
+    if call_site is not None:
+        meta["script"], meta["line"] = call_site
+    elif sys.argv and sys.argv[0] and os.path.isfile(sys.argv[0]):
+        meta["script"] = os.path.abspath(sys.argv[0])  # no usable frame (e.g. a notebook): the script, without a line
+    return meta
+
+
+def distributed_rank() -> Tuple[int, int]:
+    """(rank, world size) from torch.distributed when initialised, else from the launcher's environment."""
+    torch = sys.modules.get("torch")
+    dist = getattr(torch, "distributed", None) if torch is not None else None
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    try:
+        return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    except ValueError:
+        return 0, 1

@@ -1,0 +1,53 @@
+"""JAX (or plain numpy) gradient pytrees: the global norm the way ``optax.global_norm`` computes it,
+sqrt of the sum of every leaf's sum of squares, plus per-layer norms grouped by pytree path
+("params/Dense_0/kernel" belongs to "params/Dense_0"). JAX arrays stay on the device until one
+final read; JAX is imported only when a leaf is a JAX array."""
+from __future__ import annotations
+
+import sys
+from typing import Any, List, Mapping, Tuple
+
+from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter, group_layers
+
+
+def flatten_with_paths(tree: Any, prefix: str = "") -> List[Tuple[str, Any]]:
+    """Leaves of nested mappings, lists and tuples with "/"-joined paths; other pytree nodes go through
+    jax.tree_util when JAX is loaded."""
+    if isinstance(tree, Mapping):
+        return [pair for k in tree for pair in flatten_with_paths(tree[k], f"{prefix}/{k}" if prefix else str(k))]
+    if isinstance(tree, (list, tuple)):
+        return [pair for i, v in enumerate(tree) for pair in flatten_with_paths(v, f"{prefix}/{i}" if prefix else str(i))]
+    if tree is None:
+        return []
+    jax = sys.modules.get("jax")
+    if jax is not None and not hasattr(tree, "shape"):
+        leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+        return [("/".join([prefix] * bool(prefix) + [_key_name(k) for k in path]) or "value", leaf) for path, leaf in leaves]
+    return [(prefix or "value", tree)]
+
+
+def _key_name(key: Any) -> str:
+    for attr in ("key", "idx", "name"):  # DictKey, SequenceKey, GetAttrKey
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key)
+
+
+def gradient_norms(tree: Any, layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], float, List[float]]:
+    import numpy as np
+
+    leaves = flatten_with_paths(tree)
+    names, index = group_layers([p for p, _ in leaves], layers, include, max_layers, separator="/")
+    on_jax = any(type(leaf).__module__.startswith(("jax", "jaxlib")) for _, leaf in leaves)
+    if on_jax:
+        import jax
+        import jax.numpy as xp
+    else:
+        xp = np  # type: ignore[assignment]
+    dtype = xp.float32 if on_jax else np.float64
+    squares = [xp.sum(xp.square(xp.asarray(leaf, dtype=dtype))) for _, leaf in leaves]
+    zero = xp.zeros((), dtype)
+    per_layer = [sum((s for s, i in zip(squares, index) if i == k), zero) for k in range(len(names))]
+    stacked = xp.sqrt(xp.stack([sum(squares, zero)] + per_layer))
+    host = np.asarray(jax.device_get(stacked) if on_jax else stacked, dtype=np.float64)
+    return names, float(host[0]), [float(v) for v in host[1:]]

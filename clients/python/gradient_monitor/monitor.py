@@ -1,0 +1,423 @@
+"""``Monitor``: one training run streamed to the Gradient Monitor endpoint (or its local log)."""
+from __future__ import annotations
+
+import atexit
+import logging
+import math
+import os
+import re
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .callsite import distributed_rank, process_meta, user_call_site
+from .discovery import Endpoint, resolve_endpoint
+from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter
+from .logfile import DEFAULT_LOG_DIR, LocalLog, Message
+from .transport import Transport, TransportOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from ._torch import TorchGradients
+
+logger = logging.getLogger("gradient_monitor")
+Number = Union[int, float]
+
+
+@dataclass
+class _TorchWatch:
+    gradients: "TorchGradients"
+    scaler: Any
+    accumulation_steps: int
+    norm_type: float
+    micro_steps: int = 0
+
+
+def _as_float(value: Any) -> Optional[float]:
+    """A Python float from a number, numpy/jax scalar or one-element tensor (which may sync: the caller's choice)."""
+    if value is None:
+        return None
+    return float(value.item() if hasattr(value, "item") else value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._") or "run"
+
+
+class Monitor:
+    """Streams gradient norms of one training run.
+
+    ``url``/``token`` default to ``GRADIENT_MONITOR_URL``/``GRADIENT_MONITOR_TOKEN``, then to the
+    discovery files of running endpoints; with no endpoint at all the run goes to the local log
+    (``log_dir``, default ``./.gradient-monitor/runs``). Use it as a context manager or call
+    ``close()``: the run ends ``completed``, ``failed`` (exception) or ``interrupted`` (Ctrl-C).
+
+    ``layers``: how parameters are grouped into reported layers (see ``layers.group_layers``), or the
+    layer names of ``log(..., layer_norms=[...])``. ``include`` keeps only matching parameter names in
+    the per-layer norms; ``max_layers`` caps their number for huge models. In a distributed run only
+    rank 0 sends unless ``all_ranks=True`` (each message then carries its ``rank``).
+    """
+
+    def __init__(
+        self,
+        run_name: Optional[str] = None,
+        url: Optional[str] = None,
+        token: Optional[str] = None,
+        threshold: Optional[float] = None,
+        layers: LayerSpec = "auto",
+        *,
+        run_id: Optional[str] = None,
+        include: NameFilter = None,
+        max_layers: int = DEFAULT_MAX_LAYERS,
+        log_dir: Optional[str] = None,
+        all_ranks: bool = False,
+        meta: Optional[Mapping[str, Any]] = None,
+        call_site: Optional[Tuple[str, int]] = None,
+        queue_size: int = 10_000,
+        flush_timeout: float = 10.0,
+        transport_options: Optional[TransportOptions] = None,
+    ) -> None:
+        if threshold is not None and not threshold > 0:
+            raise ValueError(f"threshold must be a positive number, got {threshold!r}")
+        script = os.path.splitext(os.path.basename(sys.argv[0]))[0] if sys.argv and sys.argv[0] not in ("", "-c") else ""
+        self.run_name = run_name or script or "run"
+        self._explicit_run_id = run_id is not None
+        self.run_id = run_id or f"{_slug(self.run_name)}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        self._url, self._token = url, token
+        self.threshold = threshold
+        self.layers = layers
+        self.include = include
+        self.max_layers = max_layers
+        self.log_dir = os.path.abspath(log_dir or DEFAULT_LOG_DIR)
+        self.all_ranks = all_ranks
+        self._meta = dict(meta or {})
+        self._call_site = call_site
+        self._options = transport_options or TransportOptions(queue_size=queue_size)
+        self._flush_timeout = flush_timeout
+        self._transport: Optional[Transport] = None
+        self._torch: Optional[_TorchWatch] = None
+        self._log_layers: Optional[List[str]] = list(layers) if isinstance(layers, (list, tuple)) else None
+        self._rank: Optional[int] = None
+        self._world_size = 1
+        self._next_step = 0
+        self._clip_used = False
+        self._warned: set = set()
+        self._nonfinite_seen = False
+        self._closed = False
+        atexit.register(self._close_at_exit)
+
+    # ---- run identity and lifecycle --------------------------------------------------------
+    @property
+    def rank(self) -> int:
+        return self._ensure_rank()
+
+    @property
+    def sends(self) -> bool:
+        """Whether this process streams: rank 0, or every rank with ``all_ranks=True``."""
+        return self._ensure_rank() == 0 or self.all_ranks
+
+    @property
+    def log_path(self) -> str:
+        """The local run log (written when the endpoint cannot be reached, or when there is none)."""
+        return self._transport.local_log.path if self._transport else LocalLog(self.log_dir, self.run_id).path
+
+    @property
+    def dropped(self) -> int:
+        """Reports dropped because the queue to the sender thread was full."""
+        return self._transport.dropped if self._transport else 0
+
+    @property
+    def connected(self) -> bool:
+        return self._transport is not None and self._transport.connected
+
+    def __enter__(self) -> "Monitor":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted", "KeyboardInterrupt")
+        else:
+            self.close("failed", f"{exc_type.__name__}: {exc}")
+
+    def close(self, status: Optional[str] = None, message: Optional[str] = None) -> None:
+        """Flushes (waiting up to ``flush_timeout`` s for the endpoint) and sends run_end."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self._close_at_exit)
+        if self._transport is None:
+            return  # nothing was reported: there is no run to end
+        run_end: Message = {"type": "run_end", "run_id": self.run_id, "status": status or "completed"}
+        if message:
+            run_end["message"] = message
+        self._transport.close(run_end, self._flush_timeout)
+
+    def _close_at_exit(self) -> None:
+        # An uncaught exception leaves sys.last_type behind before atexit handlers run.
+        last = getattr(sys, "last_type", None)
+        if last is None:
+            self.close()
+        elif issubclass(last, KeyboardInterrupt):
+            self.close("interrupted", "KeyboardInterrupt")
+        else:
+            self.close("failed", f"{last.__name__}: {getattr(sys, 'last_value', '')}")
+
+    def _ensure_rank(self) -> int:
+        if self._rank is None:
+            self._rank, self._world_size = distributed_rank()
+        return self._rank
+
+    def _start(self, framework: str, layer_names: Sequence[str]) -> Transport:
+        if self._transport is not None:
+            return self._transport
+        if self._closed:
+            raise RuntimeError("this Monitor is closed")
+        rank = self._ensure_rank()
+        if self.all_ranks and self._world_size > 1 and not self._explicit_run_id:
+            self.run_id = _shared_run_id(self.run_id)
+        call_site = self._call_site or user_call_site()
+        meta = {**process_meta(call_site, rank, self._world_size), **self._meta}
+        run_start: Message = {"type": "run_start", "run_id": self.run_id, "name": self.run_name, "framework": framework, "meta": meta}
+        if layer_names:
+            run_start["layers"] = list(layer_names)
+        if self.threshold is not None:
+            run_start["threshold"] = self.threshold
+        self._transport = Transport(self._resolver(), LocalLog(self.log_dir, self.run_id), self._options)
+        self._transport.start(run_start)
+        return self._transport
+
+    def _resolver(self) -> Optional[Callable[[], Optional[Endpoint]]]:
+        endpoint = resolve_endpoint(self._url, self._token)
+        if endpoint is None:
+            logger.info("gradient_monitor: no endpoint found; recording to %s", LocalLog(self.log_dir, self.run_id).path)
+            return None
+        if endpoint.source != "discovery":
+            return lambda: endpoint
+        # A restarted VS Code window listens elsewhere: look again on each reconnect.
+        return lambda: resolve_endpoint(self._url, self._token) or endpoint
+
+    def _take_step(self, step: Optional[int]) -> int:
+        if step is None:
+            step = self._next_step
+        elif not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise ValueError(f"step must be an integer >= 0, got {step!r}")
+        self._next_step = step + 1
+        return step
+
+    def _warn_once(self, key: str, text: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"gradient_monitor: {text}", RuntimeWarning, stacklevel=4)
+
+    def _step_message(self, step: int, when: float, total: float, layer_norms: Optional[List[float]], loss: Optional[float], lr: Optional[float], clipped: Optional[bool], skipped: Optional[bool]) -> Message:
+        msg: Message = {"type": "step", "run_id": self.run_id, "step": step, "total_norm": total, "time": when}
+        if layer_norms:
+            msg["layer_norms"] = layer_norms
+        for key, value in (("loss", loss), ("lr", lr), ("clipped", clipped), ("skipped", skipped)):
+            if value is not None:
+                msg[key] = value
+        if self.all_ranks or (self._rank or 0) != 0:
+            msg["rank"] = self._rank or 0
+        if not skipped and not self._nonfinite_seen and not (math.isfinite(total) and all(math.isfinite(v) for v in layer_norms or ())):
+            self._nonfinite_seen = True
+            names = self._layer_names_for_warning(layer_norms)
+            logger.warning("gradient_monitor: non-finite gradient norm at step %d%s", step, f" in {', '.join(names)}" if names else "")
+        return msg
+
+    def _layer_names_for_warning(self, layer_norms: Optional[List[float]]) -> List[str]:
+        names = self._torch.gradients.layer_names if self._torch else (self._log_layers or [])
+        return [n for n, v in zip(names, layer_norms or []) if not math.isfinite(v)]
+
+    # ---- framework-neutral -----------------------------------------------------------------
+    def log(
+        self,
+        step: Optional[int],
+        total_norm: Number,
+        layer_norms: Union[Sequence[Number], Mapping[str, Number], None] = None,
+        *,
+        loss: Optional[Number] = None,
+        lr: Optional[Number] = None,
+        clipped: Optional[bool] = None,
+        skipped: Optional[bool] = None,
+        framework: str = "other",
+    ) -> None:
+        """Reports norms computed elsewhere. ``layer_norms`` is a list aligned with ``Monitor(layers=[...])``
+        or a mapping name -> norm (its names, in order, become the run's layers on the first call)."""
+        step = self._take_step(step)
+        if not self.sends:
+            return
+        values = self._layer_values(layer_norms)
+        transport = self._start(framework, self._log_layers or [])
+        transport.put(self._step_message(step, time.time(), float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped))
+
+    def _layer_values(self, layer_norms: Union[Sequence[Number], Mapping[str, Number], None]) -> Optional[List[float]]:
+        if layer_norms is None:
+            return None
+        if isinstance(layer_norms, Mapping):
+            if self._log_layers is None:
+                self._log_layers = [str(k) for k in layer_norms]
+            if set(layer_norms) != set(self._log_layers):
+                raise ValueError(f"layer_norms names {sorted(layer_norms)} differ from the run's layers {self._log_layers}")
+            return [float(layer_norms[name]) for name in self._log_layers]
+        values = [float(v) for v in layer_norms]
+        if self._log_layers is not None and len(values) != len(self._log_layers):
+            raise ValueError(f"layer_norms has {len(values)} values but the run has {len(self._log_layers)} layers")
+        return values
+
+    def log_tf(self, grads: Sequence[Any], variables: Sequence[Any], step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
+        """TensorFlow (eager): norms of ``grads`` (as from ``tape.gradient``) grouped by the variables' layers."""
+        from .tensorflow import gradient_norms
+
+        names, total, layer_norms = gradient_norms(grads, variables, self.layers, self.include, self.max_layers)
+        if self._log_layers is None:
+            self._log_layers = names
+        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="tensorflow")
+
+    def log_jax(self, grads: Any, step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
+        """JAX/numpy pytree of gradients (e.g. flax params grads): global norm like ``optax.global_norm``, per-layer norms by path."""
+        from .jax import gradient_norms
+
+        names, total, layer_norms = gradient_norms(grads, self.layers, self.include, self.max_layers)
+        if self._log_layers is None:
+            self._log_layers = names
+        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="jax")
+
+    # ---- PyTorch ---------------------------------------------------------------------------
+    def watch(
+        self,
+        model: Any,
+        *,
+        scaler: Any = None,
+        accumulation_steps: int = 1,
+        sharded: Optional[bool] = None,
+        process_group: Any = None,
+        norm_type: float = 2.0,
+    ) -> "Monitor":
+        """Prepares ``step()`` for a model (an ``nn.Module`` or (name, parameter) pairs).
+
+        ``scaler``: an AMP GradScaler; gradients still scaled are divided by its scale, and skipped
+        steps are reported as such. ``accumulation_steps``: call ``step()`` after every backward; only
+        every N-th call (the optimizer step) reports. ``sharded``: each rank holds part of the
+        gradients (FSDP, ZeRO, split parameters) and the global norm needs an all-reduce; detected for
+        FSDP, and then every rank must call ``step()``/``clip_grad_norm_``.
+        """
+        from ._torch import TorchGradients, looks_sharded, named_parameters
+
+        if accumulation_steps < 1:
+            raise ValueError(f"accumulation_steps must be at least 1, got {accumulation_steps}")
+        gradients = TorchGradients(
+            named_parameters(model),
+            self.layers,
+            self.include,
+            self.max_layers,
+            sharded=looks_sharded(model) if sharded is None else sharded,
+            process_group=process_group,
+        )
+        self._torch = _TorchWatch(gradients, scaler, accumulation_steps, float(norm_type))
+        return self
+
+    def step(self, step: Optional[int] = None, loss: Any = None, lr: Any = None) -> None:
+        """Reports the watched model's gradient norms; call after ``backward()`` (and after
+        ``scaler.unscale_`` if you call it), before ``optimizer.step()``. ``loss`` may be a tensor:
+        it travels with the norms, with no extra sync."""
+        watch = self._torch
+        if watch is None:
+            raise RuntimeError("call monitor.watch(model) before monitor.step(), or report with monitor.clip_grad_norm_ / monitor.log")
+        watch.micro_steps += 1
+        if watch.micro_steps % watch.accumulation_steps:
+            return  # a micro-batch: gradients are still accumulating
+        if self._clip_used:
+            self._warn_once("step-after-clip", "monitor.step() is ignored because monitor.clip_grad_norm_ already reports every optimizer step; pass loss=/lr= to clip_grad_norm_")
+            return
+        if not self.sends and not watch.gradients.sharded:
+            self._take_step(step)
+            return
+        import torch
+
+        with torch.no_grad():
+            values, _total, _grads = watch.gradients.norms(None, watch.norm_type)
+        self._report_torch(step, values, loss, lr, None, watch.scaler)
+
+    def clip_grad_norm_(
+        self,
+        parameters: Union["torch.Tensor", Iterable["torch.Tensor"]],
+        max_norm: float,
+        norm_type: float = 2.0,
+        error_if_nonfinite: bool = False,
+        foreach: Optional[bool] = None,
+        *,
+        step: Optional[int] = None,
+        loss: Any = None,
+        lr: Any = None,
+        scaler: Any = None,
+    ) -> "torch.Tensor":
+        """Drop-in for ``torch.nn.utils.clip_grad_norm_``: clips, returns the total norm before clipping,
+        and reports the norms it computed anyway (per layer too, after ``watch``). Under AMP call
+        ``scaler.unscale_(optimizer)`` first, as for torch's own. ``foreach`` is accepted for
+        compatibility; batched kernels are always used where the installed torch has them."""
+        import torch
+
+        from ._torch import TorchGradients, clip_, raise_if_nonfinite
+
+        params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
+        gradients = self._torch.gradients if self._torch is not None else TorchGradients()
+        with torch.no_grad():
+            values, total, grads = gradients.norms(params, norm_type)
+            if error_if_nonfinite:
+                raise_if_nonfinite(total, norm_type)
+            clip_(grads, total, max_norm)
+        self._clip_used = True
+        scaler = scaler if scaler is not None else (self._torch.scaler if self._torch else None)
+        self._report_torch(step, values, loss, lr, float(max_norm), scaler, clipping=True)
+        return total
+
+    def _report_torch(self, step: Optional[int], values: "torch.Tensor", loss: Any, lr: Any, max_norm: Optional[float], scaler: Any, clipping: bool = False) -> None:
+        from ._torch import host_values, pack, scaler_view, to_host
+
+        step_no = self._take_step(step)
+        if not self.sends:
+            return
+        layer_names = self._torch.gradients.layer_names if self._torch else []
+        transport = self._start("pytorch", layer_names)
+        divide_by, found_inf = scaler_view(scaler)
+        if clipping and divide_by is not None:
+            self._warn_once("clip-scaled", "clip_grad_norm_ is clipping scaled gradients: call scaler.unscale_(optimizer) before it")
+        host, event = to_host(pack(values, divide_by, loss, found_inf))
+        n_layers = len(layer_names)
+        has_loss_tensor = hasattr(loss, "detach")
+        loss_value = None if has_loss_tensor else _as_float(loss)
+        lr_value = _as_float(lr)
+        skip_rule = "found_inf" if found_inf else ("nonfinite" if divide_by is not None else None)
+        when = time.time()
+
+        def build() -> Message:
+            vals = host_values(host, event)
+            total = vals[0]
+            tail = vals[1 + n_layers :]
+            skipped = None
+            if skip_rule == "found_inf":
+                skipped = tail[-1] > 0
+            elif skip_rule == "nonfinite":
+                # The scaler skips exactly the steps whose scaled gradients hold inf/NaN.
+                skipped = not math.isfinite(total)
+            clipped = None if max_norm is None or not math.isfinite(total) else total + 1e-6 > max_norm
+            loss_out = tail[0] if has_loss_tensor else loss_value
+            return self._step_message(step_no, when, total, vals[1 : 1 + n_layers] or None, loss_out, lr_value, clipped, skipped)
+
+        transport.put(build)
+
+
+def _shared_run_id(local_id: str) -> str:
+    """Rank 0's run id on every rank, so that all ranks' reports land in one run."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return local_id
+    box = [local_id]
+    dist.broadcast_object_list(box, src=0)
+    return str(box[0])

@@ -1,0 +1,50 @@
+"""TensorFlow: gradient norms from ``tape.gradient`` output, computed with TF ops (graph-safe) and
+read back once. TensorFlow is imported only when these are called."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence, Tuple
+
+from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter, group_layers
+
+LOG_KEY = "grad_norm"
+
+
+def variable_name(variable: Any) -> str:
+    """Keras 3 variables have ``path`` ("dense/kernel"); tf.Variable names end in ":0"."""
+    name = getattr(variable, "path", None) or getattr(variable, "name", "") or "variable"
+    return name[:-2] if name.endswith(":0") else name
+
+
+def norm_tensors(tf: Any, grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], Any]:
+    """Layer names and one float32 tensor [global norm, *layer norms]. ``None`` gradients are skipped and
+    ``IndexedSlices`` count their values, as ``tf.clip_by_global_norm`` does."""
+    pairs = [(g, v) for g, v in zip(grads, variables) if g is not None]
+    if not pairs:
+        return [], tf.zeros([1], tf.float32)
+    names, index = group_layers([variable_name(v) for _, v in pairs], layers, include, max_layers, separator="/")
+    squares = [tf.reduce_sum(tf.square(tf.cast(g.values if isinstance(g, tf.IndexedSlices) else g, tf.float32))) for g, _ in pairs]
+    per_layer = [[s for s, i in zip(squares, index) if i == k] for k in range(len(names))]
+    zero = tf.zeros([], tf.float32)
+    summed = [tf.add_n(squares)] + [tf.add_n(group) if group else zero for group in per_layer]
+    return names, tf.sqrt(tf.stack(summed))
+
+
+def gradient_norms(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], float, List[float]]:
+    """Eager: (layer names, global norm, layer norms) with one device-to-host read."""
+    import tensorflow as tf
+
+    names, values = norm_tensors(tf, grads, variables, layers, include, max_layers)
+    host = [float(v) for v in values.numpy()]
+    return names, host[0], host[1:]
+
+
+def grad_norm_logs(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Dict[str, Any]:
+    """For a custom Keras ``train_step``: merge into the returned logs, e.g.
+    ``return {"loss": loss, **grad_norm_logs(grads, self.trainable_variables)}``; the Keras callback
+    (``gradient_monitor.integrations.keras``) reads them. Pure TF ops, so it works inside tf.function."""
+    import tensorflow as tf
+
+    names, values = norm_tensors(tf, grads, variables, layers, include, max_layers)
+    logs = {LOG_KEY: values[0]}
+    logs.update({f"{LOG_KEY}/{name}": values[i + 1] for i, name in enumerate(names)})
+    return logs
