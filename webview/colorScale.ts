@@ -20,11 +20,41 @@ export function mix(a: Rgb, b: Rgb, t: number): Rgb {
   return [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 }
 
-/** Color at t in [0, 1] along evenly spaced stops. */
+/**
+ * Color at t in [0, 1] along evenly spaced stops, interpolated in HSL the short way round the hue
+ * circle: blue to yellow passes through cyan and green, where RGB would pass through grey.
+ */
 export function ramp(stops: readonly Rgb[], t: number): Rgb {
   const x = Math.min(1, Math.max(0, t)) * (stops.length - 1);
   const i = Math.min(stops.length - 2, Math.floor(x));
-  return mix(stops[i], stops[i + 1], x - i);
+  const f = x - i;
+  const [h1, s1, l1] = toHsl(stops[i]);
+  const [h2, s2, l2] = toHsl(stops[i + 1]);
+  let dh = h2 - h1;
+  if (dh > 180) dh -= 360;
+  if (dh < -180) dh += 360;
+  return fromHsl([(h1 + dh * f + 360) % 360, s1 + (s2 - s1) * f, l1 + (l2 - l1) * f]);
+}
+
+/** RGB (0-255) to hue (degrees), saturation and lightness (0-1). */
+export function toHsl([r, g, b]: Rgb): Rgb {
+  const [rn, gn, bn] = [r / 255, g / 255, b / 255];
+  const max = Math.max(rn, gn, bn);
+  const min = Math.min(rn, gn, bn);
+  const l = (max + min) / 2;
+  const d = max - min;
+  if (d === 0) return [0, 0, l];
+  const s = d / (1 - Math.abs(2 * l - 1));
+  const h = max === rn ? ((gn - bn) / d + 6) % 6 : max === gn ? (bn - rn) / d + 2 : (rn - gn) / d + 4;
+  return [h * 60, s, l];
+}
+
+export function fromHsl([h, s, l]: Rgb): Rgb {
+  const c = (1 - Math.abs(2 * l - 1)) * s;
+  const x = c * (1 - Math.abs(((h / 60) % 2) - 1));
+  const m = l - c / 2;
+  const [r, g, b] = h < 60 ? [c, x, 0] : h < 120 ? [x, c, 0] : h < 180 ? [0, c, x] : h < 240 ? [0, x, c] : h < 300 ? [x, 0, c] : [c, 0, x];
+  return [(r + m) * 255, (g + m) * 255, (b + m) * 255];
 }
 
 /** Maps a positive value to [0, 1] on a log scale between lo and hi (both > 0). */

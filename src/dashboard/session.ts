@@ -235,8 +235,10 @@ export class DashboardSession {
   }
 
   private summary(run: Run): ReturnType<typeof normSummary> {
-    this.lastSummary = this.scheduler.now();
-    return normSummary(run, run.state === 'live' ? this.rate.rate() : null);
+    const summary = normSummary(run, run.state === 'live' ? this.rate.rate() : null);
+    // A run's first steps get their statistics at once, not a second later.
+    this.lastSummary = summary.steps > 0 ? this.scheduler.now() : -Infinity;
+    return summary;
   }
 
   private layerView(run: Run, request: ViewLayersMessage): LayerView {

@@ -111,6 +111,26 @@ test('non-finite norms and alert values survive the JSON transport', () => {
   assert.equal(append.run.nonFinite, 2);
 });
 
+test('statistics refresh once a second, except that the first steps of a run get them at once', () => {
+  const { session, start, frame, clock, ofType } = setup();
+  const run = start('a');
+  session.handle({ type: 'ready' });
+  assert.equal(ofType('snapshot')[0].summary.steps, 0);
+  frame(run, 10);
+  clock.advance(0);
+  assert.equal(ofType('update').at(-1)?.summary?.steps, 10, 'first steps: statistics in the same update');
+  const withSummary = (): number => ofType('update').filter((u) => u.summary).length;
+  const before = withSummary();
+  for (let i = 0; i < 9; i++) {
+    frame(run, 10);
+    clock.advance(100);
+  }
+  assert.equal(withSummary() - before, 0, 'within the second: appends only');
+  frame(run, 10);
+  clock.advance(150);
+  assert.equal(withSummary() - before, 1);
+});
+
 test('alerts are sent once: in the snapshot or in the update after they fire', () => {
   const { session, start, frame, clock, ofType } = setup();
   const run = start('a');

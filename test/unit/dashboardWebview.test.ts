@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { follows, resolveWindow, windowAfterZoom } from '../../src/shared/stepWindow';
 import { fromWire, parseWebviewMessage, RunHeader, SnapshotMessage, toWire } from '../../src/shared/webviewProtocol';
-import { logPosition, parseColor, positiveRange, ramp } from '../../webview/colorScale';
+import { fromHsl, logPosition, parseColor, positiveRange, ramp, toHsl } from '../../webview/colorScale';
 import { rankLayers, topLayers } from '../../webview/layerRanking';
 import { dedupeByPixel } from '../../webview/pixelDedupe';
 import { insertByStep, Point, RunData } from '../../webview/runData';
@@ -85,7 +85,13 @@ test('color scale: theme colors parse, log positions spread decades evenly', () 
   assert.equal(parseColor('var(--x)'), undefined);
   assert.equal(logPosition(10, 1, 100), 0.5);
   assert.equal(logPosition(0, 1, 100), 0);
-  assert.deepEqual(ramp([[0, 0, 0], [100, 100, 100], [200, 0, 0]], 0.75), [150, 50, 50]);
+  const round = (c: number[]): number[] => c.map((v) => Math.round(v));
+  assert.deepEqual(round(ramp([[0, 0, 255], [255, 255, 0]], 0)), [0, 0, 255]);
+  assert.deepEqual(round(ramp([[0, 0, 255], [255, 255, 0]], 1)), [255, 255, 0]);
+  const [hue, saturation] = toHsl(ramp([[0, 0, 255], [255, 255, 0]], 0.5));
+  assert.ok(hue > 90 && hue < 180 && saturation > 0.99, 'blue to yellow passes through green, not grey (RGB would give 128,128,128)');
+  assert.deepEqual(round(ramp([[10, 10, 10], [0, 0, 255], [255, 0, 0]], 0)), [10, 10, 10]);
+  for (const c of [[26, 133, 255], [191, 136, 3], [229, 20, 0], [30, 30, 30]] as [number, number, number][]) assert.deepEqual(round(fromHsl(toHsl(c))), c);
   assert.deepEqual(positiveRange(Float32Array.from([-Infinity, NaN, 0, 0.5, Infinity, 8])), { lo: 0.5, hi: 8 });
 });
 
