@@ -4,12 +4,16 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { Hub } from '../ingest/hub';
 import { fmt } from '../alerts/rules';
+import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../logs/summary';
+import { LOG_FORMAT_NAMES } from '../importers/types';
+import { formatDuration } from '../runs/runReport';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';
 import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
 import { DEFAULT_HOST, DEFAULT_PORT, GradientServer } from '../server/server';
 import { numberOption, resolveEndpoint, UsageError } from './args';
+import { importCommand } from './import';
 import { simulate } from './simulate';
 import { checkCommand, clipCommand } from './pythonCommands';
 
@@ -22,7 +26,9 @@ commands:
            [--run-id ID] [--name NAME] [--threshold X] [--layers N]
            streams a synthetic run to an endpoint
   inspect  LOG [--json] [--threshold X]
-           summary of a recorded run
+           summary of a recorded run, or of a trainer_state.json, TensorBoard event file or CSV
+  import   FILE -o OUT.jsonl [--force] [--run-id ID] [--name NAME]
+           converts a trainer_state.json, TensorBoard event file or CSV into a run log
   clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
            adds gradient clipping where the script trains (prints a diff; --write applies it)
            exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse
@@ -43,6 +49,8 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
         return await runSimulate(rest, out, err);
       case 'inspect':
         return await inspect(rest, out);
+      case 'import':
+        return await importCommand(rest, out, err);
       case 'clip':
         return await clipCommand(rest, out, err);
       case 'check':
@@ -145,12 +153,15 @@ async function inspect(args: string[], out: Out): Promise<number> {
     out(JSON.stringify(s, null, 2));
     return 0;
   }
-  out(`run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.framework ? `, ${s.framework}` : ''}`);
+  out(`run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.duration_seconds !== null ? ` in ${formatDuration(s.duration_seconds)}` : ''}${s.framework ? `, ${s.framework}` : ''} [${LOG_FORMAT_NAMES[s.format]}]`);
   out(`max total norm ${s.max_total_norm === null ? '-' : fmt(s.max_total_norm)}${s.max_total_norm_step !== null ? ` at step ${s.max_total_norm_step}` : ''}; threshold ${fmt(s.threshold)} exceeded on ${s.threshold_exceeded.count} steps${s.threshold_exceeded.first_step !== null ? ` (first at ${s.threshold_exceeded.first_step})` : ''}`);
   out(s.first_nonfinite ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)` : 'no non-finite norms');
   out(s.spikes.length ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}` : 'no spikes');
-  if (s.read.bad_lines.length) out(`skipped ${s.read.bad_lines.length} bad lines, first: line ${s.read.bad_lines[0].line}: ${s.read.bad_lines[0].message}`);
+  if (s.median_total_norm !== null) out(`median ${fmt(s.median_total_norm)}, p99 ${fmt(s.p99_total_norm ?? NaN)}${s.suggested_max_norm !== null ? `; suggested max_norm ${fmt(s.suggested_max_norm)}` : ''}${s.clip_rate !== null ? `; clipped on ${(100 * s.clip_rate).toFixed(1)}% of steps` : ''}`);
+  const problems = describeReadProblems(positionals[0], s.read.bad_lines);
+  if (problems) out(`read problems (the data around them was kept): ${problems}`);
   if (s.read.torn_tail) out('the last line was cut short (a crash while writing) and was skipped');
+  for (const note of s.read.notes) out(`note: ${note}`);
   return 0;
 }
 

@@ -35,13 +35,13 @@ export function hubRunSource(hub: Hub): RunSource {
 }
 
 /**
- * Runs held in a store that its owner fills (a log loader, a test): call `changed` after feeding
- * it so open dashboards refresh.
+ * Runs that their owner fills (a RunStore, a log loaded with loadRun, a test): call `changed`
+ * after feeding them so open dashboards refresh.
  */
 export class StoreRunSource implements RunSource {
   private readonly listeners = new Set<(run: Run, change: RunChange) => void>();
 
-  constructor(readonly store: RunStore) {}
+  constructor(readonly store: Pick<RunStore, 'all' | 'get'>) {}
 
   runs(): Iterable<Run> {
     return this.store.all();

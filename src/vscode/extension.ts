@@ -6,6 +6,7 @@ import { NormStatusBar } from './statusBar';
 import { dashboardSettings } from './settings';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
+import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
 
 let endpoint: Endpoint | undefined;
@@ -56,6 +57,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   });
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context, ep.hub);
+  registerRunsView(context, ep);
   registerPythonFixes(context, ep.hub, log);
   return { url: ep.url, logDir: ep.logDir };
 }

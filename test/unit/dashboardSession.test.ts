@@ -4,10 +4,16 @@
  * and the session re-attaches to runs that come back.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
+import { runStartFor, syntheticSteps } from '../../src/cli/synthetic';
 import { Coalescer } from '../../src/dashboard/coalescer';
 import { StoreRunSource } from '../../src/dashboard/runSource';
 import { DashboardSession } from '../../src/dashboard/session';
+import { stringifyKeepingNonFinite } from '../../src/protocol/json';
+import { loadRun } from '../../src/runs/loadRun';
 import { Run, RunStore } from '../../src/runs/runStore';
 import { HostMessage, LayersMessage, SnapshotMessage, UpdateMessage } from '../../src/shared/webviewProtocol';
 import { FakeScheduler } from '../helpers/fakeScheduler';
@@ -250,4 +256,24 @@ test('Coalescer: the first request flushes at once, a burst flushes once per int
   c.dispose();
   clock.advance(1000);
   assert.equal(flushes.length, 4, 'disposed: no flush');
+});
+
+test('a recorded log loaded with loadRun plugs into the same session (the post-run seam)', async () => {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gm-dash-')), 'run.jsonl');
+  const o = { runId: 'logged', steps: 3000, spikeAt: 1000, nanAt: 2000 };
+  const lines = [runStartFor(o), ...syntheticSteps(o), { type: 'run_end', run_id: 'logged', status: 'completed' }].map((m) => stringifyKeepingNonFinite(m));
+  writeFileSync(file, lines.join('\n') + '\n');
+  const { run } = await loadRun(file);
+  assert.ok(run);
+  const source = new StoreRunSource({ all: () => [run], get: (id: string) => (id === run.id ? run : undefined) });
+  const posted: HostMessage[] = [];
+  const session = new DashboardSession(source, (m) => posted.push(throughVsCodeTransport(m)), { scheduler: new FakeScheduler() });
+  session.handle({ type: 'ready' });
+  const snapshot = posted[0] as SnapshotMessage;
+  assert.equal(snapshot.run.id, 'logged');
+  assert.equal(snapshot.run.state, 'completed');
+  assert.equal(snapshot.rows.steps.length, 3000);
+  assert.ok(Number.isNaN(snapshot.rows.totals[2000]));
+  assert.deepEqual(snapshot.alerts.map((a) => [a.kind, a.step]).filter(([k]) => k === 'nonfinite'), [['nonfinite', 2000]]);
+  session.dispose();
 });
