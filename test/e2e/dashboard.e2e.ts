@@ -28,8 +28,9 @@ after(async () => {
   await vscode?.close();
 });
 
+/** `--token=T`: a random token may start with '-', which a separate argument would turn into an option. */
 function simulate(endpoint: DiscoveryRecord, args: string[]): { done: Promise<number>; child: ChildProcess } {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'gradient-monitor'), 'simulate', '--url', endpoint.url, '--token', endpoint.token, ...args], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'gradient-monitor'), 'simulate', `--url=${endpoint.url}`, `--token=${endpoint.token}`, ...args], { stdio: 'ignore' });
   return { child, done: new Promise((resolve) => child.once('exit', (code) => resolve(code ?? -1))) };
 }
 
