@@ -50,7 +50,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   });
   registerRecordingNotifier(context, ep.hub, log);
   registerRunCommands(context, ep, notifier, log);
-  registerDashboard(context);
+  registerDashboard(context, ep.hub);
   registerRunsView(context, ep);
   registerPythonFixes(context, ep.hub, log);
   return { url: ep.url, logDir: ep.logDir };
