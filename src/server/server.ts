@@ -267,6 +267,10 @@ export class GradientServer {
   /** Drops peers that did not answer the previous ping (a vanished laptop, a half-open socket). */
   private ping(): void {
     for (const c of this.connections) {
+      if (c.paused) {
+        c.alive = true; // its pong sits unread behind the frames we are not reading: not its fault
+        continue;
+      }
       if (!c.alive) {
         c.ws.terminate();
         continue;
