@@ -25,7 +25,7 @@ import { RunStore } from '../src/runs/runStore';
 import { DEFAULT_SERIES_LIMITS } from '../src/runs/series';
 import { GradientServer } from '../src/server/server';
 import { median } from './stats';
-import { svgCharts } from './svgChart';
+import { Sample, soakChart } from './soak-chart';
 
 const { values } = parseArgs({
   options: {
@@ -52,19 +52,6 @@ const TOKEN = 'soak-token';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-interface Sample {
-  minutes: number;
-  rssMB: number;
-  heapUsedMB: number;
-  externalMB: number;
-  loopP50ms: number;
-  loopP99ms: number;
-  loopMaxMs: number;
-  stepsPerSecond: number;
-  /** The endpoint process's CPU time over the window, in % of one core. */
-  cpuPercent: number;
-  clientPending: number;
-}
 
 async function main(): Promise<void> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'gm-soak-'));
@@ -196,47 +183,7 @@ async function main(): Promise<void> {
   mkdirSync(results, { recursive: true });
   const name = `soak-${minutes}min`;
   writeFileSync(path.join(results, `${name}.json`), JSON.stringify({ summary, samples }, null, 2));
-  const at = (f: (s: Sample) => number): [number, number][] => samples.map((s) => [s.minutes, f(s)]);
-  writeFileSync(
-    path.join(results, `${name}.svg`),
-    svgCharts([
-      {
-        title: `Endpoint memory: ${runCount} runs x ${rate} steps/s, ${minutes} min`,
-        xLabel: 'minutes',
-        yLabel: 'MB',
-        series: [
-          { name: 'RSS', color: '#1f77b4', points: at((s) => s.rssMB) },
-          { name: 'JS heap used', color: '#d62728', points: at((s) => s.heapUsedMB) },
-          { name: 'external + buffers', color: '#2ca02c', points: at((s) => s.externalMB) },
-        ],
-      },
-      {
-        title: `Endpoint event-loop delay per 5 s window (idle machine before the soak: p99 ${idle.p99.toFixed(1)} ms, max ${idle.max.toFixed(1)} ms)`,
-        xLabel: 'minutes',
-        yLabel: 'ms',
-        series: [
-          { name: 'p50', color: '#2ca02c', points: at((s) => s.loopP50ms) },
-          { name: 'p99', color: '#ff7f0e', points: at((s) => s.loopP99ms) },
-          { name: 'max', color: '#d62728', points: at((s) => s.loopMaxMs), dashed: true },
-        ],
-      },
-      {
-        title: 'Steps applied per second (all runs)',
-        xLabel: 'minutes',
-        yLabel: 'steps/s',
-        series: [
-          { name: 'applied', color: '#1f77b4', points: at((s) => s.stepsPerSecond) },
-          { name: 'target', color: '#888', points: [[0, runCount * rate], [samples[samples.length - 1]?.minutes ?? 0, runCount * rate]], dashed: true },
-        ],
-      },
-      {
-        title: 'Endpoint CPU (% of one core)',
-        xLabel: 'minutes',
-        yLabel: '%',
-        series: [{ name: 'endpoint process', color: '#9467bd', points: at((s) => s.cpuPercent) }],
-      },
-    ]),
-  );
+  writeFileSync(path.join(results, `${name}.svg`), soakChart(samples, { runs: runCount, rate, minutes, idle }));
   console.log(`wrote bench/results/${name}.json and bench/results/${name}.svg`);
   rmSync(logDir, { recursive: true, force: true });
   const leakMB = heapAtEnd - heapAfterWarmup;

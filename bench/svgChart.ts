@@ -27,7 +27,7 @@ export function svgCharts(charts: readonly Chart[]): string {
 
 function chart(c: Chart): string {
   const all = c.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-  const xMax = niceCeil(Math.max(0, ...all.map((p) => p[0])));
+  const xMax = Math.max(0, ...all.map((p) => p[0])) || 1; // time axes end where the data ends
   const yMax = niceCeil(Math.max(0, ...all.map((p) => p[1])));
   const w = WIDTH - MARGIN.left - MARGIN.right;
   const h = HEIGHT - MARGIN.top - MARGIN.bottom;
