@@ -8,6 +8,7 @@ import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
 import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
+import { registerRunLogEditor } from './runLogEditor';
 
 let endpoint: Endpoint | undefined;
 
@@ -59,6 +60,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerDashboard(context, ep.hub);
   registerRunsView(context, ep);
   registerPythonFixes(context, ep.hub, log);
+  registerRunLogEditor(context);
   return { url: ep.url, logDir: ep.logDir };
 }
 
