@@ -4,7 +4,7 @@
  */
 import { fmt } from '../src/alerts/rules';
 import { resolveWindow, StepRange, windowAfterZoom } from '../src/shared/stepWindow';
-import { DashboardState, HostMessage, LayerView, RunList, StepWindow, UpdateMessage } from '../src/shared/webviewProtocol';
+import { DashboardState, HostMessage, LayerView, LogStatusMessage, RunList, StepWindow, UpdateMessage } from '../src/shared/webviewProtocol';
 import { applyChartDefaults, formatStep, StepAxis } from './charts/common';
 import { Heatmap, shortLayerName } from './charts/heatmap';
 import { LayerChart } from './charts/layerChart';
@@ -13,6 +13,8 @@ import { NormChart } from './charts/normChart';
 import { YScale } from './charts/yScale';
 import { RunData } from './runData';
 import { onThemeChange, readTheme, Theme } from './theme';
+import { chartImage } from './chartImage';
+import { RecordedPanel } from './ui/recordedPanel';
 import { RunSelector } from './ui/runSelector';
 import { SummaryStrip } from './ui/summaryStrip';
 import { HostConnection } from './vscodeApi';
@@ -20,6 +22,9 @@ import { HostConnection } from './vscodeApi';
 const DEFAULT_TOP_K = 5;
 /** Room for the learning-rate axis on the right of every chart, when it is shown. */
 const RIGHT_AXIS_WIDTH = 80;
+/** Jumping to a step shows this share of the run around it (at least MIN_JUMP_WIDTH steps). */
+const JUMP_SHARE = 0.02;
+const MIN_JUMP_WIDTH = 20;
 
 export interface RenderMetrics {
   /** Frames drawn, and how long each took (ms). */
@@ -41,6 +46,8 @@ export class DashboardApp {
   private topK: number;
   /** Until the extension first answers, the page claims nothing (no "no runs" flash on restore). */
   private runs?: RunList;
+  /** The recorded log shown, when the page shows one (custom editor): loading, summary, problems. */
+  private logStatus?: LogStatusMessage;
   private layerView?: LayerView;
   private layerRequestId = 0;
   private layerTimer?: ReturnType<typeof setTimeout>;
@@ -53,7 +60,8 @@ export class DashboardApp {
   private readonly heatmap: Heatmap;
   private readonly selector: RunSelector;
   private readonly summary: SummaryStrip;
-  private readonly el: Record<'message' | 'charts' | 'runState' | 'resolution' | 'scale' | 'follow' | 'reset' | 'topK' | 'lossPanel' | 'heatmapBox' | 'heatLegend', HTMLElement>;
+  private readonly recorded: RecordedPanel;
+  private readonly el: Record<'message' | 'charts' | 'runState' | 'resolution' | 'scale' | 'follow' | 'reset' | 'topK' | 'lossPanel' | 'heatmapBox' | 'heatLegend' | 'exportCsv' | 'exportPng', HTMLElement>;
 
   constructor(
     private readonly doc: Document,
@@ -76,6 +84,8 @@ export class DashboardApp {
       lossPanel: byId('loss-panel'),
       heatmapBox: byId('heatmap-box'),
       heatLegend: byId('heatmap-legend'),
+      exportCsv: byId('export-csv'),
+      exportPng: byId('export-png'),
     };
     this.state = host.state();
     this.yScale = this.state.yScale ?? 'log';
@@ -94,6 +104,11 @@ export class DashboardApp {
     this.heatmap = new Heatmap(byId('heatmap'), this.axis, this.theme, byId('tooltip'));
     this.selector = new RunSelector(byId('run-select'), (runId) => host.post({ type: 'selectRun', runId }));
     this.summary = new SummaryStrip(byId('summary'));
+    this.recorded = new RecordedPanel(
+      doc,
+      { problems: byId('log-problems'), root: byId('recorded'), status: byId('recorded-status'), facts: byId('recorded-facts'), alerts: byId('recorded-alerts') },
+      (step) => this.jumpTo(step),
+    );
     this.wireControls();
     onThemeChange(doc, () => this.applyTheme());
     new ResizeObserver(() => this.requestLayers()).observe(this.el.heatmapBox);
@@ -125,6 +140,10 @@ export class DashboardApp {
         break;
       case 'layers':
         this.acceptLayers(m.view);
+        break;
+      case 'logStatus':
+        this.logStatus = m;
+        this.recorded.render(m);
         break;
     }
     this.metrics.handleMs.push(performance.now() - started);
@@ -164,6 +183,14 @@ export class DashboardApp {
     const { firstStep, lastStep } = this.data;
     if (Number.isNaN(firstStep)) return;
     this.setWindow(windowAfterZoom(r, firstStep, lastStep, this.data.live));
+  }
+
+  /** Zooms every chart to a few percent of the run around a step (an alert, the maximum, the first NaN). */
+  jumpTo(step: number): void {
+    const { firstStep, lastStep } = this.data;
+    if (Number.isNaN(firstStep)) return;
+    const width = Math.max(MIN_JUMP_WIDTH, (lastStep - firstStep) * JUMP_SHARE);
+    this.setWindow({ kind: 'range', from: step - width / 2, to: step + width / 2 });
   }
 
   private setWindow(w: StepWindow): void {
@@ -224,7 +251,10 @@ export class DashboardApp {
   private showMessage(): void {
     const m = this.el.message;
     let text = '';
-    if (!this.runs) text = '';
+    const log = this.logStatus;
+    if (log?.loading && !this.data.header) text = `Loading ${log.file}…`;
+    else if (log && !this.data.header) text = log.problems.length > 0 ? '' : `${log.file} holds no steps.`;
+    else if (!this.runs) text = '';
     else if (this.runs.waitingFor !== null) text = `Waiting for run “${this.runs.waitingFor}” to reconnect… Training scripts that are still running reattach on their own.`;
     else if (this.runs.runs.length === 0 && !this.data.header) text = 'No runs yet. Start training with the gradient-monitor Python client in a VS Code terminal, or try: gradient-monitor simulate --spike-at 300 --nan-at 800';
     m.textContent = text;
@@ -253,6 +283,8 @@ export class DashboardApp {
     this.el.follow.setAttribute('aria-pressed', String(following));
     (this.el.follow as HTMLButtonElement).disabled = !this.data.live;
     (this.el.topK as HTMLInputElement).value = String(this.topK);
+    (this.el.exportCsv as HTMLButtonElement).disabled = !run;
+    (this.el.exportPng as HTMLButtonElement).disabled = !run;
   }
 
   /** Screen readers get the chart's gist: what is in view, the worst value, the non-finite steps. */
@@ -273,6 +305,16 @@ export class DashboardApp {
     this.el.scale.addEventListener('click', () => this.toggleScale());
     this.el.follow.addEventListener('click', () => this.toggleFollow());
     this.el.reset.addEventListener('click', () => this.setWindow({ kind: 'all' }));
+    this.el.exportCsv.addEventListener('click', () => {
+      const run = this.data.header;
+      if (!run) return;
+      const { from, to } = this.range();
+      this.host.post({ type: 'exportCsv', runId: run.id, from, to });
+    });
+    this.el.exportPng.addEventListener('click', () => {
+      const run = this.data.header;
+      if (run) this.host.post({ type: 'exportPng', runId: run.id, dataUrl: chartImage(this.doc, this.norm.chart.canvas, this.theme.background) });
+    });
     this.el.topK.addEventListener('change', () => {
       const k = Math.round(Number((this.el.topK as HTMLInputElement).value));
       this.topK = Number.isFinite(k) ? Math.min(20, Math.max(1, k)) : DEFAULT_TOP_K;

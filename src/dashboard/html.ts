@@ -51,9 +51,18 @@ export function dashboardHtml(r: DashboardPageResources): string {
     <span class="codicon codicon-layers" aria-hidden="true"></span>
     <span>Top</span><input id="top-k" type="number" min="1" max="20" step="1" value="5" aria-label="Number of layers drawn"><span>layers</span>
   </label>
+  <button id="export-csv" type="button" title="Save the visible steps as CSV, at full resolution"><span class="codicon codicon-table" aria-hidden="true"></span><span>CSV</span></button>
+  <button id="export-png" type="button" title="Save the total-norm chart as a PNG image"><span class="codicon codicon-device-camera" aria-hidden="true"></span><span>PNG</span></button>
 </header>
 <section id="summary" class="summary" aria-label="Summary"></section>
 <div id="message" class="message" role="status" hidden></div>
+<section id="log-problems" class="log-problems" role="alert" hidden></section>
+<section id="recorded" class="recorded" aria-labelledby="recorded-title" hidden>
+  <h2 id="recorded-title"><span class="codicon codicon-checklist" aria-hidden="true"></span>Run summary<span id="recorded-status" class="aside"></span></h2>
+  <dl id="recorded-facts" class="facts"></dl>
+  <h3 id="recorded-alerts-title">Alerts</h3>
+  <ol id="recorded-alerts" class="alert-list" aria-labelledby="recorded-alerts-title"></ol>
+</section>
 <main id="charts">
   <section class="panel" aria-labelledby="norm-title">
     <h2 id="norm-title"><span class="codicon codicon-graph-line" aria-hidden="true"></span>Total gradient norm<span id="resolution" class="aside"></span></h2>

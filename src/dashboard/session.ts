@@ -9,8 +9,10 @@ import { Series } from '../runs/series';
 import { resolveWindow, follows } from '../shared/stepWindow';
 import {
   AppendMessage,
+  ExportMessage,
   HostMessage,
   LayerView,
+  LogStatusMessage,
   MAX_UPDATES_PER_SECOND,
   parseWebviewMessage,
   RunList,
@@ -30,6 +32,8 @@ export interface SessionOptions {
   updateIntervalMs?: number;
   /** Minimum time between summary refreshes of a live run. */
   summaryIntervalMs?: number;
+  /** Asked by the page to save a CSV or PNG of what it shows; the adapter owns dialogs and files. */
+  onExport?: (request: ExportMessage) => void;
 }
 
 export class DashboardSession {
@@ -54,6 +58,9 @@ export class DashboardSession {
   private layersStale = false;
   private nextLayerRefresh = 0;
   private layerTimer: unknown;
+  /** The recorded log behind the runs, if any: posted again whenever the page comes back. */
+  private logStatus?: LogStatusMessage;
+  private readonly onExport?: (request: ExportMessage) => void;
 
   constructor(
     private readonly source: RunSource,
@@ -62,6 +69,7 @@ export class DashboardSession {
   ) {
     this.scheduler = options.scheduler ?? realScheduler;
     this.summaryIntervalMs = options.summaryIntervalMs ?? 1000;
+    this.onExport = options.onExport;
     this.coalescer = new Coalescer(() => this.flush(), options.updateIntervalMs ?? 1000 / MAX_UPDATES_PER_SECOND, this.scheduler);
     this.unsubscribe = source.subscribe((run, change) => this.onChange(run, change));
   }
@@ -73,6 +81,7 @@ export class DashboardSession {
     switch (m.type) {
       case 'ready':
         this.ready = true;
+        if (this.logStatus) this.post(this.logStatus);
         this.select(this.requested ?? m.runId);
         this.requested = undefined;
         return;
@@ -84,7 +93,17 @@ export class DashboardSession {
         this.layerRequest = m;
         this.post({ type: 'layers', view: this.layerView(this.selected, m) });
         return;
+      case 'exportCsv':
+      case 'exportPng':
+        if (this.source.get(m.runId)) this.onExport?.(m);
+        return;
     }
+  }
+
+  /** Shows what is known of the recorded log behind the runs (loading, summary, problems), now and after every reload of the page. */
+  showLogStatus(status: LogStatusMessage): void {
+    this.logStatus = status;
+    if (this.ready) this.post(status);
   }
 
   /** Shows a run (from a command); before the webview is ready, it is shown once it is. */

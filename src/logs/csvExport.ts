@@ -24,12 +24,19 @@ export interface CsvExport {
   layers: string[];
 }
 
+export interface CsvExportOptions extends LogReadOptions {
+  overwrite?: boolean;
+  /** Only the steps in from..to (inclusive), e.g. what a chart shows; every step by default. */
+  steps?: { from: number; to: number };
+}
+
 /**
  * Writes the steps of the log's first run, on its first rank seen (other ranks would repeat step
  * numbers). The header is written with the first step: layer names come from run_start, or are
  * numbered when the run named none.
  */
-export async function exportLogToCsv(source: string, out: string, opts: LogReadOptions & { overwrite?: boolean } = {}): Promise<CsvExport> {
+export async function exportLogToCsv(source: string, out: string, opts: CsvExportOptions = {}): Promise<CsvExport> {
+  const inRange = opts.steps ? (step: number): boolean => step >= opts.steps!.from && step <= opts.steps!.to : (): boolean => true;
   let exported: CsvExport | undefined;
   await writeFileAtomically(
     out,
@@ -47,7 +54,7 @@ export async function exportLogToCsv(source: string, out: string, opts: LogReadO
           if (m.type === 'run_start' && m.layers && layers.length === 0) layers = m.layers;
           if (m.type !== 'step') return;
           rank ??= m.rank ?? 0;
-          if ((m.rank ?? 0) !== rank) return;
+          if ((m.rank ?? 0) !== rank || !inRange(m.step)) return;
           if (!header) {
             if (layers.length === 0 && m.layer_norms) layers = m.layer_norms.map((_, i) => `layer_${i}`);
             write(stepsCsvHeader(layers) + '\n');

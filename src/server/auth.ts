@@ -3,7 +3,8 @@ import { timingSafeEqual, createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 export function newToken(): string {
-  return randomBytes(24).toString('base64url');
+  // Hex, not base64url: a token starting with '-' would read as an option on command lines.
+  return randomBytes(24).toString('hex');
 }
 
 /** Constant-time comparison; hashing first makes the lengths equal so length leaks nothing either. */

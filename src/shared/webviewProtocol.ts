@@ -12,6 +12,10 @@ import type { RunState } from '../runs/runStore';
 export type { AlertKind, RunState };
 
 export const DASHBOARD_VIEW_TYPE = 'gradientMonitor.dashboard';
+/** The read-only editor of recorded logs: the default for Gradient Monitor's own logs... */
+export const RUN_LOG_VIEW_TYPE = 'gradientMonitor.runLog';
+/** ...and an "Open With" choice for any log it reads (other tools' logs, .jsonl elsewhere). */
+export const LOG_FILE_VIEW_TYPE = 'gradientMonitor.logFile';
 
 /** The extension posts at most this many coalesced updates a second to a dashboard. */
 export const MAX_UPDATES_PER_SECOND = 10;
@@ -147,7 +151,46 @@ export interface LayersMessage {
   view: LayerView;
 }
 
-export type HostMessage = SnapshotMessage | UpdateMessage | LayersMessage;
+/** A recorded run's summary over every step of its log (src/runs/runReport.ts), not the chart's rows. */
+export interface RecordedSummary {
+  runId: string;
+  /** 'completed' | 'failed' | 'interrupted' | 'unfinished' (the log has no run_end). */
+  status: string;
+  steps: number;
+  firstStep: number | null;
+  lastStep: number | null;
+  durationSeconds: number | null;
+  /** Over the finite total norms; null when there were none. */
+  max: number | null;
+  maxStep: number | null;
+  median: number | null;
+  p99: number | null;
+  nonFiniteSteps: number;
+  firstNonFinite: { step: number; layers: string[] } | null;
+  /** In step order, at most MAX_SUMMARY_ALERTS of them; `alertCount` counts all. */
+  alerts: AlertMarker[];
+  alertCount: number;
+  clipRate: number | null;
+  suggestedMaxNorm: number | null;
+}
+
+export const MAX_SUMMARY_ALERTS = 200;
+
+/** The state of a recorded log shown in a dashboard: loading, then its summary and what could not be read. */
+export interface LogStatusMessage {
+  type: 'logStatus';
+  /** The log's path, to name it in messages. */
+  file: string;
+  loading: boolean;
+  /** Each problem located: "line 12: not JSON", "record at byte 4096: ...". Read problems or why the load failed. */
+  problems: string[];
+  /** Facts that are not faults, e.g. a last line cut short by a crash was skipped. */
+  notes: string[];
+  /** Null while loading, and when the file held no run. */
+  summary: RecordedSummary | null;
+}
+
+export type HostMessage = SnapshotMessage | UpdateMessage | LayersMessage | LogStatusMessage;
 
 /** The webview started (or was restored) and wants the run it showed last, if any. */
 export interface ReadyMessage {
@@ -169,7 +212,24 @@ export interface ViewLayersMessage {
   requestId: number;
 }
 
-export type WebviewMessage = ReadyMessage | SelectRunMessage | ViewLayersMessage;
+/** Save the visible steps (from..to) of a run as CSV, at full resolution from its log. */
+export interface ExportCsvMessage {
+  type: 'exportCsv';
+  runId: string;
+  from: number;
+  to: number;
+}
+
+/** Save the chart as drawn: a `data:image/png;base64,` URL made by the page's canvas. */
+export interface ExportPngMessage {
+  type: 'exportPng';
+  runId: string;
+  dataUrl: string;
+}
+
+export type ExportMessage = ExportCsvMessage | ExportPngMessage;
+
+export type WebviewMessage = ReadyMessage | SelectRunMessage | ViewLayersMessage | ExportMessage;
 
 /** What the webview persists (vscode.setState) and a restored panel hands back to the extension. */
 export interface DashboardState {
@@ -197,10 +257,20 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
       if (typeof v.runId !== 'string' || !window || !isWholeNumber(columns) || columns < 1 || columns > MAX_LAYER_COLUMNS || !isWholeNumber(v.requestId)) return undefined;
       return { type: 'viewLayers', runId: v.runId, window, columns, requestId: v.requestId };
     }
+    case 'exportCsv':
+      if (typeof v.runId !== 'string' || !isFiniteNumber(v.from) || !isFiniteNumber(v.to) || v.to < v.from) return undefined;
+      return { type: 'exportCsv', runId: v.runId, from: v.from, to: v.to };
+    case 'exportPng':
+      if (typeof v.runId !== 'string' || typeof v.dataUrl !== 'string' || !v.dataUrl.startsWith(PNG_DATA_URL_PREFIX) || v.dataUrl.length > MAX_PNG_DATA_URL) return undefined;
+      return { type: 'exportPng', runId: v.runId, dataUrl: v.dataUrl };
     default:
       return undefined;
   }
 }
+
+export const PNG_DATA_URL_PREFIX = 'data:image/png;base64,';
+/** A chart image is well under this; anything larger is not what the page makes. */
+export const MAX_PNG_DATA_URL = 64 * 1024 * 1024;
 
 export function parseStepWindow(w: unknown): StepWindow | undefined {
   if (typeof w !== 'object' || w === null) return undefined;

@@ -9,6 +9,7 @@ import { registerDashboard } from './dashboard';
 import { registerRecordingNotifier } from './recordingNotifier';
 import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
+import { registerRunLogEditor } from './runLogEditor';
 
 let endpoint: Endpoint | undefined;
 
@@ -53,6 +54,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerDashboard(context, ep.hub);
   registerRunsView(context, ep);
   registerPythonFixes(context, ep.hub, log);
+  registerRunLogEditor(context);
   return { url: ep.url, logDir: ep.logDir };
 }
 

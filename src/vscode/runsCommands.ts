@@ -8,6 +8,7 @@ import { exportLogToCsv } from '../logs/csvExport';
 import { describeReadProblems } from '../logs/problems';
 import { Endpoint } from './endpoint';
 import { withLogProgress } from './logProgress';
+import { runLogViewType } from './runLogEditor';
 import type { RunsNode, RunsTreeProvider } from './runsTree';
 import { SECTION } from './settings';
 
@@ -18,9 +19,9 @@ function fileOf(node: RunsNode | undefined): { path: string; name: string } | un
   return undefined;
 }
 
-/** Opens a run's log. For now as text; the dashboard's log viewer takes this over. */
+/** Opens a run's log in the dashboard's read-only log editor. */
 export async function openRunLog(file: string): Promise<void> {
-  await vscode.commands.executeCommand('vscode.open', vscode.Uri.file(file));
+  await vscode.commands.executeCommand('vscode.openWith', vscode.Uri.file(file), runLogViewType(file));
 }
 
 export function registerRunsCommands(context: vscode.ExtensionContext, ep: Endpoint, provider: RunsTreeProvider): void {

@@ -7,18 +7,11 @@ import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Frame } from 'playwright-core';
 import type { DiscoveryRecord } from '../../src/server/discovery';
+import { dashboardFrame as findDashboard, hook, waitForHook } from './dashboardFrame';
 import { launchVSCode, REPO, VSCodeSession } from './harness';
 
 let vscode: VSCodeSession;
-
-interface Hook {
-  range(): { from: number; to: number };
-  drawnMarkers(): { step: number }[];
-  drawnAlerts(): { kind: string; step: number }[];
-  trueMax(): number | undefined;
-}
 
 before(async () => {
   vscode = await launchVSCode({ files: { 'train.py': 'print("training")\n' }, settings: { 'gradientMonitor.notifications.enabled': false } });
@@ -28,38 +21,12 @@ after(async () => {
   await vscode?.close();
 });
 
+const dashboardFrame = (timeoutMs?: number) => findDashboard(vscode, timeoutMs);
+
 /** `--token=T`: a random token may start with '-', which a separate argument would turn into an option. */
 function simulate(endpoint: DiscoveryRecord, args: string[]): { done: Promise<number>; child: ChildProcess } {
   const child = spawn(process.execPath, [path.join(REPO, 'bin', 'gradient-monitor'), 'simulate', `--url=${endpoint.url}`, `--token=${endpoint.token}`, ...args], { stdio: 'ignore' });
   return { child, done: new Promise((resolve) => child.once('exit', (code) => resolve(code ?? -1))) };
-}
-
-/** The dashboard's document: VS Code nests each webview in two iframes. */
-async function dashboardFrame(timeoutMs = 30_000): Promise<Frame> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const f of vscode.page.frames()) {
-      if (await f.$('#norm-chart').catch(() => null)) return f;
-    }
-    if (Date.now() > deadline) throw new Error(`no dashboard webview after ${timeoutMs} ms${'\n' + vscode.serverLog().slice(-2000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/**
- * Reads the page's test hook. Playwright's evaluate goes through the DevTools protocol, which the
- * webview's CSP (no eval) does not block; predicates are polled from here for the same reason.
- */
-async function hook<T>(frame: Frame, fn: (h: Hook) => T): Promise<T> {
-  return frame.evaluate(`(${fn.toString()})(window.__gradientMonitor)`) as Promise<T>;
-}
-
-async function waitForHook(frame: Frame, what: string, fn: (h: Hook) => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await hook(frame, fn).catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test('the dashboard grows with a streamed run and marks the threshold breach and the NaN step', async () => {

@@ -103,6 +103,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
     'update.mode': 'none',
     'workbench.enableExperiments': false,
     'chat.disableAIFeatures': true,
+    'remote.autoForwardPorts': false,
     ...opts.settings,
   };
   writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));

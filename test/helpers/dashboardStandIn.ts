@@ -9,7 +9,7 @@ import { StoreRunSource } from '../../src/dashboard/runSource';
 import { snapshotRows } from '../../src/dashboard/rows';
 import { DashboardSession } from '../../src/dashboard/session';
 import { RunStore } from '../../src/runs/runStore';
-import { HostMessage } from '../../src/shared/webviewProtocol';
+import { ExportMessage, HostMessage, LogStatusMessage } from '../../src/shared/webviewProtocol';
 import { throughVsCodeTransport } from './vscodeTransport';
 import { ThemeName, THEMES } from './vscodeThemes';
 
@@ -40,10 +40,16 @@ const source = new StoreRunSource(store);
 // Like VS Code's webview state, the saved state outlives a reload of the page (sessionStorage).
 let savedState: unknown = JSON.parse(sessionStorage.getItem('gm-state') ?? 'null') ?? undefined;
 const posted: { type: string; at: number; append?: number }[] = [];
-const session = new DashboardSession(source, (m: HostMessage) => {
-  posted.push({ type: m.type, at: performance.now(), append: m.type === 'update' ? m.append?.rows.steps.length : undefined });
-  window.postMessage(throughVsCodeTransport(m), '*');
-});
+/** What the page asked the extension to save (CSV range, PNG data URL). */
+const exports: ExportMessage[] = [];
+const session = new DashboardSession(
+  source,
+  (m: HostMessage) => {
+    posted.push({ type: m.type, at: performance.now(), append: m.type === 'update' ? m.append?.rows.steps.length : undefined });
+    window.postMessage(throughVsCodeTransport(m), '*');
+  },
+  { onExport: (r) => exports.push(r) },
+);
 
 (window as unknown as { acquireVsCodeApi: () => unknown }).acquireVsCodeApi = () => ({
   postMessage: (m: unknown) => setTimeout(() => session.handle(throughVsCodeTransport(m)), 0),
@@ -95,7 +101,11 @@ const standIn = {
   select(runId: string): void {
     session.select(runId);
   },
+  showLogStatus(status: LogStatusMessage): void {
+    session.showLogStatus(status);
+  },
   posted,
+  exports,
   state: () => savedState,
   /** Lets the extension side go (as if it lived in another process), so the page's heap is the webview's alone. */
   detachHost(): void {

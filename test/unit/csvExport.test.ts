@@ -50,3 +50,14 @@ test('layers without names are numbered; an existing file is only replaced when 
   await exportLogToCsv(log, out, { overwrite: true });
   assert.equal(readFileSync(out, 'utf8'), 'step,total_norm,layer_0,layer_1\n3,2,1,1\n');
 });
+
+test('an export of a step range (the steps a chart shows) keeps only those steps, at full resolution', async () => {
+  const log = writeLog('range.jsonl', [
+    { type: 'run_start', run_id: 'r', layers: ['a'] },
+    ...[0, 1, 2, 3, 4, 5].map((step): ClientMessage => ({ type: 'step', run_id: 'r', step, total_norm: step === 3 ? NaN : step, layer_norms: [step] })),
+  ]);
+  const out = path.join(dir, 'range.csv');
+  const result = await exportLogToCsv(log, out, { steps: { from: 1.5, to: 4 } });
+  assert.equal(result.rows, 3);
+  assert.equal(readFileSync(out, 'utf8'), 'step,total_norm,a\n2,2,2\n3,NaN,3\n4,4,4\n');
+});

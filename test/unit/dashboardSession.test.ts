@@ -10,12 +10,13 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { runStartFor, syntheticSteps } from '../../src/cli/synthetic';
 import { Coalescer } from '../../src/dashboard/coalescer';
+import { loadedStatus, loadingStatus } from '../../src/dashboard/logStatus';
 import { StoreRunSource } from '../../src/dashboard/runSource';
 import { DashboardSession } from '../../src/dashboard/session';
 import { stringifyKeepingNonFinite } from '../../src/protocol/json';
 import { loadRun } from '../../src/runs/loadRun';
 import { Run, RunStore } from '../../src/runs/runStore';
-import { HostMessage, LayersMessage, SnapshotMessage, UpdateMessage } from '../../src/shared/webviewProtocol';
+import { ExportMessage, HostMessage, LayersMessage, LogStatusMessage, SnapshotMessage, UpdateMessage } from '../../src/shared/webviewProtocol';
 import { FakeScheduler } from '../helpers/fakeScheduler';
 import { throughVsCodeTransport } from '../helpers/vscodeTransport';
 
@@ -276,4 +277,58 @@ test('a recorded log loaded with loadRun plugs into the same session (the post-r
   assert.ok(Number.isNaN(snapshot.rows.totals[2000]));
   assert.deepEqual(snapshot.alerts.map((a) => [a.kind, a.step]).filter(([k]) => k === 'nonfinite'), [['nonfinite', 2000]]);
   session.dispose();
+});
+
+test('a log draws while it loads (the partial run grows by appends), and its status comes back with every reload of the page', async () => {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gm-dash-')), 'run.jsonl');
+  const o = { runId: 'loading', steps: 20_000 };
+  writeFileSync(file, [runStartFor(o), ...syntheticSteps(o)].map((m) => stringifyKeepingNonFinite(m) + '\n').join(''));
+  const clock = new FakeScheduler();
+  let run: Run | undefined;
+  const source = new StoreRunSource({ all: () => (run ? [run] : []), get: (id: string) => (id === run?.id ? run : undefined) });
+  const posted: HostMessage[] = [];
+  const session = new DashboardSession(source, (m) => posted.push(throughVsCodeTransport(m)), { scheduler: clock });
+  session.showLogStatus(loadingStatus(file));
+  assert.equal(posted.length, 0, 'nothing before the page is ready');
+  session.handle({ type: 'ready' });
+  assert.deepEqual(posted.map((m) => m.type), ['logStatus', 'update'], 'the status, then the (empty) run list');
+  const seen: number[] = [];
+  const loaded = await loadRun(file, {
+    progressIntervalMs: 0,
+    onProgress: (p) => {
+      if (!p.run) return;
+      const first = run === undefined;
+      run = p.run;
+      source.changed(p.run, first ? 'run' : 'steps');
+      clock.advance(100); // the coalescer flushes between chunks
+      seen.push(p.steps);
+    },
+  });
+  assert.ok(seen.length > 2 && seen[0] < 20_000, `drawn in several chunks (${seen.join(', ')})`);
+  const snapshots = posted.filter((m): m is SnapshotMessage => m.type === 'snapshot');
+  const appended = posted.filter((m): m is UpdateMessage => m.type === 'update' && m.append !== undefined).reduce((n, m) => n + m.append!.rows.steps.length, 0);
+  assert.equal(snapshots.length, 1, 'one snapshot of the first chunk, then appends');
+  assert.equal(snapshots[0].rows.steps.length + appended, 20_000, 'every step reaches the page once');
+  session.showLogStatus(loadedStatus(file, loaded));
+  assert.equal(posted.at(-1)?.type, 'logStatus');
+  session.detach();
+  posted.length = 0;
+  session.handle({ type: 'ready', runId: 'loading' });
+  assert.deepEqual(posted.map((m) => m.type), ['logStatus', 'snapshot'], 'a reloaded page gets the final status and the run');
+  assert.equal((posted[0] as LogStatusMessage).summary?.steps, 20_000);
+  session.dispose();
+});
+
+test('export requests reach the adapter only for runs the session shows', () => {
+  const { session, start, store } = setup();
+  const requests: ExportMessage[] = [];
+  const withExport = new DashboardSession(new StoreRunSource(store), () => undefined, { scheduler: new FakeScheduler(), onExport: (r) => requests.push(r) });
+  start('a');
+  withExport.handle({ type: 'exportCsv', runId: 'a', from: 0, to: 10 });
+  withExport.handle({ type: 'exportCsv', runId: 'unknown', from: 0, to: 10 });
+  withExport.handle({ type: 'exportPng', runId: 'a', dataUrl: 'data:image/png;base64,AAAA' });
+  withExport.handle({ type: 'exportPng', runId: 'a', dataUrl: 'javascript:alert(1)' });
+  assert.deepEqual(requests.map((r) => [r.type, r.runId]), [['exportCsv', 'a'], ['exportPng', 'a']]);
+  session.dispose();
+  withExport.dispose();
 });

@@ -129,3 +129,18 @@ test('webview messages are checked before the extension acts on them', () => {
     null,
   ]) assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
 });
+
+test('export requests are checked: a step range in order, a PNG data URL and nothing else', () => {
+  const csv = { type: 'exportCsv', runId: 'a', from: 10.5, to: 200 };
+  assert.deepEqual(parseWebviewMessage(csv), csv);
+  const png = { type: 'exportPng', runId: 'a', dataUrl: 'data:image/png;base64,iVBORw0KGgo=' };
+  assert.deepEqual(parseWebviewMessage(png), png);
+  for (const bad of [
+    { ...csv, to: 5 },
+    { ...csv, from: NaN },
+    { ...csv, runId: undefined },
+    { ...png, dataUrl: 'data:text/html;base64,PGI+' },
+    { ...png, dataUrl: 'file:///etc/passwd' },
+    { ...png, dataUrl: 42 },
+  ]) assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
+});

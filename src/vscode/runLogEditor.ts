@@ -1,0 +1,86 @@
+/**
+ * Recorded logs in the dashboard: a read-only custom editor (the default for
+ * `.gradient-monitor/runs/*.jsonl`, an "Open With" choice for other tools' logs). The log streams in
+ * with loadRun behind a cancellable progress notification; the page draws the partial run as it
+ * grows, then shows the run's summary over every step and whatever could not be read, located.
+ */
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { loadedStatus, loadingStatus, settleUnfinished } from '../dashboard/logStatus';
+import { StoreRunSource } from '../dashboard/runSource';
+import { DashboardSession } from '../dashboard/session';
+import { isRecordedRunLog } from '../logs/paths';
+import { loadRun } from '../runs/loadRun';
+import { Run } from '../runs/runStore';
+import { LOG_FILE_VIEW_TYPE, RUN_LOG_VIEW_TYPE } from '../shared/webviewProtocol';
+import { connectDashboard } from './dashboard';
+import { withLogProgress } from './logProgress';
+import { alertSettings } from './settings';
+
+/** The editor a log opens in: the default one for our own logs, the "Open With" one for the rest. */
+export function runLogViewType(file: string): string {
+  return isRecordedRunLog(file) ? RUN_LOG_VIEW_TYPE : LOG_FILE_VIEW_TYPE;
+}
+
+class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
+  constructor(private readonly extensionUri: vscode.Uri) {}
+
+  openCustomDocument(uri: vscode.Uri): vscode.CustomDocument {
+    return { uri, dispose: () => undefined };
+  }
+
+  resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
+    const file = document.uri.fsPath;
+    let run: Run | undefined;
+    const source = new StoreRunSource({ all: () => (run ? [run] : []), get: (id) => (run?.id === id ? run : undefined) });
+    const abort = new AbortController();
+    const session = connectDashboard(panel, this.extensionUri, source, (id) => (run?.id === id ? file : undefined), () => abort.abort());
+    session.showLogStatus(loadingStatus(file));
+    void this.load(file, session, source, abort.signal, (r) => (run = r));
+  }
+
+  private async load(file: string, session: DashboardSession, source: StoreRunSource, closed: AbortSignal, found: (run: Run) => void): Promise<void> {
+    const name = path.basename(file);
+    let partial: Run | undefined;
+    const show = (r: Run | undefined): void => {
+      if (!r) return;
+      const first = partial !== r;
+      partial = r;
+      found(r);
+      source.changed(r, first ? 'run' : 'steps');
+    };
+    try {
+      // Cancelled from the notification, or the editor closed while loading.
+      const loaded = await withLogProgress(`Loading ${name}`, file, (onProgress, signal) =>
+        loadRun(file, {
+          alerts: alertSettings(),
+          signal: AbortSignal.any([signal, closed]),
+          onProgress: (p) => {
+            onProgress(p.bytes);
+            show(p.run);
+          },
+        }),
+      );
+      const status = loadedStatus(file, loaded); // before settling: the summary says 'unfinished'
+      if (loaded.run) {
+        show(loaded.run);
+        settleUnfinished(loaded.run);
+        source.changed(loaded.run, 'run'); // its clock and end state are final now
+      }
+      session.showLogStatus(status);
+    } catch (e) {
+      if (closed.aborted) return;
+      const cancelled = (e as Error).name === 'AbortError';
+      const why = cancelled ? `loading was cancelled${partial ? `; the ${partial.stepCount.toLocaleString('en')} steps read until then are shown` : ''}` : (e as Error).message;
+      session.showLogStatus(loadedStatus(file, undefined, why));
+      if (!cancelled) void vscode.window.showErrorMessage(`Gradient Monitor could not read ${file}: ${why}`);
+    }
+  }
+}
+
+export function registerRunLogEditor(context: vscode.ExtensionContext): void {
+  const provider = new RunLogEditorProvider(context.extensionUri);
+  for (const viewType of [RUN_LOG_VIEW_TYPE, LOG_FILE_VIEW_TYPE]) {
+    context.subscriptions.push(vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }));
+  }
+}
