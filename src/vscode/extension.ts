@@ -9,6 +9,7 @@ import { registerDashboard } from './dashboard';
 import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
+import { registerCompareRuns } from './compareRuns';
 
 let endpoint: Endpoint | undefined;
 
@@ -61,6 +62,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerRunsView(context, ep);
   registerPythonFixes(context, ep.hub, log);
   registerRunLogEditor(context);
+  registerCompareRuns(context, ep);
   return { url: ep.url, logDir: ep.logDir };
 }
 
