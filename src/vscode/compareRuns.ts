@@ -4,21 +4,18 @@
  * (a multi-pick of live and recorded runs). Live runs come from the Hub and keep updating; recorded
  * ones load with loadRun behind a cancellable progress notification and draw as they load.
  */
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { CompareMember, CompareSession } from '../dashboard/compareSession';
 import { settleUnfinished } from '../dashboard/logStatus';
 import { hubRunSource, StoreRunSource } from '../dashboard/runSource';
-import { loadRun } from '../runs/loadRun';
 import { buildRunsTreeModel, listRunFiles, LiveRunInfo, RunFile } from '../runs/runFiles';
 import { Run } from '../runs/runStore';
 import { COMPARE_VIEW_TYPE, MAX_COMPARED_RUNS } from '../shared/webviewProtocol';
 import { servePage } from './dashboard';
 import { Endpoint } from './endpoint';
-import { withLogProgress } from './logProgress';
 import type { RunsNode } from './runsTree';
+import { loadWithProgress } from './runLogEditor';
 import { runFolders } from './runsTree';
-import { alertSettings } from './settings';
 
 /** A run to compare: a live run of the Hub, or a log file. */
 type Target = { kind: 'live'; id: string; name: string } | { kind: 'file'; path: string; name: string };
@@ -92,16 +89,7 @@ async function loadMember(file: string, key: string, loaded: Map<string, Run>, s
     source.changed(run);
   };
   try {
-    const result = await withLogProgress(`Loading ${path.basename(file)}`, file, (onProgress, signal) =>
-      loadRun(file, {
-        alerts: alertSettings(),
-        signal: AbortSignal.any([signal, closed]),
-        onProgress: (p) => {
-          onProgress(p.bytes);
-          show(p.run);
-        },
-      }),
-    );
+    const result = await loadWithProgress(file, closed, show);
     if (!result.run) {
       void vscode.window.showWarningMessage(`Gradient Monitor: ${file} holds no steps to compare.`);
       return;
