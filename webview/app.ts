@@ -11,9 +11,11 @@ import { LayerChart } from './charts/layerChart';
 import { LossChart } from './charts/lossChart';
 import { NormChart } from './charts/normChart';
 import { YScale } from './charts/yScale';
+import { Overlay } from './overlay';
 import { RunData } from './runData';
 import { onThemeChange, readTheme, Theme } from './theme';
 import { chartImage } from './chartImage';
+import { CompareLegend } from './ui/compareLegend';
 import { RecordedPanel } from './ui/recordedPanel';
 import { RunSelector } from './ui/runSelector';
 import { SummaryStrip } from './ui/summaryStrip';
@@ -38,6 +40,8 @@ export interface RenderMetrics {
 
 export class DashboardApp {
   readonly data = new RunData();
+  /** Set once the extension puts the page in compare mode (a compare panel stays one). */
+  private overlay?: Overlay;
   readonly metrics: RenderMetrics = { renders: 0, renderMs: [], firstDrawMs: [], handleMs: [] };
   private theme: Theme;
   private state: DashboardState;
@@ -61,6 +65,7 @@ export class DashboardApp {
   private readonly selector: RunSelector;
   private readonly summary: SummaryStrip;
   private readonly recorded: RecordedPanel;
+  private readonly legend: CompareLegend;
   private readonly el: Record<'message' | 'charts' | 'runState' | 'resolution' | 'scale' | 'follow' | 'reset' | 'topK' | 'lossPanel' | 'heatmapBox' | 'heatLegend' | 'exportCsv' | 'exportPng', HTMLElement>;
 
   constructor(
@@ -109,6 +114,7 @@ export class DashboardApp {
       { problems: byId('log-problems'), root: byId('recorded'), status: byId('recorded-status'), facts: byId('recorded-facts'), alerts: byId('recorded-alerts') },
       (step) => this.jumpTo(step),
     );
+    this.legend = new CompareLegend(doc, byId('compare-legend'));
     this.wireControls();
     onThemeChange(doc, () => this.applyTheme());
     new ResizeObserver(() => this.requestLayers()).observe(this.el.heatmapBox);
@@ -145,6 +151,14 @@ export class DashboardApp {
         this.logStatus = m;
         this.recorded.render(m);
         break;
+      case 'compare':
+        if (!this.overlay) {
+          this.overlay = new Overlay();
+          this.doc.body.classList.add('compare-mode');
+          this.window = this.state.window ?? { kind: 'all' }; // a compare panel shown again keeps its zoom
+        }
+        this.overlay.load(m, this.theme.palette);
+        break;
     }
     this.metrics.handleMs.push(performance.now() - started);
     this.scheduleRender();
@@ -167,27 +181,32 @@ export class DashboardApp {
     if (view.runId === this.data.header?.id && view.requestId === this.layerRequestId) this.layerView = view;
   }
 
+  /** What is charted: the shown run, or in compare mode all compared runs aligned by step. */
+  private get shown(): Pick<RunData, 'firstStep' | 'lastStep' | 'live' | 'bucketWidth'> {
+    return this.overlay ?? this.data;
+  }
+
   /** The steps in view. */
   range(): StepRange {
-    const { firstStep, lastStep } = this.data;
+    const { firstStep, lastStep } = this.shown;
     if (Number.isNaN(firstStep)) return { from: 0, to: 1 };
     return padded(resolveWindow(this.window, firstStep, lastStep));
   }
 
   private extent(): StepRange {
-    const { firstStep, lastStep } = this.data;
+    const { firstStep, lastStep } = this.shown;
     return Number.isNaN(firstStep) ? { from: 0, to: 1 } : padded({ from: firstStep, to: lastStep });
   }
 
   private onUserRange(r: StepRange): void {
-    const { firstStep, lastStep } = this.data;
+    const { firstStep, lastStep, live } = this.shown;
     if (Number.isNaN(firstStep)) return;
-    this.setWindow(windowAfterZoom(r, firstStep, lastStep, this.data.live));
+    this.setWindow(windowAfterZoom(r, firstStep, lastStep, live));
   }
 
   /** Zooms every chart to a few percent of the run around a step (an alert, the maximum, the first NaN). */
   jumpTo(step: number): void {
-    const { firstStep, lastStep } = this.data;
+    const { firstStep, lastStep } = this.shown;
     if (Number.isNaN(firstStep)) return;
     const width = Math.max(MIN_JUMP_WIDTH, (lastStep - firstStep) * JUMP_SHARE);
     this.setWindow({ kind: 'range', from: step - width / 2, to: step + width / 2 });
@@ -226,7 +245,11 @@ export class DashboardApp {
     const data = this.data;
     const run = data.header;
     this.showMessage();
-    if (run) {
+    if (this.overlay) {
+      this.norm.renderOverlay(this.overlay.runs, this.yScale);
+      this.legend.render(this.overlay.runs);
+      this.describeOverlay(this.overlay);
+    } else if (run) {
       const lossShown = LossChart.hasData(data);
       this.el.lossPanel.hidden = !lossShown;
       this.axis.gutters.right = lossShown && data.lrs.length > 0 ? RIGHT_AXIS_WIDTH : 0;
@@ -237,7 +260,7 @@ export class DashboardApp {
       this.heatmap.renderLegend(this.el.heatLegend);
       this.describeCharts();
     }
-    this.summary.render(data);
+    if (!this.overlay) this.summary.render(data);
     this.renderControls();
     const ended = performance.now();
     this.metrics.renders++;
@@ -254,12 +277,13 @@ export class DashboardApp {
     const log = this.logStatus;
     if (log?.loading && !this.data.header) text = `Loading ${log.file}…`;
     else if (log && !this.data.header) text = log.problems.length > 0 ? '' : `${log.file} holds no steps.`;
+    else if (this.overlay) text = this.overlay.runs.length === 0 ? 'Loading the runs to compare…' : '';
     else if (!this.runs) text = '';
     else if (this.runs.waitingFor !== null) text = `Waiting for run “${this.runs.waitingFor}” to reconnect… Training scripts that are still running reattach on their own.`;
     else if (this.runs.runs.length === 0 && !this.data.header) text = 'No runs yet. Start training with the gradient-monitor Python client in a VS Code terminal, or try: gradient-monitor simulate --spike-at 300 --nan-at 800';
     m.textContent = text;
     m.hidden = text === '';
-    this.el.charts.hidden = !this.data.header;
+    this.el.charts.hidden = this.overlay ? this.overlay.runs.length === 0 : !this.data.header;
   }
 
   private renderControls(): void {
@@ -277,11 +301,12 @@ export class DashboardApp {
       state.className = `badge state-${run.state}`;
       state.title = run.endMessage ?? '';
     }
-    const following = this.data.live && this.window.kind !== 'range';
-    this.el.resolution.textContent = this.data.bucketWidth > 1 ? `older steps drawn as min/max of ${this.data.bucketWidth.toLocaleString('en')}` : '';
+    const shown = this.shown;
+    const following = shown.live && this.window.kind !== 'range';
+    this.el.resolution.textContent = shown.bucketWidth > 1 ? `older steps drawn as min/max of ${shown.bucketWidth.toLocaleString('en')}` : '';
     this.el.scale.setAttribute('aria-pressed', String(this.yScale === 'log'));
     this.el.follow.setAttribute('aria-pressed', String(following));
-    (this.el.follow as HTMLButtonElement).disabled = !this.data.live;
+    (this.el.follow as HTMLButtonElement).disabled = !shown.live;
     (this.el.topK as HTMLInputElement).value = String(this.topK);
     (this.el.exportCsv as HTMLButtonElement).disabled = !run;
     (this.el.exportPng as HTMLButtonElement).disabled = !run;
@@ -299,6 +324,16 @@ export class DashboardApp {
     this.norm.chart.canvas.setAttribute('aria-label', parts.join(' '));
     const top = this.layers.ranked.slice(0, 3).map((r) => this.data.header?.layers[r.layer] ?? '');
     this.layers.chart.canvas.setAttribute('aria-label', top.length ? `Largest layers in view: ${top.join(', ')}.` : 'No per-layer norms reported.');
+  }
+
+  private describeOverlay(overlay: Overlay): void {
+    const { from, to } = this.range();
+    const parts = [`Total gradient norms of ${overlay.runs.length} runs, steps ${formatStep(from)} to ${formatStep(to)}.`];
+    for (const r of overlay.runs) {
+      const max = r.data.maxPoint();
+      parts.push(`${r.data.header?.name ?? r.key}: ${max ? `maximum ${fmt(max.y)} at step ${formatStep(max.step)}` : 'no finite steps'}${r.data.nonFinite.length > 0 ? `, non-finite from step ${formatStep(r.data.nonFinite[0].step)}` : ''}.`);
+    }
+    this.norm.chart.canvas.setAttribute('aria-label', parts.join(' '));
   }
 
   private wireControls(): void {
@@ -381,9 +416,10 @@ export class DashboardApp {
 
   /** Following keeps the current width at the latest step; not following pins the current range. */
   private toggleFollow(): void {
-    if (!this.data.live) return;
+    const shown = this.shown;
+    if (!shown.live) return;
     const { from, to } = this.range();
-    if (this.window.kind === 'range') this.setWindow(to - from >= this.data.lastStep - this.data.firstStep ? { kind: 'all' } : { kind: 'latest', width: to - from });
+    if (this.window.kind === 'range') this.setWindow(to - from >= shown.lastStep - shown.firstStep ? { kind: 'all' } : { kind: 'latest', width: to - from });
     else this.setWindow({ kind: 'range', from, to });
   }
 
@@ -404,6 +440,7 @@ export class DashboardApp {
     this.theme = readTheme(this.doc);
     applyChartDefaults(this.theme);
     for (const c of [this.norm, this.loss, this.layers, this.heatmap]) c.applyTheme(this.theme);
+    this.overlay?.restyle(this.theme.palette);
     this.scheduleRender();
   }
 
@@ -432,6 +469,9 @@ export class DashboardApp {
       trueMax: () => this.data.maxPoint()?.y,
       normLineColor: () => this.norm.chart.data.datasets[0].borderColor,
       rendered: () => this.frame === undefined,
+      /** Compare mode: per run what its line and markers draw, and its true maximum (from all its rows). */
+      drawnOverlay: () => this.norm.drawnOverlay(),
+      overlayTrueMax: () => this.overlay?.runs.map((r) => r.data.maxPoint()?.y) ?? [],
     };
   }
 }

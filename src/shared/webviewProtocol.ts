@@ -16,6 +16,8 @@ export const DASHBOARD_VIEW_TYPE = 'gradientMonitor.dashboard';
 export const RUN_LOG_VIEW_TYPE = 'gradientMonitor.runLog';
 /** ...and an "Open With" choice for any log it reads (other tools' logs, .jsonl elsewhere). */
 export const LOG_FILE_VIEW_TYPE = 'gradientMonitor.logFile';
+/** A dashboard page in compare mode (runs overlaid); not restored after a restart. */
+export const COMPARE_VIEW_TYPE = 'gradientMonitor.compare';
 
 /** The extension posts at most this many coalesced updates a second to a dashboard. */
 export const MAX_UPDATES_PER_SECOND = 10;
@@ -190,7 +192,28 @@ export interface LogStatusMessage {
   summary: RecordedSummary | null;
 }
 
-export type HostMessage = SnapshotMessage | UpdateMessage | LayersMessage | LogStatusMessage;
+/** One run of a comparison: its header and its total-norm rows (the same envelope rows as a snapshot's). */
+export interface ComparedRun {
+  /** Unique within the comparison (a live run and its own recorded log share a run id). */
+  key: string;
+  run: RunHeader;
+  rows: SeriesRows;
+  bucketWidth: number;
+}
+
+/** At most this many runs are overlaid: beyond it the colors stop telling runs apart. */
+export const MAX_COMPARED_RUNS = 8;
+
+/**
+ * Puts the page in compare mode: the total norms of several runs overlaid on one chart, aligned
+ * by step. Sent whole (live members change it) at most once a second.
+ */
+export interface CompareMessage {
+  type: 'compare';
+  runs: ComparedRun[];
+}
+
+export type HostMessage = SnapshotMessage | UpdateMessage | LayersMessage | LogStatusMessage | CompareMessage;
 
 /** The webview started (or was restored) and wants the run it showed last, if any. */
 export interface ReadyMessage {

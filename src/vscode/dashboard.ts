@@ -3,33 +3,31 @@
  * Hidden panels drop their page (no retainContextWhenHidden: a chart of a million steps is not
  * kept in memory for nothing); the page restores its view from webview state, and a serializer
  * brings the panel back after a VS Code restart, re-attaching to its run once it streams again.
- * `connectDashboard` is shared with the recorded-log editor (runLogEditor.ts): one page, one session type.
+ * `connectDashboard` is shared with the recorded-log editor (runLogEditor.ts) and `servePage` with the
+ * compare panel (compareRuns.ts): one page for all of them.
  */
 import * as vscode from 'vscode';
 import { dashboardHtml, newNonce } from '../dashboard/html';
 import { hubRunSource, RunSource } from '../dashboard/runSource';
 import { DashboardSession } from '../dashboard/session';
 import { Hub } from '../ingest/hub';
-import { DASHBOARD_VIEW_TYPE, DashboardState } from '../shared/webviewProtocol';
+import { DASHBOARD_VIEW_TYPE, DashboardState, HostMessage } from '../shared/webviewProtocol';
 import { saveExport } from './dashboardExport';
 
-/**
- * Serves the dashboard page in a webview panel and connects it to a session over `source`;
- * `logFileOf` names the log a run's CSV export reads. Everything is released with the panel.
- */
-export function connectDashboard(
-  panel: vscode.WebviewPanel,
-  extensionUri: vscode.Uri,
-  source: RunSource,
-  logFileOf: (runId: string) => string | undefined,
-  onDispose: () => void = () => undefined,
-): DashboardSession {
+/** What serves a dashboard page: a single-run DashboardSession or a CompareSession. */
+export interface PageSession {
+  handle(message: unknown): void;
+  /** The page is gone (panel hidden); it says `ready` again when shown. */
+  detach(): void;
+  dispose(): void;
+}
+
+/** Serves the dashboard page in a webview panel and connects it to the session `create` makes. Everything is released with the panel. */
+export function servePage<S extends PageSession>(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, create: (post: (message: HostMessage) => void) => S, onDispose: () => void = () => undefined): S {
   const webview = panel.webview;
   webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
   const uri = (...parts: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
-  const session = new DashboardSession(source, (message) => void webview.postMessage(message), {
-    onExport: (request) => void saveExport(request, source.get(request.runId)?.name ?? request.runId, logFileOf(request.runId)),
-  });
+  const session = create((message) => void webview.postMessage(message));
   const subscriptions = [
     webview.onDidReceiveMessage((m) => session.handle(m)),
     panel.onDidChangeViewState(() => {
@@ -49,6 +47,25 @@ export function connectDashboard(
     codiconsUri: uri('dist', 'codicon.css'),
   });
   return session;
+}
+
+/** A single-run dashboard over `source`; `logFileOf` names the log a run's CSV export reads. */
+export function connectDashboard(
+  panel: vscode.WebviewPanel,
+  extensionUri: vscode.Uri,
+  source: RunSource,
+  logFileOf: (runId: string) => string | undefined,
+  onDispose: () => void = () => undefined,
+): DashboardSession {
+  return servePage(
+    panel,
+    extensionUri,
+    (post) =>
+      new DashboardSession(source, post, {
+        onExport: (request) => void saveExport(request, source.get(request.runId)?.name ?? request.runId, logFileOf(request.runId)),
+      }),
+    onDispose,
+  );
 }
 
 export function registerDashboard(context: vscode.ExtensionContext, hub: Hub): void {

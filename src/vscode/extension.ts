@@ -10,6 +10,7 @@ import { registerRecordingNotifier } from './recordingNotifier';
 import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
+import { registerCompareRuns } from './compareRuns';
 
 let endpoint: Endpoint | undefined;
 
@@ -55,6 +56,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerRunsView(context, ep);
   registerPythonFixes(context, ep.hub, log);
   registerRunLogEditor(context);
+  registerCompareRuns(context, ep);
   return { url: ep.url, logDir: ep.logDir };
 }
 

@@ -10,7 +10,7 @@ import { loadedStatus, loadingStatus, settleUnfinished } from '../dashboard/logS
 import { StoreRunSource } from '../dashboard/runSource';
 import { DashboardSession } from '../dashboard/session';
 import { isRecordedRunLog } from '../logs/paths';
-import { loadRun } from '../runs/loadRun';
+import { LoadedRun, loadRun } from '../runs/loadRun';
 import { Run } from '../runs/runStore';
 import { LOG_FILE_VIEW_TYPE, RUN_LOG_VIEW_TYPE } from '../shared/webviewProtocol';
 import { connectDashboard } from './dashboard';
@@ -40,7 +40,6 @@ class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
   }
 
   private async load(file: string, session: DashboardSession, source: StoreRunSource, closed: AbortSignal, found: (run: Run) => void): Promise<void> {
-    const name = path.basename(file);
     let partial: Run | undefined;
     const show = (r: Run | undefined): void => {
       if (!r) return;
@@ -50,17 +49,7 @@ class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
       source.changed(r, first ? 'run' : 'steps');
     };
     try {
-      // Cancelled from the notification, or the editor closed while loading.
-      const loaded = await withLogProgress(`Loading ${name}`, file, (onProgress, signal) =>
-        loadRun(file, {
-          alerts: alertSettings(),
-          signal: AbortSignal.any([signal, closed]),
-          onProgress: (p) => {
-            onProgress(p.bytes);
-            show(p.run);
-          },
-        }),
-      );
+      const loaded = await loadWithProgress(file, closed, show);
       const status = loadedStatus(file, loaded); // before settling: the summary says 'unfinished'
       if (loaded.run) {
         show(loaded.run);
@@ -76,6 +65,23 @@ class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
       if (!cancelled) void vscode.window.showErrorMessage(`Gradient Monitor could not read ${file}: ${why}`);
     }
   }
+}
+
+/**
+ * Loads a log with loadRun behind a cancellable progress notification, handing over the partial run
+ * as it grows. It stops when cancelled from the notification or when `closed` aborts (its viewer closed).
+ */
+export function loadWithProgress(file: string, closed: AbortSignal, onRun: (run: Run | undefined) => void): Thenable<LoadedRun> {
+  return withLogProgress(`Loading ${path.basename(file)}`, file, (onProgress, signal) =>
+    loadRun(file, {
+      alerts: alertSettings(),
+      signal: AbortSignal.any([signal, closed]),
+      onProgress: (p) => {
+        onProgress(p.bytes);
+        onRun(p.run);
+      },
+    }),
+  );
 }
 
 export function registerRunLogEditor(context: vscode.ExtensionContext): void {

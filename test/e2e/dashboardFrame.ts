@@ -8,6 +8,8 @@ export interface Hook {
   drawnMarkers(): { step: number }[];
   drawnAlerts(): { kind: string; step: number }[];
   trueMax(): number | undefined;
+  /** Compare mode: per run what its line and markers draw, and its color. */
+  drawnOverlay(): { name: string; color: string; norms: { y: number }[]; markers: { step: number }[] }[];
 }
 
 /** The document of a dashboard webview holding `selector`: VS Code nests each webview in two iframes. */

@@ -5,6 +5,7 @@
  */
 import { DEFAULT_ALERT_SETTINGS } from '../../src/alerts/rules';
 import { rng } from '../../src/cli/synthetic';
+import { CompareSession } from '../../src/dashboard/compareSession';
 import { StoreRunSource } from '../../src/dashboard/runSource';
 import { snapshotRows } from '../../src/dashboard/rows';
 import { DashboardSession } from '../../src/dashboard/session';
@@ -50,9 +51,11 @@ const session = new DashboardSession(
   },
   { onExport: (r) => exports.push(r) },
 );
+/** What the page talks to: the single-run session, or a compare session once `compare` is called. */
+let active: { handle(m: unknown): void } = session;
 
 (window as unknown as { acquireVsCodeApi: () => unknown }).acquireVsCodeApi = () => ({
-  postMessage: (m: unknown) => setTimeout(() => session.handle(throughVsCodeTransport(m)), 0),
+  postMessage: (m: unknown) => setTimeout(() => active.handle(throughVsCodeTransport(m)), 0),
   getState: () => savedState,
   setState: (s: unknown) => {
     savedState = s;
@@ -100,6 +103,14 @@ const standIn = {
   },
   select(runId: string): void {
     session.select(runId);
+  },
+  /** Turns the page into a compare panel over these runs (as the extension's compare panel serves it). */
+  compare(runIds: string[]): void {
+    session.dispose();
+    const post = (m: HostMessage): void => window.postMessage(throughVsCodeTransport(m), '*');
+    const compare = new CompareSession(runIds.map((id) => ({ key: `live:${id}`, run: () => store.get(id) })), [source], post, { updateIntervalMs: 100 });
+    active = compare;
+    compare.handle({ type: 'ready' }); // the page said ready long ago, to the session it replaces
   },
   showLogStatus(status: LogStatusMessage): void {
     session.showLogStatus(status);
