@@ -73,3 +73,7 @@ test('two recorded runs selected in the Runs view compare on one chart, each in 
   await vscode.page.waitForTimeout(300);
   await vscode.screenshot('compare-runs');
 });
+
+test('the webviews caused no Content-Security-Policy violations', () => {
+  assert.deepEqual(vscode.cspViolations(), []);
+});

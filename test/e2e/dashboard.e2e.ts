@@ -91,3 +91,16 @@ async function waitForNewEndpoint(old: DiscoveryRecord): Promise<DiscoveryRecord
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+test('the webviews caused no Content-Security-Policy violations, and one would be caught', async () => {
+  assert.deepEqual(vscode.cspViolations(), []);
+  // The detector itself: a remote image inside the dashboard must be refused and reported.
+  const frame = await dashboardFrame();
+  await frame.evaluate(() => {
+    const img = document.createElement('img');
+    img.src = 'http://127.0.0.1:9/tracking.png';
+    document.body.appendChild(img);
+  });
+  for (let i = 0; i < 50 && vscode.cspViolations().length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(vscode.cspViolations().join('\n'), /img-src|Content Security Policy/);
+});

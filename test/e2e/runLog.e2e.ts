@@ -70,3 +70,7 @@ test('a recorded run opens from the Runs view in the dashboard editor, with its 
   await vscode.page.waitForTimeout(300);
   await vscode.screenshot('run-log-editor-crashed');
 });
+
+test('the webviews caused no Content-Security-Policy violations', () => {
+  assert.deepEqual(vscode.cspViolations(), []);
+});
