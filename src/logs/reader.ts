@@ -34,28 +34,33 @@ export async function readRunLog(file: string, onMessage: (m: ClientMessage, lin
   const maxErrors = opts.maxErrors ?? 100;
   const summary: ReadSummary = { lines: 0, messages: 0, errors: [], tornTail: false, bytes: 0 };
   const handleLine = (text: string, lineNo: number, isTail: boolean): void => {
-    if (text.trim() === '') return;
-    let parsed: unknown;
-    try {
-      parsed = parseJsonAllowingNonFinite(text);
-    } catch (e) {
-      if (isTail) {
-        summary.tornTail = true;
-        return;
-      }
-      if (summary.errors.length < maxErrors) summary.errors.push({ line: lineNo, message: `not valid JSON: ${(e as Error).message}` });
-      return;
-    }
-    const result = validateMessage(parsed, LOG_LIMITS);
-    if ('error' in result) {
-      if (summary.errors.length < maxErrors) summary.errors.push({ line: lineNo, message: result.error });
+    const parsed = parseLogLine(text);
+    if (parsed === undefined) return;
+    if ('error' in parsed) {
+      if (isTail && parsed.torn) summary.tornTail = true;
+      else if (summary.errors.length < maxErrors) summary.errors.push({ line: lineNo, message: parsed.error });
       return;
     }
     summary.messages++;
-    onMessage(result.ok, lineNo);
+    onMessage(parsed.ok, lineNo);
   };
   const { lines, bytes } = await readLines(file, handleLine, opts);
   summary.lines = lines;
   summary.bytes = bytes;
   return summary;
+}
+
+/**
+ * One log line as a message; undefined for a blank line. `torn` marks text that is not JSON at
+ * all, which at the end of a file is a write cut short rather than a bad line.
+ */
+export function parseLogLine(text: string): { ok: ClientMessage } | { error: string; torn?: boolean } | undefined {
+  if (text.trim() === '') return undefined;
+  let parsed: unknown;
+  try {
+    parsed = parseJsonAllowingNonFinite(text);
+  } catch (e) {
+    return { error: `not valid JSON: ${(e as Error).message}`, torn: true };
+  }
+  return validateMessage(parsed, LOG_LIMITS);
 }

@@ -9,6 +9,7 @@ import * as vscode from 'vscode';
 import { loadedStatus, loadingStatus, settleUnfinished } from '../dashboard/logStatus';
 import { StoreRunSource } from '../dashboard/runSource';
 import { DashboardSession } from '../dashboard/session';
+import { applyFollowed, FOLLOW_IDLE_MS, LogFollower } from '../logs/follow';
 import { isRecordedRunLog } from '../logs/paths';
 import { LoadedRun, loadRun } from '../runs/loadRun';
 import { Run } from '../runs/runStore';
@@ -57,12 +58,48 @@ class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
         source.changed(loaded.run, 'run'); // its clock and end state are final now
       }
       session.showLogStatus(status);
+      if (loaded.run && loaded.read.format === 'gradient-monitor') await followAppends(file, loaded, source, closed);
     } catch (e) {
       if (closed.aborted) return;
       const cancelled = (e as Error).name === 'AbortError';
       const why = cancelled ? `loading was cancelled${partial ? `; the ${partial.stepCount.toLocaleString('en')} steps read until then are shown` : ''}` : (e as Error).message;
       session.showLogStatus(loadedStatus(file, undefined, why));
       if (!cancelled) void vscode.window.showErrorMessage(`Gradient Monitor could not read ${file}: ${why}`);
+    }
+  }
+}
+
+/**
+ * Keeps drawing a log that is still being written (a run writing its own log, a shared folder):
+ * appended lines are polled every second while the editor is open, a growing log's run counts as
+ * live, and one left unchanged for a while settles as interrupted again (or ends with its run_end).
+ */
+async function followAppends(file: string, loaded: LoadedRun, source: StoreRunSource, closed: AbortSignal): Promise<void> {
+  const run = loaded.run!;
+  const follower = await LogFollower.afterCompleteLines(file, loaded.read.bytes, loaded.read.lines ?? 0);
+  let lastGrowth = 0;
+  const timer = setInterval(() => void poll(), 1000);
+  closed.addEventListener('abort', () => clearInterval(timer));
+  let polling = false;
+  async function poll(): Promise<void> {
+    if (polling) return;
+    polling = true;
+    try {
+      const before = run.state;
+      const { messages, replaced } = await follower.poll((m) => applyFollowed(run, m));
+      if (replaced) clearInterval(timer);
+      if (messages > 0) {
+        lastGrowth = Date.now();
+        if (before === 'interrupted' && run.state === 'interrupted') run.state = 'live';
+        source.changed(run, run.state === before ? 'steps' : 'run');
+      } else if (run.state === 'live' && lastGrowth > 0 && Date.now() - lastGrowth > FOLLOW_IDLE_MS) {
+        settleUnfinished(run);
+        source.changed(run, 'run');
+      }
+    } catch {
+      clearInterval(timer); // the file went away: what was read stays on screen
+    } finally {
+      polling = false;
     }
   }
 }

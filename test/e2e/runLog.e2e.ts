@@ -5,6 +5,8 @@
  * readable, and says which line was bad.
  */
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { runStartFor, syntheticSteps } from '../../src/cli/synthetic';
 import { stringifyKeepingNonFinite } from '../../src/protocol/json';
@@ -69,6 +71,20 @@ test('a recorded run opens from the Runs view in the dashboard editor, with its 
   assert.equal(await frame.textContent('#run-state'), 'interrupted', 'nothing streams into a log: it is not live');
   await vscode.page.waitForTimeout(300);
   await vscode.screenshot('run-log-editor-crashed');
+});
+
+test('a log that is still being written keeps growing in the open editor, and its run counts as live', async () => {
+  const file = path.join(vscode.workspace, '.gradient-monitor/runs/crashed-e2e-0123456789.jsonl');
+  const frame = await dashboardFrame(vscode, 30_000, '#log-problems:not([hidden])');
+  // The writer finishes the half-written step 250 and goes on.
+  const more = { runId: 'crashed-e2e', steps: 260 };
+  const later = lines([...syntheticSteps(more)].slice(251));
+  appendFileSync(file, `rm":1.5}\n${later}`);
+  await waitForHook(frame, 'steps 250..259 appended to the open log', (h) => h.drawnNorms().length === 260, 20_000);
+  assert.equal(await frame.textContent('#run-state'), 'live');
+  appendFileSync(file, lines([{ type: 'run_end', run_id: 'crashed-e2e', status: 'completed' }]));
+  for (let i = 0; i < 50 && (await frame.textContent('#run-state')) !== 'completed'; i++) await vscode.page.waitForTimeout(200);
+  assert.equal(await frame.textContent('#run-state'), 'completed');
 });
 
 test('the webviews caused no Content-Security-Policy violations', () => {
