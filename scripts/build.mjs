@@ -28,6 +28,9 @@ mkdirSync('dist', { recursive: true });
 for (const [from, to] of [
   ['node_modules/web-tree-sitter/tree-sitter.wasm', 'dist/tree-sitter.wasm'],
   ['node_modules/tree-sitter-python/tree-sitter-python.wasm', 'dist/tree-sitter-python.wasm'],
+  // The dashboard's icons: codicons' stylesheet and font, served to the webview from the extension.
+  ['node_modules/@vscode/codicons/dist/codicon.css', 'dist/codicon.css'],
+  ['node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/codicon.ttf'],
 ]) if (existsSync(from)) cpSync(from, to);
 
 if (watch) {

@@ -16,7 +16,7 @@ version=$(node -p 'require("./package.json").version')
 ext="$state/extensions/gradient-monitor.gradient-monitor-$version"
 mkdir -p "$ext" && cp -r package.json dist media README.md "$ext"/ 2>/dev/null || true
 cat > "$state/user-data/User/settings.json" <<'JSON'
-{ "workbench.startupEditor": "none", "security.workspace.trust.enabled": false, "telemetry.telemetryLevel": "off", "update.mode": "none" }
+{ "workbench.startupEditor": "none", "security.workspace.trust.enabled": false, "telemetry.telemetryLevel": "off", "update.mode": "none", "remote.autoForwardPorts": false }
 JSON
 printf 'auth: none\ncert: false\n' > "$state/config.yaml"
 

@@ -28,7 +28,7 @@ stage "integration tests"
 node_tests integration test/integration/*.test.ts
 if [ -f scripts/test-python.sh ]; then
   stage "python client tests"
-  PYTEST_ADDOPTS="--junitxml=$results/pytest.xml" bash scripts/test-python.sh || status=1
+  PYTEST_ADDOPTS="--junitxml=$PWD/$results/pytest.xml" bash scripts/test-python.sh || status=1
 fi
 stage "end-to-end tests (code-server + chromium)"
 node_tests e2e test/e2e/*.e2e.ts

@@ -1,5 +1,5 @@
 /** Small helpers shared by the CLI commands. */
-import { listDiscovery } from '../server/discovery';
+import { listDiscovery, pickEndpoint } from '../server/discovery';
 
 export class UsageError extends Error {}
 
@@ -12,9 +12,9 @@ export function numberOption(value: string | undefined, name: string, fallback?:
   return n;
 }
 
-/** Endpoint from flags, else the environment VS Code's terminals get, else the newest discovery file. */
+/** Endpoint from flags, else the environment VS Code's terminals get, else the discovery file that fits the working directory. */
 export function resolveEndpoint(url: string | undefined, token: string | undefined): { url: string; token: string } {
-  const found = listDiscovery()[0];
+  const found = pickEndpoint(listDiscovery(), process.cwd());
   // An empty variable counts as unset (the e2e harness and some shells export empty values).
   const u = url || process.env.GRADIENT_MONITOR_URL || found?.url;
   const t = token || process.env.GRADIENT_MONITOR_TOKEN || (u === found?.url ? found?.token : undefined);

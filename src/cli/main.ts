@@ -4,12 +4,16 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { Hub } from '../ingest/hub';
 import { fmt } from '../alerts/rules';
+import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../logs/summary';
+import { LOG_FORMAT_NAMES } from '../importers/types';
+import { formatDuration } from '../runs/runReport';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';
 import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
 import { DEFAULT_HOST, DEFAULT_PORT, GradientServer } from '../server/server';
 import { numberOption, resolveEndpoint, UsageError } from './args';
+import { importCommand } from './import';
 import { simulate } from './simulate';
 import { checkCommand, clipCommand } from './pythonCommands';
 
@@ -17,12 +21,17 @@ const USAGE = `usage: gradient-monitor <command> [options]
 
 commands:
   serve    [--host H] [--port P] [--token T] [--log-dir D] [--threshold X]
-           headless endpoint that records runs; prints the ws URL first
+           [--max-connections N] [--max-messages-per-second N] [--max-layers N]
+           [--max-runs N] [--max-frame-bytes N]
+           headless endpoint that records runs; prints the ws URL first.
+           A host other than loopback needs --token (16+ characters)
   simulate [--url U] [--token T] [--steps N] [--rate HZ] [--spike-at S] [--nan-at S]
            [--run-id ID] [--name NAME] [--threshold X] [--layers N]
            streams a synthetic run to an endpoint
   inspect  LOG [--json] [--threshold X]
-           summary of a recorded run
+           summary of a recorded run, or of a trainer_state.json, TensorBoard event file or CSV
+  import   FILE -o OUT.jsonl [--force] [--run-id ID] [--name NAME]
+           converts a trainer_state.json, TensorBoard event file or CSV into a run log
   clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
            adds gradient clipping where the script trains (prints a diff; --write applies it)
            exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse
@@ -32,6 +41,9 @@ commands:
 `;
 
 type Out = (line: string) => void;
+
+/** How long `serve` waits on shutdown for a failing disk before giving up on unwritten messages. */
+const SHUTDOWN_WAIT_MS = 5000;
 
 export async function main(argv: string[], out: Out = (l) => process.stdout.write(l + '\n'), err: Out = (l) => process.stderr.write(l + '\n')): Promise<number> {
   const [command, ...rest] = argv;
@@ -43,6 +55,8 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
         return await runSimulate(rest, out, err);
       case 'inspect':
         return await inspect(rest, out);
+      case 'import':
+        return await importCommand(rest, out, err);
       case 'clip':
         return await clipCommand(rest, out, err);
       case 'check':
@@ -70,20 +84,42 @@ export async function main(argv: string[], out: Out = (l) => process.stdout.writ
 async function serve(args: string[], out: Out, err: Out): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: { host: { type: 'string' }, port: { type: 'string' }, token: { type: 'string' }, 'log-dir': { type: 'string' }, threshold: { type: 'string' } },
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      token: { type: 'string' },
+      'log-dir': { type: 'string' },
+      threshold: { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-messages-per-second': { type: 'string' },
+      'max-layers': { type: 'string' },
+      'max-runs': { type: 'string' },
+      'max-frame-bytes': { type: 'string' },
+    },
   });
   const host = values.host ?? DEFAULT_HOST;
-  const token = values.token || process.env.GRADIENT_MONITOR_TOKEN || newToken();
+  const chosenToken = values.token || process.env.GRADIENT_MONITOR_TOKEN;
+  const token = chosenToken || newToken();
   const logDir = path.resolve(values['log-dir'] ?? path.join('.gradient-monitor', 'runs'));
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
-  const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold } }), logDir);
-  const server = new GradientServer(hub, { host, port: numberOption(values.port, 'port', DEFAULT_PORT), token });
+  const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold }, maxRuns: numberOption(values['max-runs'], 'max-runs') }), logDir);
+  const maxLayers = numberOption(values['max-layers'], 'max-layers');
+  const server = new GradientServer(hub, {
+    host,
+    port: numberOption(values.port, 'port', DEFAULT_PORT),
+    token,
+    explicitToken: Boolean(chosenToken),
+    maxConnections: numberOption(values['max-connections'], 'max-connections'),
+    maxMessagesPerSecond: numberOption(values['max-messages-per-second'], 'max-messages-per-second'),
+    maxFrameBytes: numberOption(values['max-frame-bytes'], 'max-frame-bytes'),
+    validation: maxLayers === undefined ? {} : { maxLayers },
+  });
   const { url } = await server.listen();
   // Published before the URL line, so whoever reads that line can already discover the endpoint.
   await writeDiscovery({ url, token, pid: process.pid, workspaceFolders: [], startedAt: Date.now(), logDir });
   process.once('exit', () => removeDiscoverySync());
   out(url);
-  if (!values.token && !process.env.GRADIENT_MONITOR_TOKEN) out(`token: ${token}`);
+  if (!chosenToken) out(`token: ${token}`);
   out(`recording runs to ${logDir}`);
   hub.on('alert', (a) => err(`[${a.severity}] ${a.run_id}: ${a.message}`));
   hub.on('run', (r) => {
@@ -95,9 +131,14 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  process.once('SIGINT', () => process.exit(130)); // a second Ctrl-C does not wait for the disk
   await server.close();
-  await hub.close(); // flushes every buffered line
+  const lost = await hub.close(SHUTDOWN_WAIT_MS); // flushes every buffered line, unless the disk keeps refusing
   removeDiscoverySync();
+  if (lost > 0) {
+    err(`gradient-monitor: gave up on ${lost} messages that could not be written to ${logDir} within ${SHUTDOWN_WAIT_MS / 1000} s`);
+    return 1;
+  }
   return 0;
 }
 
@@ -145,12 +186,15 @@ async function inspect(args: string[], out: Out): Promise<number> {
     out(JSON.stringify(s, null, 2));
     return 0;
   }
-  out(`run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.framework ? `, ${s.framework}` : ''}`);
+  out(`run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.duration_seconds !== null ? ` in ${formatDuration(s.duration_seconds)}` : ''}${s.framework ? `, ${s.framework}` : ''} [${LOG_FORMAT_NAMES[s.format]}]`);
   out(`max total norm ${s.max_total_norm === null ? '-' : fmt(s.max_total_norm)}${s.max_total_norm_step !== null ? ` at step ${s.max_total_norm_step}` : ''}; threshold ${fmt(s.threshold)} exceeded on ${s.threshold_exceeded.count} steps${s.threshold_exceeded.first_step !== null ? ` (first at ${s.threshold_exceeded.first_step})` : ''}`);
   out(s.first_nonfinite ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)` : 'no non-finite norms');
   out(s.spikes.length ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}` : 'no spikes');
-  if (s.read.bad_lines.length) out(`skipped ${s.read.bad_lines.length} bad lines, first: line ${s.read.bad_lines[0].line}: ${s.read.bad_lines[0].message}`);
+  if (s.median_total_norm !== null) out(`median ${fmt(s.median_total_norm)}, p99 ${fmt(s.p99_total_norm ?? NaN)}${s.suggested_max_norm !== null ? `; suggested max_norm ${fmt(s.suggested_max_norm)}` : ''}${s.clip_rate !== null ? `; clipped on ${(100 * s.clip_rate).toFixed(1)}% of steps` : ''}`);
+  const problems = describeReadProblems(positionals[0], s.read.bad_lines);
+  if (problems) out(`read problems (the data around them was kept): ${problems}`);
   if (s.read.torn_tail) out('the last line was cut short (a crash while writing) and was skipped');
+  for (const note of s.read.notes) out(`note: ${note}`);
   return 0;
 }
 

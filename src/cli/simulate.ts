@@ -45,15 +45,15 @@ export async function simulate(o: SimulateOptions): Promise<{ sent: number; erro
   let batch: ClientMessage[] = [];
   let sent = 0;
   for (const m of syntheticSteps(o)) {
+    // A step more than a tick ahead of its time waits for it: what is batched goes out first.
+    const ahead = (o.rate > 0 ? started + (sent / o.rate) * 1000 : 0) - Date.now();
+    if (batch.length >= 1000 || ahead > tickMs) {
+      if (batch.length > 0) sendBatch(batch);
+      batch = [];
+      if (ahead > 0) await new Promise((r) => setTimeout(r, ahead));
+    }
     batch.push(m);
     sent++;
-    const due = o.rate > 0 ? started + (sent / o.rate) * 1000 : 0;
-    if (batch.length >= 1000 || Date.now() + tickMs >= due) {
-      sendBatch(batch);
-      batch = [];
-      const wait = due - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    }
   }
   batch.push({ type: 'run_end', run_id: o.runId, status: 'completed' });
   sendBatch(batch);

@@ -24,7 +24,7 @@ export interface SyntheticOptions {
 }
 
 /** Deterministic PRNG (mulberry32) so tests and demos see the same run. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -11,7 +11,7 @@ import { readRunLog } from '../logs/reader';
 import { LogLine, RunRecorder } from '../logs/writer';
 import { ClientMessage } from '../protocol/messages';
 import { stringifyKeepingNonFinite } from '../protocol/json';
-import { Run, RunLimitError, RunStore } from '../runs/runStore';
+import { LimitError, Run, RunStore } from '../runs/runStore';
 
 export interface HubEvents {
   /** A run appeared or its metadata or state changed. */
@@ -26,7 +26,9 @@ export interface HubEvents {
 export interface IngestResult {
   /** Messages refused by the store (limits), with the reason, by index in the input. */
   rejected: { index: number; message: string }[];
-  /** Settles once every accepted message is on disk: the moment to acknowledge them. */
+  /** Runs the accepted messages (duplicates included) went to. */
+  runIds: Set<string>;
+  /** Settles once every accepted message is on disk (waits out a disk failure): the moment to acknowledge them. */
   recorded: Promise<void>;
 }
 
@@ -44,8 +46,8 @@ export class Hub extends EventEmitter<HubEvents> {
   /**
    * Applies messages to the store and queues them for the run logs; resolves once applied, with a
    * promise for their recording, so a connection can go on with its next frame while the disk
-   * catches up. `verbatim[i]`, when given, is message i's text (or its bytes) as the client sent it,
-   * recorded as is (see protocol/frame.ts).
+   * catches up (and the live view keeps going while a disk is failing). `verbatim[i]`, when given,
+   * is message i's text (or its bytes) as the client sent it, recorded as is (see protocol/frame.ts).
    */
   async ingest(messages: readonly ClientMessage[], verbatim: readonly (LogLine | undefined)[] = []): Promise<IngestResult> {
     const rejected: IngestResult['rejected'] = [];
@@ -53,28 +55,39 @@ export class Hub extends EventEmitter<HubEvents> {
       if (!this.store.has(m.run_id) || this.loading.has(m.run_id)) await this.resume(m.run_id);
     }
     const stepCounts = new Map<Run, number>();
+    const runIds = new Set<string>();
     messages.forEach((m, index) => {
       let run: Run;
+      let fresh: boolean;
       try {
         run = this.store.getOrCreate(m.run_id);
+        fresh = this.apply(run, m, false);
       } catch (e) {
-        if (!(e instanceof RunLimitError)) throw e;
+        if (!(e instanceof LimitError)) throw e;
         rejected.push({ index, message: e.message });
         return;
       }
-      if (this.apply(run, m, false)) this.recorder.append(m.run_id, verbatim[index] ?? stringifyKeepingNonFinite(m));
+      if (fresh) this.recorder.append(m.run_id, verbatim[index] ?? stringifyKeepingNonFinite(m));
+      // A resent duplicate is acknowledged only once its first copy is written, too.
+      runIds.add(m.run_id);
       if (m.type === 'step') stepCounts.set(run, (stepCounts.get(run) ?? 0) + 1);
     });
     for (const [run, n] of stepCounts) this.emit('steps', run, n);
-    return { rejected, recorded: this.recorder.flush() };
+    return { rejected, runIds, recorded: this.recorder.flush(runIds) };
+  }
+
+  /** Why writing a run's log fails at the moment (its lines wait in memory), or undefined. */
+  recordingFailure(runId: string): Error | undefined {
+    return this.recorder.failure(runId);
   }
 
   logPath(runId: string): string {
     return this.recorder.pathFor(runId);
   }
 
-  close(): Promise<void> {
-    return this.recorder.close();
+  /** Flushes and closes the logs; see RunRecorder.close for the deadline. Resolves with the lines given up. */
+  close(deadlineMs?: number): Promise<number> {
+    return this.recorder.close(deadlineMs);
   }
 
   /** Applies one message to its run; returns false for a duplicate step that must not be recorded again. */

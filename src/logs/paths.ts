@@ -22,3 +22,8 @@ export function logFilePath(dir: string, runId: string): string {
   if (path.dirname(file) !== path.resolve(dir) && path.dirname(file) !== dir) throw new Error(`refusing log path outside ${dir}`);
   return file;
 }
+
+/** Whether a file is one of Gradient Monitor's own run logs (`.gradient-monitor/runs/*.jsonl`), which open in the dashboard by default. */
+export function isRecordedRunLog(file: string): boolean {
+  return /[\\/]\.gradient-monitor[\\/]runs[\\/][^\\/]+\.jsonl$/.test(file);
+}

@@ -43,16 +43,16 @@ const CR = 0x0d;
 export function splitFrame(text: string): SplitFrame | undefined {
   let start = 0;
   while (start < text.length && isSpace(text.charCodeAt(start))) start++;
+  let end = text.length;
+  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
   const first = text.charCodeAt(start);
   if (first === OPEN_BRACKET) {
     const elements = scan(text, start + 1, true);
-    return elements && { batched: true, lines: false, elements };
+    if (elements) return { batched: true, lines: false, elements };
   }
-  if (first !== OPEN_BRACE) return undefined;
-  let end = text.length;
-  while (end > start && isSpace(text.charCodeAt(end - 1))) end--;
   const lineFeed = text.indexOf('\n', start);
   if (lineFeed !== -1 && lineFeed < end) return splitLines(text, start, end);
+  if (first !== OPEN_BRACE) return undefined;
   const elements = scan(text, start, false);
   return elements && { batched: false, lines: false, elements };
 }

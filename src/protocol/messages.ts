@@ -2,6 +2,7 @@
 
 export const PROTOCOL_VERSION = 1;
 export const STREAM_PATH = '/v1/stream';
+export const HEALTH_PATH = '/v1/health';
 
 export type Framework = 'pytorch' | 'tensorflow' | 'jax' | 'other';
 export const FRAMEWORKS: readonly Framework[] = ['pytorch', 'tensorflow', 'jax', 'other'];

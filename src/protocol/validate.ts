@@ -21,12 +21,17 @@ export interface ValidationLimits {
   maxLayers: number;
   /** Length of run ids, names and layer names. */
   maxStringLength: number;
+  /** run_start.meta as JSON, in characters, and its nesting depth (the log must be able to write it back). */
+  maxMetaChars: number;
+  maxMetaDepth: number;
 }
 
 export const DEFAULT_VALIDATION_LIMITS: ValidationLimits = {
   maxBatch: 100_000,
-  maxLayers: 100_000,
+  maxLayers: 10_000,
   maxStringLength: 1024,
+  maxMetaChars: 64 * 1024,
+  maxMetaDepth: 32,
 };
 
 export interface DecodedFrame {
@@ -42,7 +47,8 @@ export interface DecodedFrame {
 type Result<T> = { ok: T } | { error: string };
 
 /** `bytes`, when given, is the frame as received, whose text is `text`. */
-export function decodeFrame(text: string, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS, bytes?: Uint8Array): DecodedFrame {
+export function decodeFrame(text: string, overrides: Partial<ValidationLimits> = {}, bytes?: Uint8Array): DecodedFrame {
+  const limits = { ...DEFAULT_VALIDATION_LIMITS, ...overrides };
   const frame = splitFrame(text);
   if (frame === undefined) return decodeWhole(text, limits);
   const { elements, batched } = frame;
@@ -121,7 +127,7 @@ function tooMany(n: number, limits: ValidationLimits): DecodedFrame {
 }
 
 function collect(out: DecodedFrame, item: unknown, index: number, batched: boolean, limits: ValidationLimits, verbatim: LogLine | undefined): void {
-  const result = validateMessage(item, limits);
+  const result = validate(item, limits);
   if ('ok' in result) {
     out.messages.push(result.ok);
     out.verbatim.push(verbatim);
@@ -136,7 +142,11 @@ function collect(out: DecodedFrame, item: unknown, index: number, batched: boole
   out.errors.push(error);
 }
 
-export function validateMessage(value: unknown, limits: ValidationLimits = DEFAULT_VALIDATION_LIMITS): Result<ClientMessage> {
+export function validateMessage(value: unknown, overrides: Partial<ValidationLimits> = {}): Result<ClientMessage> {
+  return validate(value, { ...DEFAULT_VALIDATION_LIMITS, ...overrides });
+}
+
+function validate(value: unknown, limits: ValidationLimits): Result<ClientMessage> {
   if (!isRecord(value)) return { error: `a message must be a JSON object, got ${describe(value)}` };
   const type = value.type;
   if (type === 'step') return validateStep(value, limits);
@@ -180,6 +190,10 @@ function validateRunStart(v: Record<string, unknown>, limits: ValidationLimits):
   }
   if (v.meta !== undefined && v.meta !== null) {
     if (!isRecord(v.meta)) return { error: `run_start.meta must be an object, got ${describe(v.meta)}` };
+    const depth = depthOver(v.meta, limits.maxMetaDepth);
+    if (depth) return { error: `run_start.meta is nested more than ${limits.maxMetaDepth} levels deep` };
+    const chars = JSON.stringify(v.meta).length;
+    if (chars > limits.maxMetaChars) return { error: `run_start.meta is ${chars} characters as JSON, the limit is ${limits.maxMetaChars}` };
     msg.meta = v.meta;
   }
   return withSeq(msg, v);
@@ -263,6 +277,18 @@ function withSeq<T extends ClientMessage>(msg: T, v: Record<string, unknown>): R
   if (!isSafeInteger(v.seq) || v.seq < 0) return { error: `${msg.type}.seq must be an integer >= 0, got ${describe(v.seq)}` };
   msg.seq = v.seq;
   return { ok: msg };
+}
+
+/** True when value nests deeper than maxDepth; iterative, so hostile depth cannot overflow the stack. */
+function depthOver(value: unknown, maxDepth: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > maxDepth) return true;
+    for (const child of Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -8,6 +8,10 @@ export type RunState = 'live' | RunStatus;
 
 /** Alerts kept per run for markers and lists; counts stay exact beyond it. */
 const MAX_KEPT_ALERTS = 10_000;
+/** Ranks with their own series in one run (each costs memory; real jobs stream from far fewer). */
+export const MAX_RANKS = 1024;
+/** Merged run_start.meta as JSON; beyond it the newest meta replaces the merged one. */
+const MAX_META_CHARS = 64 * 1024;
 
 export class Run {
   readonly id: string;
@@ -67,7 +71,10 @@ export class Run {
     // Layer names are fixed by the first run_start that names them: a reconnecting rank resends the
     // same list, and changing the columns under recorded steps would mislabel them.
     if (m.layers && this.layers.length === 0) this.layers = m.layers;
-    if (m.meta) this.meta = { ...this.meta, ...m.meta };
+    if (m.meta) {
+      const merged = { ...this.meta, ...m.meta };
+      this.meta = JSON.stringify(merged).length <= MAX_META_CHARS ? merged : m.meta;
+    }
     this.rules.configure(m.threshold, this.layers);
     if (this.state !== 'live' && this.state !== 'completed') this.state = 'live';
   }
@@ -77,6 +84,7 @@ export class Run {
     const rank = m.rank ?? 0;
     let seen = this.seenByRank.get(rank);
     if (!seen) {
+      if (this.seenByRank.size >= MAX_RANKS) throw new LimitError(`run ${this.id} already has ${MAX_RANKS} ranks; step from rank ${rank} refused`);
       seen = new StepSet();
       if (this.seenByRank.size === 0 || rank < this.lowestRank) this.lowestRank = rank;
       this.seenByRank.set(rank, seen);
@@ -173,7 +181,10 @@ export class RunStore {
   }
 }
 
-export class RunLimitError extends Error {
+/** A message refused because it would exceed a memory limit; the endpoint answers `limit_exceeded`. */
+export class LimitError extends Error {}
+
+export class RunLimitError extends LimitError {
   constructor(readonly limit: number) {
     super(`too many live runs: at most ${limit} are kept in memory; end some runs first`);
   }

@@ -3,6 +3,8 @@
  * folded into min/max envelope buckets that double their width when full. Memory stays fixed for
  * runs of any length, and no spike or non-finite step ever disappears from what a chart can draw:
  * a bucket keeps its maximum, minimum, the step of its maximum and its first non-finite step.
+ * Arrays start small and double up to those limits, so the many short runs (and ranks) an endpoint
+ * keeps cost little; the per-layer envelope is part of the layer budget, so wide models stay bounded.
  */
 
 export interface SeriesLimits {
@@ -38,11 +40,15 @@ export interface EnvelopePoint {
   /** Smallest and largest finite total norm in the bucket (NaN when the bucket has none). */
   min: number;
   max: number;
-  /** Step at which max occurred. */
+  /** Steps at which min and max occurred. */
+  minStep: number;
   maxStep: number;
   /** First non-finite step in the bucket and its value, or -1. */
   nonFiniteStep: number;
   nonFiniteValue: number;
+  /** Mean of the reported finite losses and learning rates in the bucket (NaN when none was reported). */
+  loss: number;
+  lr: number;
 }
 
 const FLAG_LOSS = 1;
@@ -50,41 +56,61 @@ const FLAG_LR = 2;
 const FLAG_CLIPPED = 4;
 const FLAG_CLIPPED_KNOWN = 8;
 const FLAG_SKIPPED = 16;
+const FLAG_LAYERS = 32;
+
+/** Points (or buckets) the arrays start with before doubling. */
+const INITIAL_POINTS = 256;
 
 export class Series {
   readonly layerCount: number;
+  /** Most points held at full resolution; the arrays grow to this. */
   readonly capacity: number;
-  private readonly steps: Float64Array;
-  private readonly totals: Float64Array;
-  private readonly layerValues: Float32Array;
-  private readonly losses: Float64Array;
-  private readonly lrs: Float64Array;
-  private readonly flags: Uint8Array;
+  private allocated: number;
+  private steps: Float64Array;
+  private totals: Float64Array;
+  private layerValues: Float32Array;
+  private losses: Float64Array;
+  private lrs: Float64Array;
+  private flags: Uint8Array;
   private head = 0; // index of the oldest point in the ring
   private size = 0;
   readonly envelope: Envelope;
   /** Steps ever appended, including those folded into the envelope. */
   count = 0;
+  /** Smallest and largest step ever appended (Infinity and -Infinity while empty). */
+  stepMin = Infinity;
+  stepMax = -Infinity;
+  /** `count` just after the latest step that arrived below its predecessor (-Infinity: none). */
+  private lastInversion = -Infinity;
 
   constructor(layerCount: number, limits: SeriesLimits = DEFAULT_SERIES_LIMITS) {
     this.layerCount = layerCount;
     this.capacity = capacityFor(layerCount, limits);
-    this.steps = new Float64Array(this.capacity);
-    this.totals = new Float64Array(this.capacity);
-    this.layerValues = new Float32Array(this.capacity * layerCount);
-    this.losses = new Float64Array(this.capacity);
-    this.lrs = new Float64Array(this.capacity);
-    this.flags = new Uint8Array(this.capacity);
-    this.envelope = new Envelope(limits.envelopeBuckets, layerCount);
+    this.allocated = Math.min(this.capacity, INITIAL_POINTS);
+    this.steps = new Float64Array(this.allocated);
+    this.totals = new Float64Array(this.allocated);
+    this.layerValues = new Float32Array(this.allocated * layerCount);
+    this.losses = new Float64Array(this.allocated);
+    this.lrs = new Float64Array(this.allocated);
+    this.flags = new Uint8Array(this.allocated);
+    this.envelope = new Envelope(envelopeBucketsFor(layerCount, limits), layerCount);
   }
 
   append(p: StepPoint): void {
-    if (this.size === this.capacity) this.evictOldest();
-    const i = (this.head + this.size) % this.capacity;
+    if (this.size > 0 && p.step < this.stepAt(this.size - 1)) this.lastInversion = this.count + 1;
+    if (p.step < this.stepMin) this.stepMin = p.step;
+    if (p.step > this.stepMax) this.stepMax = p.step;
+    if (this.size === this.allocated) {
+      if (this.allocated < this.capacity) this.grow(Math.min(this.capacity, this.allocated * 2));
+      else this.evictOldest();
+    }
+    const i = (this.head + this.size) % this.allocated;
     this.steps[i] = p.step;
     this.totals[i] = p.total;
-    this.storeLayers(i * this.layerCount, p.layers);
-    let flags = 0;
+    const layers = p.layers;
+    this.storeLayers(i * this.layerCount, layers);
+    // A step without layer norms is not a step whose layers blew up: the flag keeps the two apart.
+    let flags = layers && layers.length > 0 ? FLAG_LAYERS : 0;
     if (p.loss !== undefined) {
       flags |= FLAG_LOSS;
       this.losses[i] = p.loss;
@@ -116,7 +142,7 @@ export class Series {
 
   /** The k-th most recent-window point (0 = oldest kept at full resolution). */
   recent(k: number): StepPoint {
-    const i = (this.head + k) % this.capacity;
+    const i = this.ringIndex(k);
     const f = this.flags[i];
     const point: StepPoint = { step: this.steps[i], total: this.totals[i] };
     if (this.layerCount > 0) point.layers = this.layerValues.subarray(i * this.layerCount, (i + 1) * this.layerCount);
@@ -131,9 +157,8 @@ export class Series {
   points(): EnvelopePoint[] {
     const out = this.envelope.points();
     for (let k = 0; k < this.size; k++) {
-      const i = (this.head + k) % this.capacity;
-      const step = this.steps[i];
-      const total = this.totals[i];
+      const step = this.stepAt(k);
+      const total = this.totalAt(k);
       const finite = Number.isFinite(total);
       out.push({
         stepFirst: step,
@@ -141,20 +166,157 @@ export class Series {
         count: 1,
         min: finite ? total : NaN,
         max: finite ? total : NaN,
+        minStep: step,
         maxStep: step,
         nonFiniteStep: finite ? -1 : step,
         nonFiniteValue: finite ? 0 : total,
+        loss: this.lossAt(k),
+        lr: this.lrAt(k),
       });
     }
     return out;
   }
 
+  /** Step of the k-th point of the recent window (0 = oldest), without allocating. */
+  stepAt(k: number): number {
+    return this.steps[this.ringIndex(k)];
+  }
+
+  totalAt(k: number): number {
+    return this.totals[this.ringIndex(k)];
+  }
+
+  /** Loss of the k-th recent point, NaN when the step did not report one. */
+  lossAt(k: number): number {
+    const i = this.ringIndex(k);
+    return this.flags[i] & FLAG_LOSS ? this.losses[i] : NaN;
+  }
+
+  lrAt(k: number): number {
+    const i = this.ringIndex(k);
+    return this.flags[i] & FLAG_LR ? this.lrs[i] : NaN;
+  }
+
+  /** Whether the k-th recent step was clipped; undefined when the client did not say. */
+  clippedAt(k: number): boolean | undefined {
+    const f = this.flags[this.ringIndex(k)];
+    return f & FLAG_CLIPPED_KNOWN ? (f & FLAG_CLIPPED) !== 0 : undefined;
+  }
+
+  /**
+   * Index in the recent window of the first point appended after the first `cursor` appends
+   * (a cursor is a past value of `count`), or -1 when some of those points were already folded
+   * into the envelope and only a full reload shows them.
+   */
+  recentIndexOf(cursor: number): number {
+    const k = this.size - (this.count - cursor);
+    return k >= 0 && cursor <= this.count ? k : -1;
+  }
+
+  /**
+   * Per-layer maxima over `columns` equal slices of the steps from..to (inclusive), row-major
+   * (column * layerCount + layer): the range query behind per-layer charts and heatmaps. A cell
+   * is -Infinity where no step of the slice reported layer norms, NaN or +Infinity where a layer
+   * was non-finite there. An envelope bucket fills every column its steps overlap, so zooming in
+   * past the envelope's resolution shows wide blocks rather than invented detail.
+   */
+  layerColumns(from: number, to: number, columns: number): Float32Array {
+    const L = this.layerCount;
+    const out = new Float32Array(Math.max(0, columns) * L).fill(-Infinity);
+    if (L === 0 || columns <= 0 || !(to >= from)) return out;
+    const perColumn = (to - from + 1) / columns;
+    const columnOf = (step: number): number => Math.min(columns - 1, Math.floor((step - from) / perColumn));
+    this.envelope.forEachBucketIn(from, to, (stepFirst, stepLast, layerMax) => {
+      const c0 = columnOf(Math.max(from, stepFirst));
+      const c1 = columnOf(Math.min(to, stepLast));
+      for (let c = c0; c <= c1; c++) mergeMaxima(out, c * L, layerMax, 0, L);
+    });
+    const [k0, k1] = this.recentRange(from, to);
+    for (let k = k0; k < k1; k++) {
+      const step = this.stepAt(k);
+      const i = this.ringIndex(k);
+      if (step < from || step > to || !(this.flags[i] & FLAG_LAYERS)) continue;
+      foldLayers(out, columnOf(step) * L, this.layerValues, i * L, L);
+    }
+    return out;
+  }
+
+  /** Whether the recent window is in step order (binary search applies). */
+  private get ordered(): boolean {
+    return this.count - this.lastInversion >= this.size - 1;
+  }
+
+  /** Recent-window indices [k0, k1) that can hold steps from..to; all of them when steps arrived out of order. */
+  private recentRange(from: number, to: number): [number, number] {
+    if (!this.ordered) return [0, this.size];
+    return [this.lowerBound(from), this.lowerBound(to + 1)];
+  }
+
+  private lowerBound(step: number): number {
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.stepAt(mid) < step) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private ringIndex(k: number): number {
+    const i = this.head + k;
+    return i >= this.allocated ? i - this.allocated : i;
+  }
+
   private evictOldest(): void {
     const i = this.head;
-    const base = i * this.layerCount;
-    this.envelope.add(this.steps[i], this.totals[i], this.layerValues, base);
-    this.head = (this.head + 1) % this.capacity;
+    const hasLayers = (this.flags[i] & FLAG_LAYERS) !== 0;
+    this.envelope.add(this.steps[i], this.totals[i], hasLayers ? this.layerValues : undefined, i * this.layerCount, this.lossAt(0), this.lrAt(0));
+    this.head = (this.head + 1) % this.allocated;
     this.size--;
+  }
+
+  /** Reallocates the full ring, oldest point first. */
+  private grow(n: number): void {
+    const L = this.layerCount;
+    const head = this.head; // the ring is full: it runs from head to the end, then from 0 to head
+    const unwrap = <T extends Float64Array | Float32Array | Uint8Array>(a: T, width: number, make: (n: number) => T): T => {
+      const out = make(n * width);
+      out.set(a.subarray(head * width), 0);
+      out.set(a.subarray(0, head * width), (this.allocated - head) * width);
+      return out;
+    };
+    this.steps = unwrap(this.steps, 1, (k) => new Float64Array(k));
+    this.totals = unwrap(this.totals, 1, (k) => new Float64Array(k));
+    this.layerValues = unwrap(this.layerValues, L, (k) => new Float32Array(k));
+    this.losses = unwrap(this.losses, 1, (k) => new Float64Array(k));
+    this.lrs = unwrap(this.lrs, 1, (k) => new Float64Array(k));
+    this.flags = unwrap(this.flags, 1, (k) => new Uint8Array(k));
+    this.head = 0;
+    this.allocated = n;
+  }
+}
+
+/** Folds a row of layer values into a row of maxima (NaN and +Infinity stay visible). */
+/** maxKeepingNaN over a row, written out by hand: this runs for every layer of every step once the ring is full. */
+function foldLayers(acc: Float32Array, accOffset: number, values: Float32Array, offset: number, n: number): void {
+  for (let l = 0; l < n; l++) {
+    const v = values[offset + l];
+    const a = acc[accOffset + l];
+    if (v > a) acc[accOffset + l] = v;
+    else if (!(v <= a) || v === -Infinity) acc[accOffset + l] = NaN; // NaN on either side, or a corrupt -Infinity
+  }
+}
+
+/**
+ * Merges rows of maxima. Unlike a value, a maximum of -Infinity means "no step with layer norms
+ * here" (data's -Infinity is already NaN by then), so it gives way instead of turning into NaN.
+ */
+function mergeMaxima(acc: Float32Array, accOffset: number, maxima: Float32Array, offset: number, n: number): void {
+  for (let l = 0; l < n; l++) {
+    const a = acc[accOffset + l];
+    const b = maxima[offset + l];
+    acc[accOffset + l] = a === -Infinity ? b : b === -Infinity ? a : maxKeepingNaN(a, b);
   }
 }
 
@@ -164,35 +326,56 @@ export function capacityFor(layerCount: number, limits: SeriesLimits): number {
   return Math.max(256, Math.min(limits.recentSteps, byBudget));
 }
 
+/** Envelope buckets: per-layer maxima may take a quarter of the layer budget (at least 64 buckets). */
+export function envelopeBucketsFor(layerCount: number, limits: SeriesLimits): number {
+  if (layerCount === 0) return limits.envelopeBuckets;
+  return Math.min(limits.envelopeBuckets, Math.max(64, Math.floor(limits.layerValueBudget / 4 / layerCount)));
+}
+
 /** Min/max buckets over arrival order. When all buckets are used, neighbours merge and the width doubles. */
 export class Envelope {
   private readonly maxBuckets: number;
   private readonly layerCount: number;
   private width = 1;
   private buckets = 0;
-  private readonly stepFirst: Float64Array;
-  private readonly stepLast: Float64Array;
-  private readonly counts: Float64Array;
-  private readonly mins: Float64Array;
-  private readonly maxs: Float64Array;
-  private readonly maxSteps: Float64Array;
-  private readonly nonFiniteSteps: Float64Array;
-  private readonly nonFiniteValues: Float64Array;
-  /** Per-layer maximum of each bucket; NaN (or -Infinity, corrupt for a norm) anywhere in it makes it NaN. */
-  private readonly layerMax: Float32Array;
+  private allocated: number;
+  private stepFirst: Float64Array;
+  private stepLast: Float64Array;
+  private counts: Float64Array;
+  private mins: Float64Array;
+  private maxs: Float64Array;
+  private minSteps: Float64Array;
+  private maxSteps: Float64Array;
+  private nonFiniteSteps: Float64Array;
+  private nonFiniteValues: Float64Array;
+  /** Sums and counts of reported losses and learning rates, for per-bucket means. */
+  private lossSums: Float64Array;
+  private lossCounts: Float64Array;
+  private lrSums: Float64Array;
+  private lrCounts: Float64Array;
+  /**
+   * Per-layer maximum of each bucket; NaN (or -Infinity, corrupt for a norm) in any step makes it
+   * NaN. -Infinity as a maximum means no step of the bucket reported layer norms.
+   */
+  private layerMax: Float32Array;
 
   constructor(maxBuckets: number, layerCount: number) {
     this.maxBuckets = maxBuckets + (maxBuckets % 2);
     this.layerCount = layerCount;
-    const n = this.maxBuckets;
+    const n = (this.allocated = Math.min(this.maxBuckets, INITIAL_POINTS));
     this.stepFirst = new Float64Array(n);
     this.stepLast = new Float64Array(n);
     this.counts = new Float64Array(n);
     this.mins = new Float64Array(n);
     this.maxs = new Float64Array(n);
+    this.minSteps = new Float64Array(n);
     this.maxSteps = new Float64Array(n);
     this.nonFiniteSteps = new Float64Array(n);
     this.nonFiniteValues = new Float64Array(n);
+    this.lossSums = new Float64Array(n);
+    this.lossCounts = new Float64Array(n);
+    this.lrSums = new Float64Array(n);
+    this.lrCounts = new Float64Array(n);
     this.layerMax = new Float32Array(n * layerCount);
   }
 
@@ -204,24 +387,34 @@ export class Envelope {
     return this.width;
   }
 
-  add(step: number, total: number, layers: Float32Array, layerOffset: number): void {
+  /** Folds one step in; `layers` is undefined when the step reported no layer norms, loss and lr NaN when absent. */
+  add(step: number, total: number, layers: Float32Array | undefined, layerOffset: number, loss = NaN, lr = NaN): void {
     let b = this.buckets - 1;
     if (b < 0 || this.counts[b] >= this.width) {
       if (this.buckets === this.maxBuckets) this.halve();
+      else if (this.buckets === this.allocated) this.grow(Math.min(this.maxBuckets, this.allocated * 2));
       b = this.buckets++;
       this.stepFirst[b] = step;
       this.counts[b] = 0;
       this.mins[b] = NaN;
       this.maxs[b] = NaN;
+      this.minSteps[b] = step;
       this.maxSteps[b] = step;
       this.nonFiniteSteps[b] = -1;
       this.nonFiniteValues[b] = 0;
+      this.lossSums[b] = 0;
+      this.lossCounts[b] = 0;
+      this.lrSums[b] = 0;
+      this.lrCounts[b] = 0;
       this.layerMax.fill(-Infinity, b * this.layerCount, (b + 1) * this.layerCount);
     }
     this.stepLast[b] = step;
     this.counts[b]++;
     if (Number.isFinite(total)) {
-      if (!(total >= this.mins[b])) this.mins[b] = total;
+      if (!(total >= this.mins[b])) {
+        this.mins[b] = total;
+        this.minSteps[b] = step;
+      }
       if (!(total <= this.maxs[b])) {
         this.maxs[b] = total;
         this.maxSteps[b] = step;
@@ -230,15 +423,15 @@ export class Envelope {
       this.nonFiniteSteps[b] = step;
       this.nonFiniteValues[b] = total;
     }
-    // maxKeepingNaN inlined by hand: this runs for every layer of every step once the ring is full.
-    const max = this.layerMax;
-    const base = b * this.layerCount;
-    for (let l = 0; l < this.layerCount; l++) {
-      const v = layers[layerOffset + l];
-      const acc = max[base + l];
-      if (v > acc) max[base + l] = v;
-      else if (!(v <= acc) || v === -Infinity) max[base + l] = NaN; // NaN on either side, or a corrupt -Infinity
+    if (Number.isFinite(loss)) {
+      this.lossSums[b] += loss;
+      this.lossCounts[b]++;
     }
+    if (Number.isFinite(lr)) {
+      this.lrSums[b] += lr;
+      this.lrCounts[b]++;
+    }
+    if (layers) foldLayers(this.layerMax, b * this.layerCount, layers, layerOffset, this.layerCount);
   }
 
   points(): EnvelopePoint[] {
@@ -250,17 +443,54 @@ export class Envelope {
         count: this.counts[b],
         min: this.mins[b],
         max: this.maxs[b],
+        minStep: this.minSteps[b],
         maxStep: this.maxSteps[b],
         nonFiniteStep: this.nonFiniteSteps[b],
         nonFiniteValue: this.nonFiniteValues[b],
+        loss: this.lossCounts[b] > 0 ? this.lossSums[b] / this.lossCounts[b] : NaN,
+        lr: this.lrCounts[b] > 0 ? this.lrSums[b] / this.lrCounts[b] : NaN,
       });
     }
     return out;
   }
 
+  /** Calls fn for each bucket whose steps overlap from..to, with a view of its per-layer maxima. */
+  forEachBucketIn(from: number, to: number, fn: (stepFirst: number, stepLast: number, layerMax: Float32Array) => void): void {
+    for (let b = 0; b < this.buckets; b++) {
+      const first = Math.min(this.stepFirst[b], this.stepLast[b]);
+      const last = Math.max(this.stepFirst[b], this.stepLast[b]);
+      if (last >= from && first <= to) fn(first, last, this.layerMaxima(b));
+    }
+  }
+
   /** Per-layer maxima of bucket b (a view, valid until the next add). */
   layerMaxima(b: number): Float32Array {
     return this.layerMax.subarray(b * this.layerCount, (b + 1) * this.layerCount);
+  }
+
+  private grow(n: number): void {
+    const f64 = (a: Float64Array): Float64Array => {
+      const out = new Float64Array(n);
+      out.set(a);
+      return out;
+    };
+    this.stepFirst = f64(this.stepFirst);
+    this.stepLast = f64(this.stepLast);
+    this.counts = f64(this.counts);
+    this.mins = f64(this.mins);
+    this.maxs = f64(this.maxs);
+    this.minSteps = f64(this.minSteps);
+    this.maxSteps = f64(this.maxSteps);
+    this.nonFiniteSteps = f64(this.nonFiniteSteps);
+    this.nonFiniteValues = f64(this.nonFiniteValues);
+    this.lossSums = f64(this.lossSums);
+    this.lossCounts = f64(this.lossCounts);
+    this.lrSums = f64(this.lrSums);
+    this.lrCounts = f64(this.lrCounts);
+    const layerMax = new Float32Array(n * this.layerCount);
+    layerMax.set(this.layerMax);
+    this.layerMax = layerMax;
+    this.allocated = n;
   }
 
   private halve(): void {
@@ -271,24 +501,25 @@ export class Envelope {
       this.stepFirst[dst] = this.stepFirst[a];
       this.stepLast[dst] = this.stepLast[b];
       this.counts[dst] = this.counts[a] + this.counts[b];
-      this.mins[dst] = minFinite(this.mins[a], this.mins[b]);
+      const minFromB = this.mins[b] < this.mins[a] || Number.isNaN(this.mins[a]);
+      this.mins[dst] = minFromB ? this.mins[b] : this.mins[a];
+      this.minSteps[dst] = minFromB ? this.minSteps[b] : this.minSteps[a];
       const takeB = this.maxs[b] > this.maxs[a] || Number.isNaN(this.maxs[a]);
       this.maxs[dst] = takeB ? this.maxs[b] : this.maxs[a];
       this.maxSteps[dst] = takeB ? this.maxSteps[b] : this.maxSteps[a];
+      this.lossSums[dst] = this.lossSums[a] + this.lossSums[b];
+      this.lossCounts[dst] = this.lossCounts[a] + this.lossCounts[b];
+      this.lrSums[dst] = this.lrSums[a] + this.lrSums[b];
+      this.lrCounts[dst] = this.lrCounts[a] + this.lrCounts[b];
       const nfa = this.nonFiniteSteps[a] >= 0;
       this.nonFiniteSteps[dst] = nfa ? this.nonFiniteSteps[a] : this.nonFiniteSteps[b];
       this.nonFiniteValues[dst] = nfa ? this.nonFiniteValues[a] : this.nonFiniteValues[b];
-      for (let l = 0; l < L; l++) this.layerMax[dst * L + l] = maxKeepingNaN(this.layerMax[a * L + l], this.layerMax[b * L + l]);
+      if (dst !== a) this.layerMax.copyWithin(dst * L, a * L, (a + 1) * L);
+      mergeMaxima(this.layerMax, dst * L, this.layerMax, b * L, L);
     }
     this.buckets /= 2;
     this.width *= 2;
   }
-}
-
-function minFinite(a: number, b: number): number {
-  if (Number.isNaN(a)) return b;
-  if (Number.isNaN(b)) return a;
-  return a < b ? a : b;
 }
 
 /** Max where a non-finite value (NaN or ±Infinity) wins, so a blown-up layer stays visible. */

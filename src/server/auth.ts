@@ -3,7 +3,8 @@ import { timingSafeEqual, createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
 export function newToken(): string {
-  return randomBytes(24).toString('base64url');
+  // Hex, not base64url: a token starting with '-' would read as an option on command lines.
+  return randomBytes(24).toString('hex');
 }
 
 /** Constant-time comparison; hashing first makes the lengths equal so length leaks nothing either. */
@@ -29,14 +30,18 @@ export function isLoopbackAddress(host: string): boolean {
   return LOOPBACK_HOSTS.test(host) || host === '::1';
 }
 
+/** `name[:port]` or `[v6]:port`, nothing else. */
+const HOST_HEADER = /^(\[[^\]]*\]|[^:[\]]+)(?::\d{1,5})?$/;
+
 /**
  * On a loopback bind, a Host header naming anything but a loopback address means a browser was
- * pointed here through a foreign DNS name (DNS rebinding); such requests are refused.
+ * pointed here through a foreign DNS name (DNS rebinding); such requests are refused, and so are
+ * requests without one (every HTTP/1.1 client sends it).
  */
 export function hostAllowed(hostHeader: string | undefined, boundToLoopback: boolean): boolean {
-  if (!boundToLoopback || hostHeader === undefined) return true;
-  const host = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.replace(/:\d+$/, '');
-  return isLoopbackAddress(host);
+  if (!boundToLoopback) return true;
+  const m = HOST_HEADER.exec(hostHeader ?? '');
+  return m !== null && isLoopbackAddress(m[1]);
 }
 
 /** Browsers always send Origin; training clients do not. A page may connect only when its origin is listed. */

@@ -62,3 +62,37 @@ export function listDiscovery(dir = discoveryDir()): DiscoveryRecord[] {
   }
   return records.sort((a, b) => b.startedAt - a.startedAt);
 }
+
+/**
+ * The endpoint a client working in `cwd` should stream to: among endpoints whose process is alive,
+ * the one with the longest workspace folder containing cwd, else the newest. Records left behind
+ * by a crashed endpoint are ignored.
+ */
+export function pickEndpoint(records: readonly DiscoveryRecord[], cwd: string, alive: (pid: number) => boolean = processAlive): DiscoveryRecord | undefined {
+  const live = records.filter((r) => alive(r.pid)).sort((a, b) => b.startedAt - a.startedAt);
+  let best: DiscoveryRecord | undefined;
+  let bestLength = -1;
+  for (const r of live) {
+    for (const folder of r.workspaceFolders ?? []) {
+      if (folder.length > bestLength && isInside(cwd, folder)) {
+        best = r;
+        bestLength = folder.length;
+      }
+    }
+  }
+  return best ?? live[0];
+}
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, owned by someone else
+  }
+}
+
+function isInside(child: string, folder: string): boolean {
+  const rel = path.relative(folder, child);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
+}

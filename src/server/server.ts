@@ -2,20 +2,29 @@
  * The streaming endpoint: `ws://HOST:PORT/v1/stream`. Every check that can be made on the HTTP
  * request (path, Host, Origin, token, connection count) happens before the upgrade, so a refused
  * client never gets a websocket. Frames from one connection are handled in order; each is decoded,
- * validated message by message, ingested, and acknowledged once recorded.
+ * validated message by message, applied, and acknowledged once recorded. Applying and
+ * acknowledging are two queues, so the live view keeps up while a failing disk holds acks back;
+ * a connection with too much unacknowledged data is paused (TCP pushes back on its sender) instead
+ * of growing the endpoint's memory. Across connections, frames are applied in slices of event-loop
+ * time and reading stops while too much waits to be applied (flow.ts), so the editor hosting the
+ * endpoint stays responsive under any load.
  */
 import { createServer, IncomingMessage, Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { Hub } from '../ingest/hub';
-import { ServerMessage, STREAM_PATH } from '../protocol/messages';
-import { decodeFrame, DEFAULT_VALIDATION_LIMITS, ValidationLimits } from '../protocol/validate';
+import { ErrorMessage, HEALTH_PATH, ServerMessage, STREAM_PATH } from '../protocol/messages';
+import { decodeFrame, ValidationLimits } from '../protocol/validate';
 import { DEFAULT_FLOW_LIMITS, FlowLimits, IngestFlow } from './flow';
 import { hostAllowed, isLoopbackAddress, originAllowed, tokenFromRequest, tokensEqual } from './auth';
 
 export const DEFAULT_PORT = 7451;
 export const DEFAULT_HOST = '127.0.0.1';
+/** A token guarding a non-loopback bind must be at least this long. */
+export const MIN_NETWORK_TOKEN_LENGTH = 16;
+/** Error frames in one reply; the rest of a frame's refusals are summed up in a last one. */
+const MAX_ERRORS_PER_REPLY = 100;
 
 export interface ServerOptions {
   host?: string;
@@ -23,58 +32,93 @@ export interface ServerOptions {
   port?: number;
   strictPort?: boolean;
   token: string;
+  /**
+   * The user chose the token (a setting, --token, GRADIENT_MONITOR_TOKEN) rather than it being made
+   * up for this window. Required to bind a non-loopback address: an endpoint reachable from the
+   * network must not depend on a token nobody decided to share.
+   */
+  explicitToken?: boolean;
   allowedOrigins?: readonly string[];
   /** Largest frame in bytes; a bigger one closes the connection with 1009. */
   maxFrameBytes?: number;
   maxConnections?: number;
   /** Messages accepted per connection per second, averaged over a second; excess gets an error frame. */
   maxMessagesPerSecond?: number;
-  validation?: ValidationLimits;
-  /** How much work one event-loop turn may do, and how much may wait before reading pauses. */
+  validation?: Partial<ValidationLimits>;
+  /** Interval of websocket pings; a peer that misses one is dropped, freeing its connection slot. */
+  heartbeatMs?: number;
+  /** Received but unacknowledged bytes per connection before it is no longer read (resumed at half). */
+  maxUnackedBytes?: number;
+  /** How much work one event-loop turn may do, and how much may wait before all reading pauses. */
   flow?: FlowLimits;
 }
 
-export interface ConnectionInfo {
-  id: number;
-  remote: string;
+/** Per-connection state: the two queues, flow control, the rate budget and the runs it feeds. */
+interface Connection {
+  ws: WebSocket;
+  applied: Promise<void>;
+  acked: Promise<void>;
+  unackedBytes: number;
+  /** Not read because of its own unacknowledged bytes (the endpoint-wide pause is the flow's). */
+  paused: boolean;
+  alive: boolean;
+  budget: { windowStart: number; used: number };
+  /** Runs this connection sent to, to tell it when their recording fails, and those it was told about. */
+  runs: Set<string>;
+  told: Set<string>;
 }
 
 export class GradientServer {
   private readonly http: HttpServer;
   private readonly wss: WebSocketServer;
-  private readonly opts: Required<Omit<ServerOptions, 'validation' | 'flow'>> & { validation: ValidationLimits };
+  private readonly opts: Required<Omit<ServerOptions, 'flow'>>;
+  private readonly connections = new Set<Connection>();
   private readonly flow: IngestFlow;
-  private nextConnectionId = 1;
-  private connections = new Set<WebSocket>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly onRecording = (runId: string, error: Error | undefined): void => {
+    for (const c of this.connections) {
+      if (error) this.tellRecordingFailed(c, runId, error);
+      else c.told.delete(runId); // recovered: the withheld acks follow, and a new failure is news again
+    }
+  };
   private boundHost = '';
   private boundPort = 0;
 
   constructor(readonly hub: Hub, options: ServerOptions) {
     if (!options.token) throw new Error('a token is required');
+    const host = options.host ?? DEFAULT_HOST;
+    if (!isLoopbackAddress(host)) {
+      if (!options.explicitToken) throw new Error(`refusing to listen on ${host}, which the network can reach, with a generated token: set a token of your own (gradientMonitor.token, or --token for serve), or bind 127.0.0.1`);
+      if (options.token.length < MIN_NETWORK_TOKEN_LENGTH) throw new Error(`refusing to listen on ${host} with a token of ${options.token.length} characters: a network-reachable endpoint needs at least ${MIN_NETWORK_TOKEN_LENGTH}`);
+    }
     this.opts = {
-      host: options.host ?? DEFAULT_HOST,
+      host,
       port: options.port ?? DEFAULT_PORT,
       strictPort: options.strictPort ?? false,
       token: options.token,
+      explicitToken: options.explicitToken ?? false,
       allowedOrigins: options.allowedOrigins ?? [],
       maxFrameBytes: options.maxFrameBytes ?? 1024 * 1024,
       maxConnections: options.maxConnections ?? 256,
       maxMessagesPerSecond: options.maxMessagesPerSecond ?? 200_000,
-      validation: options.validation ?? DEFAULT_VALIDATION_LIMITS,
+      validation: options.validation ?? {},
+      heartbeatMs: options.heartbeatMs ?? 30_000,
+      maxUnackedBytes: options.maxUnackedBytes ?? 16 * 1024 * 1024,
     };
     this.http = createServer((req, res) => {
-      const body = req.url?.startsWith('/v1/health') ? JSON.stringify({ ok: true, protocol: 1 }) : undefined;
-      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' });
-      res.end(body ?? JSON.stringify({ error: `not found: the stream is at ${STREAM_PATH}` }));
+      const ok = new URL(req.url ?? '/', 'http://localhost').pathname === HEALTH_PATH;
+      res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { ok: true, protocol: 1 } : { error: `not found: the stream is at ${STREAM_PATH}` }));
     });
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false });
-    this.flow = new IngestFlow(options.flow ?? DEFAULT_FLOW_LIMITS, (receiving) => {
-      for (const ws of this.connections) {
-        if (receiving) ws.resume();
-        else ws.pause();
-      }
+    // Text that is not valid UTF-8 is decoded with U+FFFD rather than failing the connection (1007):
+    // a client would reconnect and resend the same frame forever, and its valid messages would never land.
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false, skipUTF8Validation: true });
+    this.flow = new IngestFlow(options.flow ?? DEFAULT_FLOW_LIMITS, () => {
+      for (const c of this.connections) this.updateReading(c);
     });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.hub.on('recording', this.onRecording);
+    this.heartbeat = setInterval(() => this.ping(), this.opts.heartbeatMs).unref();
   }
 
   async listen(): Promise<{ host: string; port: number; url: string }> {
@@ -105,10 +149,12 @@ export class GradientServer {
   }
 
   async close(): Promise<void> {
-    for (const ws of this.connections) ws.close(1001, 'server shutting down');
+    clearInterval(this.heartbeat);
+    this.hub.off('recording', this.onRecording);
+    for (const c of this.connections) c.ws.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
-    for (const ws of this.connections) ws.terminate();
+    for (const c of this.connections) c.ws.terminate();
     this.http.closeAllConnections?.();
   }
 
@@ -141,70 +187,143 @@ export class GradientServer {
     const token = tokenFromRequest(req, url);
     if (token === undefined || !tokensEqual(token, this.opts.token)) return refuse(401, 'missing or wrong token');
     if (this.connections.size >= this.opts.maxConnections) return refuse(503, `too many connections (limit ${this.opts.maxConnections})`);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, { id: this.nextConnectionId++, remote: req.socket.remoteAddress ?? '?' }));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
   }
 
-  private onConnection(ws: WebSocket, _info: ConnectionInfo): void {
-    this.connections.add(ws);
-    if (!this.flow.receiving) ws.pause();
-    let applied = Promise.resolve();
-    let replied = Promise.resolve();
-    const budget = { windowStart: Date.now(), used: 0 };
+  private onConnection(ws: WebSocket): void {
+    const c: Connection = { ws, applied: Promise.resolve(), acked: Promise.resolve(), unackedBytes: 0, paused: false, alive: true, budget: { windowStart: Date.now(), used: 0 }, runs: new Set(), told: new Set() };
+    this.connections.add(c);
+    this.updateReading(c);
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      // Frames are applied strictly in order, each in a slice of event-loop time (see flow.ts);
-      // each frame's reply (its ack) waits until it is on disk, in order too, while later frames
-      // are already being applied.
-      const size = frameSize(data);
-      this.flow.received(size);
-      applied = applied
+      const bytes = frameBytes(data);
+      this.hold(c, bytes);
+      this.flow.received(bytes);
+      // Frames are applied strictly in order, each in a slice of event-loop time; a failure is a bug,
+      // never a client's fault, but it must not take the endpoint down.
+      c.applied = c.applied
         .then(() => this.flow.turn())
-        .then(() => this.onFrame(data, isBinary, budget))
-        .then(({ reply, recorded }) => {
-          replied = replied.then(() => recorded).then(() => send(ws, reply));
-        })
+        .then(() => this.onFrame(c, data, isBinary, bytes))
         .catch(() => ws.close(1011, 'internal error'))
-        .finally(() => this.flow.done(size));
+        .finally(() => this.flow.done(bytes));
     });
+    ws.on('pong', () => (c.alive = true));
     ws.on('error', () => ws.terminate()); // e.g. a frame over maxPayload: ws has already sent 1009
-    ws.on('close', () => this.connections.delete(ws));
+    ws.on('close', () => this.connections.delete(c));
   }
 
-  private async onFrame(data: RawData, isBinary: boolean, budget: { windowStart: number; used: number }): Promise<{ reply: ServerMessage[]; recorded: Promise<void> }> {
-    const done = Promise.resolve();
-    if (isBinary) return { reply: [{ type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' }], recorded: done };
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    const { messages, verbatim, errors } = decodeFrame(bytes.toString('utf8'), this.opts.validation, bytes);
-    const reply: ServerMessage[] = errors;
-    const now = Date.now();
-    if (now - budget.windowStart >= 1000) {
-      budget.windowStart = now;
-      budget.used = 0;
+  private async onFrame(c: Connection, data: RawData, isBinary: boolean, bytes: number): Promise<void> {
+    if (isBinary) return this.reply(c, bytes, [{ type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' }]);
+    const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    const { messages, verbatim, errors } = decodeFrame(frame.toString('utf8'), this.opts.validation, frame);
+    const replies: ServerMessage[] = errors;
+    if (!this.withinRate(c, messages.length + errors.length)) {
+      replies.push({ type: 'error', code: 'rate_limited', message: `more than ${this.opts.maxMessagesPerSecond} messages per second on one connection: this frame's ${messages.length} messages were dropped, send them again later` });
+      return this.reply(c, bytes, replies);
     }
-    budget.used += messages.length;
-    if (budget.used > this.opts.maxMessagesPerSecond) {
-      reply.push({ type: 'error', code: 'rate_limited', message: `more than ${this.opts.maxMessagesPerSecond} messages per second on one connection: ${messages.length} dropped, send them again later` });
-      return { reply, recorded: done };
-    }
-    if (messages.length === 0) return { reply, recorded: done };
-    const { rejected, recorded } = await this.hub.ingest(messages, verbatim);
+    if (messages.length === 0) return this.reply(c, bytes, replies);
+    const { rejected, runIds, recorded } = await this.hub.ingest(messages, verbatim);
     const refused = new Set(rejected.map((r) => r.index));
-    for (const r of rejected) reply.push({ type: 'error', code: 'limit_exceeded', message: r.message, run_id: messages[r.index].run_id });
+    for (const r of rejected) replies.push({ type: 'error', code: 'limit_exceeded', message: r.message, run_id: messages[r.index].run_id });
     let maxSeq = -1;
     messages.forEach((m, i) => {
       if (!refused.has(i) && m.seq !== undefined && m.seq > maxSeq) maxSeq = m.seq;
     });
-    if (maxSeq >= 0) reply.push({ type: 'ack', seq: maxSeq });
-    return { reply, recorded };
+    if (maxSeq >= 0) replies.push({ type: 'ack', seq: maxSeq });
+    for (const id of runIds) {
+      if (c.runs.size < 4096) c.runs.add(id);
+      const failure = this.hub.recordingFailure(id);
+      if (failure) this.tellRecordingFailed(c, id, failure);
+    }
+    this.reply(c, bytes, replies, recorded);
+  }
+
+  /** Sends a frame's replies once its messages are recorded, after every earlier frame's. */
+  private reply(c: Connection, bytes: number, replies: ServerMessage[], recorded?: Promise<void>): void {
+    c.acked = c.acked.then(async () => {
+      await recorded;
+      this.release(c, bytes);
+      send(c.ws, capErrors(replies));
+    });
+  }
+
+  private withinRate(c: Connection, items: number): boolean {
+    const now = Date.now();
+    if (now - c.budget.windowStart >= 1000) {
+      c.budget.windowStart = now;
+      c.budget.used = 0;
+    }
+    if (c.budget.used + items > this.opts.maxMessagesPerSecond) return false;
+    c.budget.used += items;
+    return true;
+  }
+
+  /** Flow control: a connection holding too many unacknowledged bytes stops being read. */
+  private hold(c: Connection, bytes: number): void {
+    c.unackedBytes += bytes;
+    if (!c.paused && c.unackedBytes > this.opts.maxUnackedBytes) {
+      c.paused = true;
+      this.updateReading(c);
+    }
+  }
+
+  private release(c: Connection, bytes: number): void {
+    c.unackedBytes -= bytes;
+    if (c.paused && c.unackedBytes <= this.opts.maxUnackedBytes / 2) {
+      c.paused = false;
+      this.updateReading(c);
+    }
+  }
+
+  /** A connection is read unless it holds too much unacknowledged, or the whole endpoint is behind. */
+  private updateReading(c: Connection): void {
+    if (this.reading(c)) c.ws.resume();
+    else c.ws.pause();
+  }
+
+  private reading(c: Connection): boolean {
+    return !c.paused && this.flow.receiving;
+  }
+
+  /** Tells a connection feeding a run, once per failure, that the run's log cannot be written for now. */
+  private tellRecordingFailed(c: Connection, runId: string, error: Error): void {
+    if (!c.runs.has(runId) || c.told.has(runId)) return;
+    c.told.add(runId);
+    send(c.ws, [{ type: 'error', code: 'recording_failed', run_id: runId, message: `cannot write the log of run ${runId}: ${error.message}; messages are kept in memory and acknowledged once written` }]);
+  }
+
+  /** Drops peers that did not answer the previous ping (a vanished laptop, a half-open socket). */
+  private ping(): void {
+    for (const c of this.connections) {
+      if (!this.reading(c)) {
+        c.alive = true; // its pong sits unread behind the frames we are not reading: not its fault
+        continue;
+      }
+      if (!c.alive) {
+        c.ws.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
   }
 }
 
-function frameSize(data: RawData): number {
-  return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+function frameBytes(data: RawData): number {
+  return Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer | ArrayBuffer).byteLength;
 }
 
 function send(ws: WebSocket, replies: readonly ServerMessage[]): void {
   if (replies.length === 0 || ws.readyState !== WebSocket.OPEN) return;
   ws.send(JSON.stringify(replies.length === 1 ? replies[0] : replies));
+}
+
+/** Keeps a reply small whatever the frame held: the first errors in full, then a count of the rest. */
+function capErrors(replies: ServerMessage[]): ServerMessage[] {
+  const errors = replies.filter((r) => r.type === 'error');
+  if (errors.length <= MAX_ERRORS_PER_REPLY) return replies;
+  const rest = errors.length - (MAX_ERRORS_PER_REPLY - 1);
+  const summary: ErrorMessage = { type: 'error', code: 'bad_message', message: `and ${rest} more messages of this frame were refused (only the first ${MAX_ERRORS_PER_REPLY - 1} are listed)` };
+  return [...errors.slice(0, MAX_ERRORS_PER_REPLY - 1), summary, ...replies.filter((r) => r.type === 'ack')];
 }
 
 function httpReason(status: number): string {

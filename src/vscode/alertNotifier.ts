@@ -1,5 +1,6 @@
-/** Turns alerts into log lines (every one) and rate-limited notifications with actions. */
+/** Turns alerts into log lines (every one) and rate-limited notifications with actions, one per step. */
 import * as vscode from 'vscode';
+import { AdmittedAlert, composeNotice } from '../alerts/notice';
 import { NotificationGate } from '../alerts/rateLimit';
 import { Alert } from '../alerts/rules';
 import { Run } from '../runs/runStore';
@@ -7,6 +8,9 @@ import { notificationSettings } from './settings';
 
 export class AlertNotifier {
   private readonly gate: NotificationGate;
+  /** Admitted alerts of the current event-loop turn, grouped by run and step. */
+  private pending = new Map<string, { run: Run; items: AdmittedAlert[] }>();
+  private flushScheduled = false;
 
   constructor(private readonly log: vscode.LogOutputChannel) {
     this.gate = new NotificationGate(notificationSettings().intervalSeconds * 1000);
@@ -26,12 +30,28 @@ export class AlertNotifier {
     this.gate.setInterval(settings.intervalSeconds * 1000);
     const held = this.gate.admit(alert);
     if (held === undefined) return;
-    const more = held > 0 ? ` (${held} similar alerts since the last notice)` : '';
-    const text = `Gradient Monitor: ${run.name}: ${alert.message}${more}`;
-    const show = alert.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
-    void show(text, 'Open Dashboard', 'Mute this run').then((choice) => {
-      if (choice === 'Open Dashboard') void vscode.commands.executeCommand('gradientMonitor.openDashboard', run.id);
-      else if (choice === 'Mute this run') this.mute(run.id);
-    });
+    // A step's alerts arrive together (one ingest); gather them into one notification.
+    const key = `${run.id}\u0000${alert.step}`;
+    const group = this.pending.get(key) ?? { run, items: [] };
+    group.items.push({ alert, held });
+    this.pending.set(key, group);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    const groups = this.pending;
+    this.pending = new Map();
+    this.flushScheduled = false;
+    for (const { run, items } of groups.values()) {
+      const notice = composeNotice(run.name, items);
+      const show = notice.severity === 'error' ? vscode.window.showErrorMessage : vscode.window.showWarningMessage;
+      void show(notice.text, 'Open Dashboard', 'Mute this run').then((choice) => {
+        if (choice === 'Open Dashboard') void vscode.commands.executeCommand('gradientMonitor.openDashboard', run.id);
+        else if (choice === 'Mute this run') this.mute(run.id);
+      });
+    }
   }
 }

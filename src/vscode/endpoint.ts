@@ -27,8 +27,18 @@ export async function startEndpoint(context: vscode.ExtensionContext): Promise<E
   const s = endpointSettings();
   const token = s.token || newToken();
   const logDir = runsFolder(context);
-  const hub = new Hub(new RunStore({ alerts: alertSettings() }), logDir);
-  const server = new GradientServer(hub, { host: s.host, port: s.port, token, allowedOrigins: s.allowedOrigins, maxFrameBytes: s.maxFrameBytes });
+  const hub = new Hub(new RunStore({ alerts: alertSettings(), maxRuns: s.maxRuns }), logDir);
+  const server = new GradientServer(hub, {
+    host: s.host,
+    port: s.port,
+    token,
+    explicitToken: s.token !== '',
+    allowedOrigins: s.allowedOrigins,
+    maxFrameBytes: s.maxFrameBytes,
+    maxConnections: s.maxConnections,
+    maxMessagesPerSecond: s.maxMessagesPerSecond,
+    validation: { maxLayers: s.maxLayers },
+  });
   const { url } = await server.listen();
 
   // Integrated terminals opened from now on (and restored ones) get the endpoint in their environment.
@@ -54,7 +64,7 @@ export async function startEndpoint(context: vscode.ExtensionContext): Promise<E
     logDir,
     async dispose() {
       await server.close();
-      await hub.close();
+      await hub.close(3000); // VS Code stops waiting for an extension host after about 5 s
       await removeDiscovery();
     },
   };

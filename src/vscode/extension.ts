@@ -6,7 +6,11 @@ import { NormStatusBar } from './statusBar';
 import { dashboardSettings } from './settings';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
+import { registerRecordingNotifier } from './recordingNotifier';
+import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
+import { registerRunLogEditor } from './runLogEditor';
+import { registerCompareRuns } from './compareRuns';
 
 let endpoint: Endpoint | undefined;
 
@@ -46,17 +50,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
     statusBar.onAlert(alert, run);
     notifier.onAlert(alert, run);
   });
-  ep.hub.on('recording', (runId, err) => {
-    if (err) {
-      log.error(`cannot write the log of run ${runId}: ${err.message}; steps are kept in memory and writing is retried`);
-      void vscode.window.showErrorMessage(`Gradient Monitor cannot record run ${runId}: ${err.message}. Data is kept in memory and recording resumes when possible.`);
-    } else {
-      log.info(`recording of run ${runId} resumed`);
-    }
-  });
+  registerRecordingNotifier(context, ep.hub, log);
   registerRunCommands(context, ep, notifier, log);
-  registerDashboard(context);
+  registerDashboard(context, ep.hub);
+  registerRunsView(context, ep);
   registerPythonFixes(context, ep.hub, log);
+  registerRunLogEditor(context);
+  registerCompareRuns(context, ep);
   return { url: ep.url, logDir: ep.logDir };
 }
 

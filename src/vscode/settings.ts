@@ -10,6 +10,10 @@ export interface EndpointSettings {
   token: string;
   allowedOrigins: string[];
   maxFrameBytes: number;
+  maxConnections: number;
+  maxMessagesPerSecond: number;
+  maxLayers: number;
+  maxRuns: number;
 }
 
 export function endpointSettings(): EndpointSettings {
@@ -20,6 +24,10 @@ export function endpointSettings(): EndpointSettings {
     token: c.get('token', ''),
     allowedOrigins: c.get('allowedOrigins', []),
     maxFrameBytes: c.get('maxFrameBytes', 1024 * 1024),
+    maxConnections: c.get('maxConnections', 256),
+    maxMessagesPerSecond: c.get('maxMessagesPerSecond', 200_000),
+    maxLayers: c.get('maxLayers', 10_000),
+    maxRuns: c.get('maxRuns', 256),
   };
 }
 

@@ -38,6 +38,11 @@ test('a streamed run with a NaN raises a notification, colors the status bar and
   assert.match(text, /encoder\.2\.attn/);
   assert.match(text, /Open Dashboard/);
 
+  // The spike at step 120 also breached the threshold: one notification says both.
+  const spikeToasts = vscode.page.locator('.notification-toast', { hasText: 'spiked' });
+  assert.equal(await spikeToasts.count(), 1);
+  assert.match(await spikeToasts.first().innerText(), /exceeds the threshold 10 at step 120/);
+
   await vscode.page.waitForFunction(() => {
     const items = [...document.querySelectorAll('.statusbar-item')];
     return items.some((el) => /grad/.test(el.textContent ?? '') && el.querySelector('.codicon-error'));

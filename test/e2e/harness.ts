@@ -38,6 +38,8 @@ export interface VSCodeSession {
   screenshot(name: string): Promise<string>;
   /** code-server's output so far, for failure messages. */
   serverLog(): string;
+  /** Content-Security-Policy violations reported by any frame so far (webviews included). */
+  cspViolations(): string[];
   close(): Promise<void>;
 }
 
@@ -103,6 +105,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
     'update.mode': 'none',
     'workbench.enableExperiments': false,
     'chat.disableAIFeatures': true,
+    'remote.autoForwardPorts': false,
     ...opts.settings,
   };
   writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
@@ -125,6 +128,12 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();
+    // Chromium reports every Content-Security-Policy violation on the console of the frame it
+    // happened in; webviews are frames of this page, so this catches the dashboard's too.
+    const csp: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy/i.test(m.text())) csp.push(`${m.location().url}: ${m.text()}`);
+    });
     await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(workspace)}`);
     await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
     const b = browser;
@@ -164,6 +173,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
         return file;
       },
       serverLog: () => log,
+      cspViolations: () => [...csp],
       async close() {
         await b.close().catch(() => undefined);
         server.kill('SIGTERM');

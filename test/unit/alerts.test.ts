@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'node:test';
+import { composeNotice } from '../../src/alerts/notice';
 import { NotificationGate } from '../../src/alerts/rateLimit';
 import { Alert, DEFAULT_ALERT_SETTINGS, medianInPlace, RunAlerts } from '../../src/alerts/rules';
 
@@ -109,5 +110,22 @@ describe('notification gate', () => {
     const gate = new NotificationGate(0);
     gate.mute('a');
     assert.equal(gate.admit(alert('a', 'nonfinite')), undefined);
+  });
+});
+
+describe('notices', () => {
+  const a = (kind: Alert['kind'], severity: Alert['severity'], message: string): Alert => ({ kind, severity, run_id: 'r', step: 7, value: 1, message });
+
+  test("one step's alerts make one notice, errors first, with the held count", () => {
+    const n = composeNotice('my run', [
+      { alert: a('threshold', 'warning', 'norm 50 exceeds the threshold 10 at step 7'), held: 0 },
+      { alert: a('nonfinite', 'error', 'non-finite gradient norm (NaN) at step 7 in fc'), held: 2 },
+    ]);
+    assert.equal(n.severity, 'error');
+    assert.equal(n.text, 'Gradient Monitor: my run: non-finite gradient norm (NaN) at step 7 in fc; norm 50 exceeds the threshold 10 at step 7 (2 similar alerts since the last notice)');
+  });
+
+  test('a single warning stays a warning', () => {
+    assert.deepEqual(composeNotice('r', [{ alert: a('spike', 'warning', 'spiked'), held: 0 }]), { severity: 'warning', text: 'Gradient Monitor: r: spiked' });
   });
 });

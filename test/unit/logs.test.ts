@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { logFileName, logFilePath } from '../../src/logs/paths';
-import { describeProblems, readRunLog } from '../../src/logs/reader';
+import { readRunLog } from '../../src/logs/reader';
+import { describeReadProblems } from '../../src/logs/problems';
 import { summarizeLog } from '../../src/logs/summary';
 import { RunRecorder } from '../../src/logs/writer';
 import { ClientMessage } from '../../src/protocol/messages';
@@ -62,7 +63,7 @@ describe('recorder and reader', () => {
     const { messages, summary } = await readAll(file);
     assert.deepEqual(messages.map((m) => (m.type === 'step' ? m.step : -1)), [0, 3]);
     assert.deepEqual(summary.errors.map((e) => e.line), [2, 3]);
-    assert.match(describeProblems(file, summary)!, /bad\.jsonl: line 2: not valid JSON.*line 3: step\.step must be/);
+    assert.match(describeReadProblems(file, summary.errors, 'bad lines')!, /bad\.jsonl: line 2: not valid JSON.*line 3: step\.step must be/);
   });
 
   test('multi-byte characters split across read chunks survive', async () => {

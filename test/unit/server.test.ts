@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { GradientServer } from '../../src/server/server';
+import { newToken } from '../../src/server/auth';
 import { connect, startEndpoint, TestEndpoint, TOKEN, upgradeStatus } from '../helpers/endpoint';
 
 describe('endpoint auth and origin', () => {
@@ -237,3 +238,11 @@ describe('endpoint lifecycle', () => {
   });
 });
 
+
+describe('tokens', () => {
+  test('random tokens are long hex strings that never read as a command-line option', () => {
+    const tokens = Array.from({ length: 200 }, newToken);
+    for (const t of tokens) assert.match(t, /^[0-9a-f]{48}$/);
+    assert.equal(new Set(tokens).size, tokens.length);
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * Dashboard benchmarks (numbers for BENCHMARKS.md, not tests). The real webview bundle in Chromium
+ * with the real extension-side session in the page (test/helpers/dashboardStandIn.ts):
+ *  - time to first draw of a 1,000,000-step × 8-layer run, from the snapshot's arrival to the end
+ *    of its first frame, and the extension's cost to build and serialize that snapshot;
+ *  - per-update cost while the run streams (10 coalesced updates a second of 100 steps each);
+ *  - the webview's JS heap after GC.
+ * Baseline in the same run: the same page fed all 1,000,000 steps raw (what a store without
+ * envelopes would send; the page still decimates what it draws).
+ *
+ *   node --import tsx bench/dashboard.ts [--quick] [--samples N] [--out FILE]
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { openDashboardPage } from '../test/helpers/dashboardPage';
+import type { RunSpec, StepSpec } from '../test/helpers/dashboardStandIn';
+
+import { median } from './stats';
+
+const { values } = parseArgs({ options: { quick: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' } } });
+const quick = values.quick ?? false;
+const SAMPLES = Number(values.samples ?? (quick ? 1 : 3));
+const STEPS = quick ? 20_000 : 1_000_000;
+const STREAM_UPDATES = quick ? 3 : 30;
+const LAYERS = ['embed', 'encoder.0.attn', 'encoder.0.mlp', 'encoder.1.attn', 'encoder.1.mlp', 'encoder.2.attn', 'encoder.2.mlp', 'head'];
+
+interface Metrics {
+  renderMs: number[];
+  firstDrawMs: number[];
+  handleMs: number[];
+}
+type Win = {
+  __gradientMonitor: { metrics: Metrics; drawnLayers(): string[]; drawnNorms(): unknown[]; rendered(): boolean };
+  __standIn: {
+    startRun(s: RunSpec): void;
+    addSteps(id: string, s: StepSpec): number;
+    timeSnapshot(id: string): { buildMs: number; transportMs: number; bytes: number };
+    postRawSnapshot(id: string, count: number, layers: string[]): number;
+    detachHost(): void;
+  };
+};
+
+const p95 = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))];
+
+async function heapMb(page: import('playwright-core').Page): Promise<number> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('HeapProfiler.collectGarbage');
+  const { usedSize } = (await cdp.send('Runtime.getHeapUsage')) as { usedSize: number };
+  await cdp.detach();
+  return usedSize / 2 ** 20;
+}
+
+async function envelopeSample() {
+  const d = await openDashboardPage({ theme: 'dark' });
+  const page = d.page;
+  try {
+    await page.evaluate(({ layers, steps }) => {
+      const s = (window as unknown as Win).__standIn;
+      s.startRun({ id: 'big', name: 'bench', layers, threshold: 10 });
+      for (let from = 0; from < steps; from += 100_000) s.addSteps('big', { from, count: Math.min(100_000, steps - from), spikeAt: steps / 8 + 7, spikeValue: 5000, nanAt: steps / 2 + 3 });
+    }, { layers: LAYERS, steps: STEPS });
+    await page.waitForFunction(() => (window as unknown as Win).__gradientMonitor.drawnLayers().length > 0, undefined, { timeout: 60_000 });
+    await page.waitForTimeout(300);
+    const first = await page.evaluate(() => (window as unknown as Win).__gradientMonitor.metrics.firstDrawMs.at(-1) ?? NaN);
+    const host = await page.evaluate(() => (window as unknown as Win).__standIn.timeSnapshot('big'));
+    // Stream: 10 frames a second of 100 steps, for 3 seconds.
+    const before = await page.evaluate(() => {
+      const m = (window as unknown as Win).__gradientMonitor.metrics;
+      return { handle: m.handleMs.length, render: m.renderMs.length };
+    });
+    for (let i = 0; i < STREAM_UPDATES; i++) {
+      await page.evaluate((from) => (window as unknown as Win).__standIn.addSteps('big', { from, count: 100 }), STEPS + i * 100);
+      await page.waitForTimeout(100);
+    }
+    await page.waitForTimeout(300);
+    const stream = await page.evaluate((b) => {
+      const m = (window as unknown as Win).__gradientMonitor.metrics;
+      return { handle: m.handleMs.slice(b.handle), render: m.renderMs.slice(b.render) };
+    }, before);
+    await page.evaluate(() => (window as unknown as Win).__standIn.detachHost());
+    const heap = await heapMb(page);
+    return { first, host, stream, heap };
+  } finally {
+    await d.close();
+  }
+}
+
+async function rawSample() {
+  const d = await openDashboardPage({ theme: 'dark' });
+  const page = d.page;
+  try {
+    const postMs = await page.evaluate(({ steps, layers }) => (window as unknown as Win).__standIn.postRawSnapshot('raw', steps, layers), { steps: STEPS, layers: LAYERS });
+    await page.waitForFunction(() => (window as unknown as Win).__gradientMonitor.metrics.firstDrawMs.length > 0, undefined, { timeout: 120_000 });
+    await page.waitForTimeout(300);
+    const first = await page.evaluate(() => (window as unknown as Win).__gradientMonitor.metrics.firstDrawMs.at(-1) ?? NaN);
+    await page.evaluate(() => (window as unknown as Win).__standIn.detachHost());
+    const heap = await heapMb(page);
+    return { first, postMs, heap, bytes: STEPS * 16 };
+  } finally {
+    await d.close();
+  }
+}
+
+async function emptyHeap(): Promise<number> {
+  const d = await openDashboardPage({ theme: 'dark' });
+  try {
+    await d.page.waitForTimeout(300);
+    await d.page.evaluate(() => (window as unknown as Win).__standIn.detachHost());
+    return await heapMb(d.page);
+  } finally {
+    await d.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const ours = [];
+  const raw = [];
+  const empty = [];
+  for (let i = 0; i < SAMPLES; i++) {
+    ours.push(await envelopeSample());
+    raw.push(await rawSample());
+    empty.push(await emptyHeap());
+  }
+  const f = (x: number, digits = 1): string => x.toFixed(digits);
+  const firstOurs = median(ours.map((o) => o.first));
+  const firstRaw = median(raw.map((r) => r.first));
+  const heapOurs = median(ours.map((o) => o.heap));
+  const heapRaw = median(raw.map((r) => r.heap));
+  const heapEmpty = median(empty);
+  const updates = ours.flatMap((o) => o.stream.handle);
+  const renders = ours.flatMap((o) => o.stream.render);
+  const bytesOurs = median(ours.map((o) => o.host.bytes));
+  console.log(`Dashboard, ${STEPS.toLocaleString('en')} steps × ${LAYERS.length} layers, ${SAMPLES} samples each, Chromium ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}\n`);
+  console.log('| measure | envelopes (ours) | all steps raw (baseline) | ratio |');
+  console.log('| --- | --- | --- | --- |');
+  console.log(`| time to first draw, median (ms) | ${f(firstOurs)} | ${f(firstRaw)} | ${f(firstRaw / firstOurs, 1)}× |`);
+  console.log(`| snapshot sent (MB of typed arrays) | ${f(bytesOurs / 2 ** 20, 2)} | ${f(median(raw.map((r) => r.bytes)) / 2 ** 20, 2)} | ${f(median(raw.map((r) => r.bytes)) / bytesOurs, 1)}× |`);
+  console.log(`| webview JS heap after GC, above an empty page (MB) | ${f(heapOurs - heapEmpty)} | ${f(heapRaw - heapEmpty)} | ${f((heapRaw - heapEmpty) / (heapOurs - heapEmpty), 1)}× |`);
+  console.log(`\nEmpty page heap ${f(heapEmpty)} MB.`);
+  console.log(`Extension side, ${STEPS.toLocaleString('en')}-step snapshot: build rows median ${f(median(ours.map((o) => o.host.buildMs)))} ms, JSON+binary transport ${f(median(ours.map((o) => o.host.transportMs)))} ms.`);
+  console.log(`Streaming onto the ${STEPS.toLocaleString('en')}-step run (${updates.length} updates): take in an update median ${f(median(updates), 2)} ms (p95 ${f(p95(updates), 2)}), draw a frame median ${f(median(renders))} ms (p95 ${f(p95(renders))}).`);
+  if (values.out) {
+    mkdirSync(path.dirname(values.out), { recursive: true });
+    const result = {
+      steps: STEPS,
+      layers: LAYERS.length,
+      samples: SAMPLES,
+      firstDrawMs: { envelopes: firstOurs, raw: firstRaw },
+      snapshotBytes: { envelopes: bytesOurs, raw: median(raw.map((r) => r.bytes)) },
+      heapMbAboveEmpty: { envelopes: heapOurs - heapEmpty, raw: heapRaw - heapEmpty },
+      snapshotBuildMs: median(ours.map((o) => o.host.buildMs)),
+      snapshotTransportMs: median(ours.map((o) => o.host.transportMs)),
+      updateHandleMs: { median: median(updates), p95: p95(updates) },
+      frameMs: { median: median(renders), p95: p95(renders) },
+      raw: { ours, rawSamples: raw, emptyHeapMb: empty },
+    };
+    writeFileSync(values.out, JSON.stringify(result, null, 2));
+  }
+}
+
+void main();

@@ -1,0 +1,62 @@
+/**
+ * Where a dashboard gets its runs. The live Hub is one source; a recorded log loaded into a
+ * RunStore (post-run inspection) or several of them (comparison) are others. The dashboard only
+ * reads `Run`s (metadata, bounded series, alerts) and listens for changes, so any of them plugs in.
+ */
+import { Hub } from '../ingest/hub';
+import { Run, RunStore } from '../runs/runStore';
+
+/** 'steps': new steps or alerts; 'run': metadata or state changed (name, layers, end of run). */
+export type RunChange = 'steps' | 'run';
+
+export interface RunSource {
+  runs(): Iterable<Run>;
+  get(runId: string): Run | undefined;
+  /** Calls listener on every change until the returned function is called. */
+  subscribe(listener: (run: Run, change: RunChange) => void): () => void;
+}
+
+/** The live runs of an ingest Hub. */
+export function hubRunSource(hub: Hub): RunSource {
+  return {
+    runs: () => hub.store.all(),
+    get: (runId) => hub.store.get(runId),
+    subscribe(listener) {
+      const onSteps = (run: Run): void => listener(run, 'steps');
+      const onRun = (run: Run): void => listener(run, 'run');
+      hub.on('steps', onSteps);
+      hub.on('run', onRun);
+      return () => {
+        hub.off('steps', onSteps);
+        hub.off('run', onRun);
+      };
+    },
+  };
+}
+
+/**
+ * Runs that their owner fills (a RunStore, a log loaded with loadRun, a test): call `changed`
+ * after feeding them so open dashboards refresh.
+ */
+export class StoreRunSource implements RunSource {
+  private readonly listeners = new Set<(run: Run, change: RunChange) => void>();
+
+  constructor(readonly store: Pick<RunStore, 'all' | 'get'>) {}
+
+  runs(): Iterable<Run> {
+    return this.store.all();
+  }
+
+  get(runId: string): Run | undefined {
+    return this.store.get(runId);
+  }
+
+  subscribe(listener: (run: Run, change: RunChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  changed(run: Run, change: RunChange = 'steps'): void {
+    for (const listener of this.listeners) listener(run, change);
+  }
+}

@@ -1,0 +1,38 @@
+/** What every log reader (our NDJSON and the importers of other tools' logs) reports besides its messages. */
+import { ReadProblem } from '../logs/problems';
+import { ClientMessage } from '../protocol/messages';
+
+export type LogFormat = 'gradient-monitor' | 'hf-trainer-state' | 'tensorboard' | 'csv';
+
+export const LOG_FORMAT_NAMES: Record<LogFormat, string> = {
+  'gradient-monitor': 'Gradient Monitor log',
+  'hf-trainer-state': 'Hugging Face trainer_state.json',
+  tensorboard: 'TensorBoard event file',
+  csv: 'CSV',
+};
+
+export interface LogReadResult {
+  format: LogFormat;
+  bytes: number;
+  /** Lines read, for line-based formats. */
+  lines?: number;
+  /** Protocol messages produced. */
+  messages: number;
+  /** The first problems (up to maxProblems); reading went on past all but a fatal one. */
+  problems: ReadProblem[];
+  /** The last line was cut short (a crash while writing) and was skipped. */
+  tornTail: boolean;
+  /** Facts worth telling that are not faults, e.g. steps where a tool logged a NaN norm. */
+  notes: string[];
+}
+
+export interface LogReadOptions {
+  /** Problems kept in `problems`; later ones are dropped. */
+  maxProblems?: number;
+  /** Called now and then with the bytes read so far. */
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export type MessageSink = (m: ClientMessage) => void;
+

@@ -1,0 +1,135 @@
+/**
+ * Loads a log of any supported format into a Run (the same object live runs use), streaming: the
+ * file is never held whole, progress is reported as it goes, and a first partial Run is handed out
+ * as soon as the first chunk is in, so a chart can be drawn long before a large log is read. Work
+ * happens in chunks between event-loop turns, so the extension host stays responsive.
+ *
+ * Besides the Run's bounded series it keeps every total norm of the primary rank (8 bytes a step),
+ * so statistics and the suggested max_norm are exact, not computed from a downsampled chart.
+ */
+import { stat } from 'node:fs/promises';
+import { AlertSettings, DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
+import { readLog } from '../importers/readLog';
+import { LogReadResult } from '../importers/types';
+import { ClientMessage, StepMessage } from '../protocol/messages';
+import { Run } from './runStore';
+import { DEFAULT_SERIES_LIMITS, SeriesLimits } from './series';
+
+export interface LoadProgress {
+  bytes: number;
+  totalBytes: number;
+  /** Steps loaded so far. */
+  steps: number;
+  /** The run as loaded so far (the same object throughout, complete once the load resolves). */
+  run: Run | undefined;
+}
+
+export interface LoadOptions {
+  alerts?: AlertSettings;
+  series?: SeriesLimits;
+  /** Called once the first chunk is loaded, then at most every progressIntervalMs. */
+  onProgress?: (p: LoadProgress) => void;
+  progressIntervalMs?: number;
+  maxProblems?: number;
+  signal?: AbortSignal;
+}
+
+/** Facts over every step of the primary rank, beyond what the bounded series keeps. */
+export interface StepTally {
+  firstStep: number;
+  /** Largest finite total norm and its step (-1 when there was none). */
+  maxTotal: number;
+  maxTotalStep: number;
+  /** Steps that said whether they were clipped, and how many were. */
+  clipKnown: number;
+  clipped: number;
+  /** Earliest and latest step `time` (seconds since the epoch), NaN when steps carry none. */
+  firstTime: number;
+  lastTime: number;
+}
+
+export interface LoadedRun {
+  file: string;
+  /** The file's run (the first run id in it); undefined when it held none. */
+  run: Run | undefined;
+  read: LogReadResult;
+  /** Other run ids met in the same file (a log normally holds one run); their messages are left out. */
+  otherRunIds: string[];
+  /** Every total norm of the primary rank, in file order. */
+  totals: Float64Array;
+  tally: StepTally;
+}
+
+export async function loadRun(file: string, opts: LoadOptions = {}): Promise<LoadedRun> {
+  const { size: totalBytes } = await stat(file);
+  const alerts = opts.alerts ?? DEFAULT_ALERT_SETTINGS;
+  const series = opts.series ?? DEFAULT_SERIES_LIMITS;
+  const interval = opts.progressIntervalMs ?? 100;
+  const others = new Set<string>();
+  const totals = new GrowableFloat64Array();
+  const tally: StepTally = { firstStep: Infinity, maxTotal: -Infinity, maxTotalStep: -1, clipKnown: 0, clipped: 0, firstTime: NaN, lastTime: NaN };
+  let run: Run | undefined;
+  let lastReport = -Infinity;
+
+  const onStep = (r: Run, m: StepMessage): void => {
+    if (r.step(m) === undefined || (m.rank ?? 0) !== r.primaryRank) return;
+    totals.push(m.total_norm);
+    if (m.step < tally.firstStep) tally.firstStep = m.step;
+    if (Number.isFinite(m.total_norm) && m.total_norm > tally.maxTotal) {
+      tally.maxTotal = m.total_norm;
+      tally.maxTotalStep = m.step;
+    }
+    if (m.clipped !== undefined) {
+      tally.clipKnown++;
+      if (m.clipped) tally.clipped++;
+    }
+    if (m.time !== undefined && Number.isFinite(m.time)) {
+      if (!(m.time >= tally.firstTime)) tally.firstTime = m.time;
+      if (!(m.time <= tally.lastTime)) tally.lastTime = m.time;
+    }
+  };
+  const onMessage = (m: ClientMessage): void => {
+    run ??= new Run(m.run_id, alerts, series, Date.now());
+    if (m.run_id !== run.id) {
+      others.add(m.run_id);
+      return;
+    }
+    if (m.type === 'run_start') run.start(m);
+    else if (m.type === 'run_end') run.end(m);
+    else onStep(run, m);
+  };
+  const report = (bytes: number): void => {
+    const now = performance.now();
+    if (!opts.onProgress || now - lastReport < interval) return;
+    lastReport = now;
+    opts.onProgress({ bytes, totalBytes, steps: run?.stepCount ?? 0, run });
+  };
+
+  const read = await readLog(file, onMessage, { onProgress: report, signal: opts.signal, maxProblems: opts.maxProblems });
+  if (run && Number.isFinite(tally.firstTime)) {
+    // A recorded run's clock is its steps' clock, not the time it was opened.
+    run.startedAt = tally.firstTime * 1000;
+    run.updatedAt = tally.lastTime * 1000;
+  }
+  opts.onProgress?.({ bytes: read.bytes, totalBytes, steps: run?.stepCount ?? 0, run });
+  return { file, run, read, otherRunIds: [...others], totals: totals.values(), tally };
+}
+
+/** Appends into a Float64Array that doubles when full. */
+class GrowableFloat64Array {
+  private data = new Float64Array(1024);
+  private length = 0;
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const bigger = new Float64Array(this.data.length * 2);
+      bigger.set(this.data);
+      this.data = bigger;
+    }
+    this.data[this.length++] = v;
+  }
+
+  values(): Float64Array {
+    return this.data.subarray(0, this.length);
+  }
+}

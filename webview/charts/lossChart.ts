@@ -1,0 +1,71 @@
+/** Loss (left axis) and learning rate (right axis), when the client reports them. */
+import { Chart, ChartDataset, ChartOptions, TooltipItem } from 'chart.js';
+import { fmt } from '../../src/alerts/rules';
+import { Point, RunData } from '../runData';
+import { Theme } from '../theme';
+import { baseOptions, formatStep, gutterFit, StepAxis, syncStepAxis } from './common';
+
+export class LossChart {
+  readonly chart: Chart<'line', Point[]>;
+
+  constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
+    this.chart = new Chart(canvas, {
+      type: 'line',
+      data: { datasets: datasetsFor(theme) },
+      options: this.optionsFor(theme),
+    });
+  }
+
+  applyTheme(theme: Theme): void {
+    // Fresh dataset objects: chart.js caches resolved options per dataset.
+    this.chart.data.datasets = datasetsFor(theme);
+    this.chart.options = this.optionsFor(theme);
+  }
+
+  private optionsFor(theme: Theme): ChartOptions<'line'> {
+    const options = baseOptions(theme, this.axis);
+    const axis = (title: string | undefined, position: 'left' | 'right') => ({
+      type: 'linear' as const,
+      position,
+      ...gutterFit(this.axis, position),
+      grid: { color: theme.grid, drawOnChartArea: position === 'left' },
+      border: { color: theme.grid },
+      ticks: { color: theme.muted, maxTicksLimit: 5, callback: (v: number | string) => fmt(Number(v)) },
+      title: { display: title !== undefined, text: title, color: theme.muted },
+    });
+    // Learning rates are often constant for long stretches: from zero, rounding noise stays flat.
+    options.scales = { ...options.scales, y: axis('loss', 'left'), lr: { ...axis(undefined, 'right'), beginAtZero: true } }; // the legend names it
+    options.plugins!.legend = { display: true, position: 'top', align: 'end', labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2 } };
+    options.plugins!.tooltip!.callbacks = {
+      title: (items: TooltipItem<'line'>[]) => (items.length ? `step ${formatStep((items[0].raw as Point).step)}` : ''),
+      label: (item: TooltipItem<'line'>) => `${item.dataset.label}: ${fmt((item.raw as Point).y)}`,
+    };
+    return options;
+  }
+
+  /** Whether the run reports loss or learning rate at all (the panel hides otherwise). */
+  static hasData(data: RunData): boolean {
+    return data.losses.length > 0 || data.lrs.length > 0;
+  }
+
+  render(data: RunData): void {
+    const chart = this.chart;
+    const [loss, lr] = chart.data.datasets;
+    loss.data = data.drawable('losses');
+    lr.data = data.drawable('lrs');
+    const scales = chart.options.scales!;
+    scales.y!.display = data.losses.length > 0;
+    scales.lr!.display = data.lrs.length > 0;
+    syncStepAxis(chart, this.axis);
+    chart.update('none');
+  }
+}
+
+function datasetsFor(theme: Theme): ChartDataset<'line', Point[]>[] {
+  const loss = theme.palette[2];
+  const lr = theme.palette[3];
+  return [
+    { label: 'loss', data: [], yAxisID: 'y', borderColor: loss, backgroundColor: loss, pointRadius: 0, pointHitRadius: 4, borderWidth: 1.25 },
+    { label: 'learning rate', data: [], yAxisID: 'lr', borderColor: lr, backgroundColor: lr, pointRadius: 0, pointHitRadius: 4, borderWidth: 1.25, borderDash: [4, 3] },
+  ];
+}
