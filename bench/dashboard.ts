@@ -8,7 +8,12 @@
  * Baseline in the same run: the same page fed all 1,000,000 steps raw (what a store without
  * envelopes would send; the page still decimates what it draws).
  *
+ * --scaling: first draw and per-update cost for every run size in --steps and layer count in
+ * --layers, against chart.js drawing the same points (the total and every layer, one point per
+ * step) without decimation, and uPlot as a reference (bench/chart-baselines.ts).
+ *
  *   node --import tsx bench/dashboard.ts [--quick] [--samples N] [--out FILE]
+ *   node --import tsx bench/dashboard.ts --scaling [--quick] [--steps 10000,...] [--layers 8,64] [--out FILE]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -16,9 +21,12 @@ import { parseArgs } from 'node:util';
 import { openDashboardPage } from '../test/helpers/dashboardPage';
 import type { RunSpec, StepSpec } from '../test/helpers/dashboardStandIn';
 
+import { baselineSample, BaselineResult } from './chart-baselines';
 import { median } from './stats';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { quick: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' }, scaling: { type: 'boolean' }, steps: { type: 'string' }, layers: { type: 'string' } },
+});
 const quick = values.quick ?? false;
 const SAMPLES = Number(values.samples ?? (quick ? 1 : 3));
 const STEPS = quick ? 20_000 : 1_000_000;
@@ -51,7 +59,7 @@ async function heapMb(page: import('playwright-core').Page): Promise<number> {
   return usedSize / 2 ** 20;
 }
 
-async function envelopeSample() {
+async function envelopeSample(steps = STEPS, layers = LAYERS, streamUpdates = STREAM_UPDATES) {
   const d = await openDashboardPage({ theme: 'dark' });
   const page = d.page;
   try {
@@ -59,7 +67,7 @@ async function envelopeSample() {
       const s = (window as unknown as Win).__standIn;
       s.startRun({ id: 'big', name: 'bench', layers, threshold: 10 });
       for (let from = 0; from < steps; from += 100_000) s.addSteps('big', { from, count: Math.min(100_000, steps - from), spikeAt: steps / 8 + 7, spikeValue: 5000, nanAt: steps / 2 + 3 });
-    }, { layers: LAYERS, steps: STEPS });
+    }, { layers, steps });
     await page.waitForFunction(() => (window as unknown as Win).__gradientMonitor.drawnLayers().length > 0, undefined, { timeout: 60_000 });
     await page.waitForTimeout(300);
     const first = await page.evaluate(() => (window as unknown as Win).__gradientMonitor.metrics.firstDrawMs.at(-1) ?? NaN);
@@ -69,8 +77,8 @@ async function envelopeSample() {
       const m = (window as unknown as Win).__gradientMonitor.metrics;
       return { handle: m.handleMs.length, render: m.renderMs.length };
     });
-    for (let i = 0; i < STREAM_UPDATES; i++) {
-      await page.evaluate((from) => (window as unknown as Win).__standIn.addSteps('big', { from, count: 100 }), STEPS + i * 100);
+    for (let i = 0; i < streamUpdates; i++) {
+      await page.evaluate((from) => (window as unknown as Win).__standIn.addSteps('big', { from, count: 100 }), steps + i * 100);
       await page.waitForTimeout(100);
     }
     await page.waitForTimeout(300);
@@ -113,7 +121,55 @@ async function emptyHeap(): Promise<number> {
   }
 }
 
+const layerNames = (n: number): string[] => (n === LAYERS.length ? LAYERS : Array.from({ length: n }, (_, i) => `encoder.${i >> 1}.${i % 2 ? 'mlp' : 'attn'}`));
+const BASELINE_TIMEOUT_MS = 60_000;
+
+/** --scaling: ours, chart.js without decimation and uPlot, for every run size and layer count. */
+async function scaling(): Promise<void> {
+  const stepCounts = (values.steps ?? (quick ? '20000' : '10000,100000,1000000,10000000')).split(',').map(Number);
+  const layerCounts = (values.layers ?? (quick ? '8' : '8,64')).split(',').map(Number);
+  const updates = quick ? 3 : 20;
+  const rows = [];
+  const f = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
+  const cell = (r: BaselineResult | undefined): string => (r ? `${f(r.firstDrawMs)} / ${f(r.updateMs)}` : `over ${BASELINE_TIMEOUT_MS / 1000} s`);
+  console.log(`Dashboard scaling, ${SAMPLES} sample(s) each, ${updates} updates of 100 steps, Chromium ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}
+`);
+  console.log('| steps | layers | ours: first draw ms | ours: per update ms, median (p95) | chart.js, no decimation: first draw / per update ms | uPlot: first draw / per update ms |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const layers of layerCounts) {
+    for (const steps of stepCounts) {
+      const ours = [];
+      const chartjs = [];
+      const uplot = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        ours.push(await envelopeSample(steps, layerNames(layers), updates));
+        chartjs.push(await baselineSample('chartjs', steps, layers, updates, BASELINE_TIMEOUT_MS));
+        uplot.push(await baselineSample('uplot', steps, layers, updates, BASELINE_TIMEOUT_MS));
+      }
+      // An update costs taking it in plus the frame that draws it (one frame per update at this pace).
+      const renders = ours.flatMap((o) => o.stream.render);
+      const handles = ours.flatMap((o) => o.stream.handle);
+      const summary = (rs: (BaselineResult | undefined)[]): BaselineResult | undefined =>
+        rs.some((r) => r === undefined) ? undefined : { firstDrawMs: median(rs.map((r) => r!.firstDrawMs)), updateMs: median(rs.map((r) => r!.updateMs)), updates: rs.flatMap((r) => r!.updates) };
+      const row = {
+        steps,
+        layers,
+        ours: { firstDrawMs: median(ours.map((o) => o.first)), updateMs: median(renders) + median(handles), updateP95Ms: p95(renders) + p95(handles), heapMb: median(ours.map((o) => o.heap)), snapshotBytes: median(ours.map((o) => o.host.bytes)) },
+        chartjs: summary(chartjs),
+        uplot: summary(uplot),
+      };
+      rows.push(row);
+      console.log(`| ${steps.toLocaleString('en')} | ${layers} | ${f(row.ours.firstDrawMs)} | ${f(row.ours.updateMs)} (${f(row.ours.updateP95Ms)}) | ${cell(row.chartjs)} | ${cell(row.uplot)} |`);
+    }
+  }
+  if (values.out) {
+    mkdirSync(path.dirname(values.out), { recursive: true });
+    writeFileSync(values.out, JSON.stringify({ samples: SAMPLES, updates, timeoutMs: BASELINE_TIMEOUT_MS, rows: rows.map((r) => ({ ...r, chartjs: r.chartjs && { ...r.chartjs, updates: undefined }, uplot: r.uplot && { ...r.uplot, updates: undefined } })) }, null, 2));
+  }
+}
+
 async function main(): Promise<void> {
+  if (values.scaling) return scaling();
   const ours = [];
   const raw = [];
   const empty = [];
