@@ -114,7 +114,9 @@ async function measure(client: string, endpoint: EndpointModules | undefined, c:
     streaming.push(new Promise((r) => child.once('message', r)));
   }
   // Warm up until every connection streams, then measure a fixed window.
-  await Promise.race([Promise.all(streaming), sleep(60_000)]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(streaming), new Promise((r) => (timer = setTimeout(r, 60_000)))]);
+  clearTimeout(timer);
   await sleep(300);
   const loop = monitorLoop();
   const s0 = steps;

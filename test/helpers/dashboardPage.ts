@@ -32,8 +32,8 @@ export function buildOnce(): void {
   built = true;
 }
 
-async function standInBundle(): Promise<string> {
-  const out = await esbuild.build({ entryPoints: [path.join(__dirname, 'dashboardStandIn.ts')], bundle: true, write: false, format: 'iife', platform: 'browser', target: 'chrome120' });
+async function standInBundle(entry: string): Promise<string> {
+  const out = await esbuild.build({ entryPoints: [entry], bundle: true, write: false, format: 'iife', platform: 'browser', target: 'chrome120' });
   return out.outputFiles[0].text;
 }
 
@@ -65,11 +65,17 @@ function serve(html: () => string, standIn: string): Promise<{ server: Server; o
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
 }
 
-export async function openDashboardPage(opts: { theme?: ThemeName; width?: number; height?: number } = {}): Promise<DashboardPage> {
+/**
+ * `standIn`: another host for the page (a script bundled for the browser) instead of
+ * dashboardStandIn.ts; `beforeLoad` runs before the page loads (to expose functions to it).
+ */
+export async function openDashboardPage(
+  opts: { theme?: ThemeName; width?: number; height?: number; standIn?: string; beforeLoad?: (page: Page) => Promise<void> } = {},
+): Promise<DashboardPage> {
   buildOnce();
   const nonce = 'dGVzdC1ub25jZS1mb3ItdGhlLXBhZ2U=';
   let html = '';
-  const { server, origin } = await serve(() => html, await standInBundle());
+  const { server, origin } = await serve(() => html, await standInBundle(opts.standIn ?? path.join(__dirname, 'dashboardStandIn.ts')));
   html = dashboardHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/dashboard.css`, codiconsUri: `${origin}/dist/codicon.css` });
   // The stand-in host must exist before the webview bundle asks for acquireVsCodeApi.
   html = html.replace(`<script nonce="${nonce}" src="${origin}/dist/webview.js">`, `<script nonce="${nonce}" src="${origin}/standin.js"></script>\n<script nonce="${nonce}" src="${origin}/dist/webview.js">`);
@@ -84,6 +90,7 @@ export async function openDashboardPage(opts: { theme?: ThemeName; width?: numbe
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => (window as unknown as { __reportCsp(v: string): void }).__reportCsp(`${e.violatedDirective} ${e.blockedURI}`));
   });
+  await opts.beforeLoad?.(page);
   await page.goto(`${origin}/index.html#${opts.theme ?? 'dark'}`);
   await page.waitForFunction(() => '__gradientMonitor' in window);
   return {
