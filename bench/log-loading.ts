@@ -122,9 +122,16 @@ function ensureEventFile(steps: number): string {
 }
 
 // ---- driver ----
+/** A method that cannot load the file at all (a naive read of a file beyond V8's longest string) counts as failed, NaN everywhere. */
 function runChild(method: Method, file: string): Measurement {
-  const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', method, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
+  try {
+    const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', method, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
+  } catch (e) {
+    const reason = ((e as { stderr?: string }).stderr ?? String(e)).split('\n').find((l) => /Error/.test(l)) ?? 'failed';
+    console.log(`${method} failed: ${reason.trim()}`);
+    return { ms: NaN, firstResultMs: NaN, maxStallMs: NaN, peakRssMB: NaN, steps: 0 };
+  }
 }
 
 async function main(): Promise<void> {
