@@ -13,7 +13,7 @@
  * step) without decimation, and uPlot as a reference (bench/chart-baselines.ts).
  *
  *   node --import tsx bench/dashboard.ts [--quick] [--samples N] [--out FILE]
- *   node --import tsx bench/dashboard.ts --scaling [--quick] [--steps 10000,...] [--layers 8,64] [--out FILE]
+ *   node --import tsx bench/dashboard.ts --scaling [--quick] [--steps 10000,...] [--layers 8,64] [--baselines chartjs,uplot|none] [--out FILE]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -25,7 +25,7 @@ import { baselineSample, BaselineResult } from './chart-baselines';
 import { median } from './stats';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' }, scaling: { type: 'boolean' }, steps: { type: 'string' }, layers: { type: 'string' } },
+  options: { quick: { type: 'boolean' }, samples: { type: 'string' }, out: { type: 'string' }, scaling: { type: 'boolean' }, steps: { type: 'string' }, layers: { type: 'string' }, baselines: { type: 'string' } },
 });
 const quick = values.quick ?? false;
 const SAMPLES = Number(values.samples ?? (quick ? 1 : 3));
@@ -131,7 +131,8 @@ async function scaling(): Promise<void> {
   const updates = quick ? 3 : 20;
   const rows = [];
   const f = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(1));
-  const cell = (r: BaselineResult | undefined): string => (r ? `${f(r.firstDrawMs)} / ${f(r.updateMs)}` : `over ${BASELINE_TIMEOUT_MS / 1000} s`);
+  const baselines = (values.baselines ?? 'chartjs,uplot').split(',');
+  const cell = (r: BaselineResult | undefined, library: string): string => (r ? `${f(r.firstDrawMs)} / ${f(r.updateMs)}` : baselines.includes(library) ? `over ${BASELINE_TIMEOUT_MS / 1000} s` : 'not run');
   console.log(`Dashboard scaling, ${SAMPLES} sample(s) each, ${updates} updates of 100 steps, Chromium ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}
 `);
   console.log('| steps | layers | ours: first draw ms | ours: per update ms, median (p95) | chart.js, no decimation: first draw / per update ms | uPlot: first draw / per update ms |');
@@ -143,14 +144,14 @@ async function scaling(): Promise<void> {
       const uplot = [];
       for (let i = 0; i < SAMPLES; i++) {
         ours.push(await envelopeSample(steps, layerNames(layers), updates));
-        chartjs.push(await baselineSample('chartjs', steps, layers, updates, BASELINE_TIMEOUT_MS));
-        uplot.push(await baselineSample('uplot', steps, layers, updates, BASELINE_TIMEOUT_MS));
+        if (baselines.includes('chartjs')) chartjs.push(await baselineSample('chartjs', steps, layers, updates, BASELINE_TIMEOUT_MS));
+        if (baselines.includes('uplot')) uplot.push(await baselineSample('uplot', steps, layers, updates, BASELINE_TIMEOUT_MS));
       }
       // An update costs taking it in plus the frame that draws it (one frame per update at this pace).
       const renders = ours.flatMap((o) => o.stream.render);
       const handles = ours.flatMap((o) => o.stream.handle);
       const summary = (rs: (BaselineResult | undefined)[]): BaselineResult | undefined =>
-        rs.some((r) => r === undefined) ? undefined : { firstDrawMs: median(rs.map((r) => r!.firstDrawMs)), updateMs: median(rs.map((r) => r!.updateMs)), updates: rs.flatMap((r) => r!.updates) };
+        rs.length === 0 || rs.some((r) => r === undefined) ? undefined : { firstDrawMs: median(rs.map((r) => r!.firstDrawMs)), updateMs: median(rs.map((r) => r!.updateMs)), updates: rs.flatMap((r) => r!.updates) };
       const row = {
         steps,
         layers,
@@ -159,7 +160,7 @@ async function scaling(): Promise<void> {
         uplot: summary(uplot),
       };
       rows.push(row);
-      console.log(`| ${steps.toLocaleString('en')} | ${layers} | ${f(row.ours.firstDrawMs)} | ${f(row.ours.updateMs)} (${f(row.ours.updateP95Ms)}) | ${cell(row.chartjs)} | ${cell(row.uplot)} |`);
+      console.log(`| ${steps.toLocaleString('en')} | ${layers} | ${f(row.ours.firstDrawMs)} | ${f(row.ours.updateMs)} (${f(row.ours.updateP95Ms)}) | ${cell(row.chartjs, 'chartjs')} | ${cell(row.uplot, 'uplot')} |`);
     }
   }
   if (values.out) {

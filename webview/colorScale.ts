@@ -36,6 +36,19 @@ export function ramp(stops: readonly Rgb[], t: number): Rgb {
   return fromHsl([(h1 + dh * f + 360) % 360, s1 + (s2 - s1) * f, l1 + (l2 - l1) * f]);
 }
 
+/** Colors in a ramp table: enough that neighbours differ by less than one 8-bit channel step. */
+export const RAMP_STEPS = 256;
+
+/**
+ * The ramp sampled at RAMP_STEPS evenly spaced positions, as RGB bytes: a heatmap of 64 layers has
+ * tens of thousands of cells, and interpolating in HSL for each of them cost about 10 ms a frame.
+ */
+export function rampTable(stops: readonly Rgb[]): Uint8ClampedArray {
+  const table = new Uint8ClampedArray(RAMP_STEPS * 3);
+  for (let i = 0; i < RAMP_STEPS; i++) table.set(ramp(stops, i / (RAMP_STEPS - 1)).map(Math.round), i * 3);
+  return table;
+}
+
 /** RGB (0-255) to hue (degrees), saturation and lightness (0-1). */
 export function toHsl([r, g, b]: Rgb): Rgb {
   const [rn, gn, bn] = [r / 255, g / 255, b / 255];

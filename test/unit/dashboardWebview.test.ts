@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { follows, resolveWindow, windowAfterZoom } from '../../src/shared/stepWindow';
 import { fromWire, parseWebviewMessage, RunHeader, SnapshotMessage, toWire } from '../../src/shared/webviewProtocol';
-import { fromHsl, logPosition, parseColor, positiveRange, ramp, toHsl } from '../../webview/colorScale';
+import { fromHsl, logPosition, parseColor, positiveRange, ramp, RAMP_STEPS, rampTable, toHsl } from '../../webview/colorScale';
 import { rankLayers, topLayers } from '../../webview/layerRanking';
 import { dedupeByPixel } from '../../webview/pixelDedupe';
 import { insertByStep, Point, RunData } from '../../webview/runData';
@@ -93,6 +93,15 @@ test('color scale: theme colors parse, log positions spread decades evenly', () 
   assert.deepEqual(round(ramp([[10, 10, 10], [0, 0, 255], [255, 0, 0]], 0)), [10, 10, 10]);
   for (const c of [[26, 133, 255], [191, 136, 3], [229, 20, 0], [30, 30, 30]] as [number, number, number][]) assert.deepEqual(round(fromHsl(toHsl(c))), c);
   assert.deepEqual(positiveRange(Float32Array.from([-Infinity, NaN, 0, 0.5, Infinity, 8])), { lo: 0.5, hi: 8 });
+});
+
+test('ramp table: the ramp sampled evenly, its ends exact', () => {
+  const stops: [number, number, number][] = [[10, 10, 10], [0, 0, 255], [204, 167, 0], [241, 76, 76]];
+  const table = rampTable(stops);
+  assert.equal(table.length, RAMP_STEPS * 3);
+  for (const i of [0, 17, 128, RAMP_STEPS - 1]) assert.deepEqual([...table.subarray(i * 3, i * 3 + 3)], ramp(stops, i / (RAMP_STEPS - 1)).map(Math.round));
+  assert.deepEqual([...table.subarray(0, 3)], [10, 10, 10]);
+  assert.deepEqual([...table.subarray(-3)], [241, 76, 76]);
 });
 
 test('step windows: whole run, latest width, fixed range; zooming into history stops following', () => {

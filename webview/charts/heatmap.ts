@@ -6,7 +6,7 @@
 import { Chart, ChartOptions, Plugin } from 'chart.js';
 import { fmt } from '../../src/alerts/rules';
 import { LayerView } from '../../src/shared/webviewProtocol';
-import { logPosition, positiveRange, ramp } from '../colorScale';
+import { positiveRange, ramp, RAMP_STEPS, rampTable, Rgb } from '../colorScale';
 import { columnAt, columnSteps } from '../layerColumns';
 import { Theme } from '../theme';
 import { baseOptions, formatStep, gutterFit, StepAxis, syncStepAxis } from './common';
@@ -24,6 +24,9 @@ export class Heatmap {
   private view?: LayerView;
   private layers: readonly string[] = [];
   private image?: HTMLCanvasElement;
+  /** The theme's ramp as a table, and the stops it was made from. */
+  private ramp: Uint8ClampedArray = new Uint8ClampedArray(0);
+  private rampFor?: readonly Rgb[];
   range?: { lo: number; hi: number };
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme, private readonly tooltip: HTMLElement) {
@@ -135,16 +138,32 @@ export class Heatmap {
     const range = positiveRange(view.values);
     this.range = range;
     const { heatStops, heatNonFinite } = this.theme;
+    if (this.rampFor !== heatStops) {
+      this.rampFor = heatStops;
+      this.ramp = rampTable(heatStops);
+    }
+    const colors = this.ramp;
+    // logPosition, with the logarithms of the range taken once.
+    const logLo = range ? Math.log(range.lo) : 0;
+    const scale = range && range.hi > range.lo ? (RAMP_STEPS - 1) / (Math.log(range.hi) - logLo) : 0;
+    const top = range && range.hi > range.lo ? 0 : RAMP_STEPS - 1; // a flat range is all top color, as logPosition says
+    const data = pixels.data;
     for (let c = 0; c < view.columns; c++) {
       for (let l = 0; l < L; l++) {
         const v = view.values[c * L + l];
         if (v === -Infinity) continue; // no data: transparent
-        const rgb = Number.isNaN(v) || v === Infinity ? heatNonFinite : ramp(heatStops, range ? logPosition(v, range.lo, range.hi) : 0);
         const o = (l * view.columns + c) * 4;
-        pixels.data[o] = rgb[0];
-        pixels.data[o + 1] = rgb[1];
-        pixels.data[o + 2] = rgb[2];
-        pixels.data[o + 3] = 255;
+        if (Number.isNaN(v) || v === Infinity) {
+          data[o] = heatNonFinite[0];
+          data[o + 1] = heatNonFinite[1];
+          data[o + 2] = heatNonFinite[2];
+        } else {
+          const k = 3 * (v > 0 && range ? Math.min(RAMP_STEPS - 1, Math.max(0, Math.round((Math.log(v) - logLo) * scale + top))) : 0);
+          data[o] = colors[k];
+          data[o + 1] = colors[k + 1];
+          data[o + 2] = colors[k + 2];
+        }
+        data[o + 3] = 255;
       }
     }
     ctx.putImageData(pixels, 0, 0);
