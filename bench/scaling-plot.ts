@@ -32,11 +32,11 @@ function ingestChart(rows: IngestRow[]): Chart {
   const series: LineSeries[] = layerCounts.flatMap((layers, i) => {
     const mine = lines.filter((r) => r.layers === layers).sort((a, b) => a.runs - b.runs);
     return [
-      { name: `endpoint, ${layers} layers`, color: COLORS[i], points: mine.map((r) => [Math.log10(r.runs), Math.log10(r.endpoint.stepsPerSecond)] as [number, number]) },
+      { name: `endpoint, ${layers} layers`, color: COLORS[i], dots: true, points: mine.map((r) => [Math.log10(r.runs), Math.log10(r.endpoint.stepsPerSecond)] as [number, number]) },
       { name: `bare ws, ${layers} layers`, color: COLORS[i], dashed: true, points: mine.map((r) => [Math.log10(r.runs), Math.log10(r.bare.stepsPerSecond)] as [number, number]) },
     ];
   });
-  return { title: 'Ingest: steps/s by concurrent runs (solid: endpoint, dashed: bare ws ceiling)', xLabel: 'log10 concurrent runs', yLabel: 'log10 steps/s', series };
+  return { title: 'Ingest: steps/s by concurrent runs (solid: endpoint, dashed: bare ws ceiling)', xLabel: 'log10 concurrent runs (1, 8, 64)', yLabel: 'log10 steps/s', series };
 }
 
 interface MemorySample {
@@ -76,12 +76,12 @@ function dashboardChart(rows: DashboardRow[], measure: 'firstDrawMs' | 'updateMs
       .sort((a, b) => a.steps - b.steps)
       .map((r) => [Math.log10(r.steps), Math.log10(Math.max(0.1, r[variant]![measure]))]);
   const series: LineSeries[] = layerCounts.flatMap((layers, i) => [
-    { name: `ours, ${layers} layers`, color: COLORS[0], dashed: i > 0, points: pick('ours', layers) },
-    { name: `chart.js raw, ${layers} layers`, color: COLORS[1], dashed: i > 0, points: pick('chartjs', layers) },
-    { name: `uPlot, ${layers} layers`, color: COLORS[2], dashed: i > 0, points: pick('uplot', layers) },
+    { name: `ours, ${layers} layers`, color: COLORS[0], dashed: i > 0, dots: true, points: pick('ours', layers) },
+    { name: `chart.js raw, ${layers} layers`, color: COLORS[1], dashed: i > 0, dots: true, points: pick('chartjs', layers) },
+    { name: `uPlot, ${layers} layers`, color: COLORS[2], dashed: i > 0, dots: true, points: pick('uplot', layers) },
   ]);
   const what = measure === 'firstDrawMs' ? 'first draw' : 'per update (100 steps)';
-  return { title: `Dashboard: ${what} by run length (lines end where a baseline took over 60 s)`, xLabel: 'log10 steps', yLabel: 'log10 ms', series };
+  return { title: `Dashboard: ${what} by run length (lines end where a baseline took over 60 s)`, xLabel: 'log10 steps', yLabel: 'log10 ms', series, xMin: 4 };
 }
 
 interface PythonResults {
@@ -94,8 +94,9 @@ function pythonChart(p: PythonResults): Chart {
   return {
     title: 'Python client: cost of the reporting call by model size (CPU, 1 thread)',
     xLabel: 'log10 parameters',
-    yLabel: 'log10 ms per call',
-    series: variants.map((v, i) => ({ name: v, color: COLORS[i % COLORS.length], points: models.map((m) => [Math.log10(m.params), Math.log10(m.op_seconds[v].median * 1e3)] as [number, number]) })),
+    yLabel: 'log10 microseconds per call',
+    xMin: 6,
+    series: variants.map((v, i) => ({ name: v, color: COLORS[i % COLORS.length], dots: true, points: models.map((m) => [Math.log10(m.params), Math.log10(m.op_seconds[v].median * 1e6)] as [number, number]) })),
   };
 }
 

@@ -6,6 +6,8 @@ export interface LineSeries {
   color: string;
   points: [number, number][];
   dashed?: boolean;
+  /** Mark each point with a dot (sparse measurements rather than a sampled curve). */
+  dots?: boolean;
 }
 
 export interface Chart {
@@ -13,6 +15,8 @@ export interface Chart {
   xLabel: string;
   yLabel: string;
   series: LineSeries[];
+  /** Where the x axis starts (default 0). */
+  xMin?: number;
 }
 
 const WIDTH = 900;
@@ -27,16 +31,17 @@ export function svgCharts(charts: readonly Chart[]): string {
 
 function chart(c: Chart): string {
   const all = c.series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-  const xMax = Math.max(0, ...all.map((p) => p[0])) || 1; // time axes end where the data ends
+  const xMin = c.xMin ?? 0;
+  const xMax = Math.max(xMin, ...all.map((p) => p[0])) || 1; // time axes end where the data ends
   const yMax = niceCeil(Math.max(0, ...all.map((p) => p[1])));
   const w = WIDTH - MARGIN.left - MARGIN.right;
   const h = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const sx = (x: number): number => MARGIN.left + (x / xMax) * w;
+  const sx = (x: number): number => MARGIN.left + ((x - xMin) / (xMax - xMin || 1)) * w;
   const sy = (y: number): number => MARGIN.top + h - (y / yMax) * h;
   const out: string[] = [`<text x="${MARGIN.left}" y="20" font-size="14" font-weight="bold">${escape(c.title)}</text>`];
   for (let k = 0; k <= 4; k++) {
     const y = (yMax * k) / 4;
-    const x = (xMax * k) / 4;
+    const x = xMin + ((xMax - xMin) * k) / 4;
     out.push(`<line x1="${MARGIN.left}" x2="${MARGIN.left + w}" y1="${sy(y)}" y2="${sy(y)}" stroke="#ddd"/>`);
     out.push(`<text x="${MARGIN.left - 6}" y="${sy(y) + 4}" text-anchor="end">${label(y)}</text>`);
     out.push(`<text x="${sx(x)}" y="${MARGIN.top + h + 16}" text-anchor="middle">${label(x)}</text>`);
@@ -47,6 +52,7 @@ function chart(c: Chart): string {
   c.series.forEach((s, i) => {
     const d = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y], k) => `${k ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
     out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    if (s.dots) for (const [x, y] of s.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py))) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}"/>`);
     const ly = MARGIN.top + 14 + i * 18;
     out.push(`<line x1="${MARGIN.left + w + 12}" x2="${MARGIN.left + w + 36}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
     out.push(`<text x="${MARGIN.left + w + 42}" y="${ly}">${escape(s.name)}</text>`);
