@@ -8,6 +8,7 @@
  *     [--layers 1,100,1000] [--runs 1,8,64] [--baseline DIR]
  * --baseline DIR also measures the endpoint of another checkout (DIR/src, e.g. `git worktree add
  * /tmp/base main`) on array frames, the only shape older endpoints read: a before/after in one run.
+ * --queue-bytes N sets the endpoint's flow limit (received bytes waiting before reading pauses).
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildSync } from 'esbuild';
+import { DEFAULT_FLOW_LIMITS } from '../src/server/flow';
 import { startBareServer } from './bare-server';
 import { LoopDelay, monitorLoop } from './loop-monitor';
 import { median, spread } from './stats';
@@ -28,6 +30,7 @@ const { values } = parseArgs({
     layers: { type: 'string' },
     runs: { type: 'string' },
     baseline: { type: 'string' },
+    'queue-bytes': { type: 'string' },
   },
 });
 const quick = values.quick ?? false;
@@ -84,7 +87,7 @@ function buildClient(dir: string): string {
   return outfile;
 }
 
-async function measure(client: string, endpoint: EndpointModules | undefined, c: Config): Promise<Measure> {
+async function measure(client: string, endpoint: EndpointModules | undefined, c: Config, serverOptions: Record<string, unknown> = {}): Promise<Measure> {
   let steps = 0;
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'gm-bench-ingest-'));
   let url: string;
@@ -96,7 +99,7 @@ async function measure(client: string, endpoint: EndpointModules | undefined, c:
   } else {
     const hub = new endpoint.Hub(new endpoint.RunStore(), logDir);
     hub.on('steps', (_run, n) => (steps += n));
-    const server = new endpoint.GradientServer(hub, { port: 0, token: TOKEN, maxMessagesPerSecond: 1e9 });
+    const server = new endpoint.GradientServer(hub, { port: 0, token: TOKEN, maxMessagesPerSecond: 1e9, ...serverOptions });
     url = (await server.listen()).url;
     close = async () => {
       await server.close();
@@ -169,6 +172,7 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'gm-bench-client-'));
   const client = buildClient(tmp);
   const current = await loadEndpoint(path.join(__dirname, '..'));
+  const flowOptions = values['queue-bytes'] ? { flow: { ...DEFAULT_FLOW_LIMITS, maxQueuedBytes: Number(values['queue-bytes']) } } : {};
   const baseline = values.baseline ? await loadEndpoint(path.resolve(values.baseline)) : undefined;
   const rows: Record<string, unknown>[] = [];
   console.log(`ingest benchmark: ${seconds}s windows, ${repeats} repeats (interleaved), ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, node ${process.version}`);
@@ -180,7 +184,7 @@ async function main(): Promise<void> {
     const base: Measure[] = [];
     for (let r = 0; r < repeats; r++) {
       bare.push(await measure(client, undefined, c));
-      ours.push(await measure(client, current, c));
+      ours.push(await measure(client, current, c, flowOptions));
       if (baseline && c.format === 'array') base.push(await measure(client, baseline, c));
     }
     const b = summarize(bare);
