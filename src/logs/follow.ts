@@ -95,8 +95,5 @@ export const FOLLOW_IDLE_MS = 15_000;
 
 /** Applies a followed message to its run, as loading did; messages of other runs are left out. */
 export function applyFollowed(run: Run, m: ClientMessage): void {
-  if (m.run_id !== run.id) return;
-  if (m.type === 'run_start') run.start(m);
-  else if (m.type === 'run_end') run.end(m);
-  else run.step(m);
+  if (m.run_id === run.id) run.apply(m);
 }

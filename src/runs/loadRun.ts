@@ -94,9 +94,8 @@ export async function loadRun(file: string, opts: LoadOptions = {}): Promise<Loa
       others.add(m.run_id);
       return;
     }
-    if (m.type === 'run_start') run.start(m);
-    else if (m.type === 'run_end') run.end(m);
-    else onStep(run, m);
+    if (m.type === 'step') onStep(run, m);
+    else run.apply(m);
   };
   const report = (bytes: number): void => {
     const now = performance.now();

@@ -1,6 +1,6 @@
 /** In-memory state of every run seen: metadata, bounded series per rank, dedupe and alerts. */
 import { Alert, AlertSettings, DEFAULT_ALERT_SETTINGS, RunAlerts } from '../alerts/rules';
-import { Framework, RunEndMessage, RunStartMessage, RunStatus, StepMessage } from '../protocol/messages';
+import { ClientMessage, Framework, RunEndMessage, RunStartMessage, RunStatus, StepMessage } from '../protocol/messages';
 import { DEFAULT_SERIES_LIMITS, Series, SeriesLimits } from './series';
 import { StepSet } from './stepSet';
 
@@ -112,6 +112,14 @@ export class Run {
   end(m: RunEndMessage): void {
     this.state = m.status;
     this.endMessage = m.message;
+  }
+
+  /** Applies any message of this run; for a step, what `step` returns. */
+  apply(m: ClientMessage): Alert[] | undefined {
+    if (m.type === 'run_start') this.start(m);
+    else if (m.type === 'run_end') this.end(m);
+    else return this.step(m);
+    return [];
   }
 }
 
