@@ -26,11 +26,13 @@ import { DEFAULT_SERIES_LIMITS } from '../src/runs/series';
 import { encodeEvent, frameRecord } from '../test/helpers/tfeventsWriter';
 import { median } from './stats';
 
-const METHODS = ['naive-parse', 'naive-into-run', 'streaming-loader'] as const;
+const METHODS = ['naive-parse', 'naive-into-run', 'loader-main-thread', 'loader-workers'] as const;
 type Method = (typeof METHODS)[number] | 'tensorboard-loader';
 
 interface Measurement {
   ms: number;
+  /** CPU time of the whole process, every thread (user + system). */
+  cpuMs: number;
   firstResultMs: number;
   maxStallMs: number;
   peakRssMB: number;
@@ -42,6 +44,7 @@ async function measure(method: Method, file: string): Promise<Measurement> {
   const delay = monitorEventLoopDelay({ resolution: 5 });
   delay.enable();
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let firstResultMs = NaN;
   let steps = 0;
   if (method === 'naive-parse') {
@@ -63,6 +66,8 @@ async function measure(method: Method, file: string): Promise<Measurement> {
     steps = run.stepCount;
   } else {
     const loaded = await loadRun(file, {
+      // The bundled worker, as the extension runs it (`npm run bench` builds first).
+      parallel: method === 'loader-main-thread' ? { workers: 0 } : { workerScript: path.resolve(__dirname, '../dist/logParseWorker.js') },
       onProgress: (p) => {
         if (Number.isNaN(firstResultMs) && p.steps > 0) firstResultMs = performance.now() - t0;
       },
@@ -70,9 +75,11 @@ async function measure(method: Method, file: string): Promise<Measurement> {
     steps = loaded.run?.stepCount ?? 0;
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   delay.disable();
   return {
     ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
     firstResultMs: Number.isNaN(firstResultMs) ? ms : firstResultMs,
     // A loop blocked for the whole load shows up as one long delay of the monitor's timer.
     maxStallMs: Math.max(delay.max / 1e6, method.startsWith('naive') ? ms : 0),
@@ -130,7 +137,7 @@ function runChild(method: Method, file: string): Measurement {
   } catch (e) {
     const reason = ((e as { stderr?: string }).stderr ?? String(e)).split('\n').find((l) => /Error/.test(l)) ?? 'failed';
     console.log(`${method} failed: ${reason.trim()}`);
-    return { ms: NaN, firstResultMs: NaN, maxStallMs: NaN, peakRssMB: NaN, steps: 0 };
+    return { ms: NaN, cpuMs: NaN, firstResultMs: NaN, maxStallMs: NaN, peakRssMB: NaN, steps: 0 };
   }
 }
 
@@ -164,13 +171,13 @@ async function main(): Promise<void> {
   for (let r = 0; r < runs; r++) for (const c of cases) (results[c.method] ??= []).push(runChild(c.method, c.file));
 
   console.log(`log: ${steps.toLocaleString('en-US')} steps, 8 layers, ${logMB.toFixed(0)} MB NDJSON; medians of ${runs} runs, each in a fresh process (node ${process.version})\n`);
-  console.log('| method | file | steps | total s | MB/s | first result s | longest event-loop stall ms | peak RSS MB |');
-  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| method | file | steps | total s | MB/s | CPU s (all threads) | first result s | longest event-loop stall ms | peak RSS MB |');
+  console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of cases) {
     const m = results[c.method];
     const total = median(m.map((x) => x.ms)) / 1000;
     console.log(
-      `| ${c.method} | ${c.mb.toFixed(0)} MB | ${m[0].steps.toLocaleString('en-US')} | ${total.toFixed(2)} | ${(c.mb / total).toFixed(0)} | ${(median(m.map((x) => x.firstResultMs)) / 1000).toFixed(3)} | ${median(m.map((x) => x.maxStallMs)).toFixed(0)} | ${median(m.map((x) => x.peakRssMB)).toFixed(0)} |`,
+      `| ${c.method} | ${c.mb.toFixed(0)} MB | ${m[0].steps.toLocaleString('en-US')} | ${total.toFixed(2)} | ${(c.mb / total).toFixed(0)} | ${(median(m.map((x) => x.cpuMs)) / 1000).toFixed(2)} | ${(median(m.map((x) => x.firstResultMs)) / 1000).toFixed(3)} | ${median(m.map((x) => x.maxStallMs)).toFixed(0)} | ${median(m.map((x) => x.peakRssMB)).toFixed(0)} |`,
     );
   }
   if (values.out) writeFileSync(values.out, JSON.stringify({ steps, runs, logMB, results }, null, 2));

@@ -1,5 +1,5 @@
-// Builds the three bundles: the extension host (Node, CommonJS, `vscode` external), the CLI, and
-// the dashboard webview (browser). `--watch` rebuilds on change; `--production` minifies.
+// Builds the bundles: the extension host (Node, CommonJS, `vscode` external), the CLI, the worker
+// thread that parses large logs (both of them start it from dist/), and the dashboard webview (browser). `--watch` rebuilds on change; `--production` minifies.
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, existsSync } from 'node:fs';
 
@@ -20,6 +20,7 @@ const nodeBundle = {
 const builds = [
   { ...nodeBundle, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...nodeBundle, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
+  { ...nodeBundle, entryPoints: ['src/logs/logParseWorker.ts'], outfile: 'dist/logParseWorker.js' },
   { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'chrome120' },
 ];
 

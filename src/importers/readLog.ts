@@ -4,8 +4,9 @@
  * is told from the content first and the name second; all of them yield protocol messages, so the
  * run store, alerts and summaries treat an imported run exactly like a recorded one.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
+import { PARALLEL_MIN_BYTES, readRunLogParallel } from '../logs/parallelReader';
 import { readRunLog } from '../logs/reader';
 import { readCsvLog } from './csv';
 import { readHfTrainerState } from './hfTrainerState';
@@ -79,6 +80,11 @@ export async function readLog(file: string, sink: MessageSink, opts: LogReadOpti
 }
 
 async function readOwnLog(file: string, sink: MessageSink, opts: LogReadOptions): Promise<LogReadResult> {
-  const s = await readRunLog(file, sink, { maxErrors: opts.maxProblems, onProgress: opts.onProgress, signal: opts.signal });
+  const { size } = await stat(file);
+  const options = { maxErrors: opts.maxProblems, onProgress: opts.onProgress, signal: opts.signal };
+  const s =
+    size >= PARALLEL_MIN_BYTES && opts.parallel?.workers !== 0
+      ? await readRunLogParallel(file, sink, { ...options, ...opts.parallel })
+      : await readRunLog(file, sink, options);
   return { format: 'gradient-monitor', bytes: s.bytes, lines: s.lines, messages: s.messages, problems: s.errors, tornTail: s.tornTail, notes: [] };
 }

@@ -1,4 +1,5 @@
 /** What every log reader (our NDJSON and the importers of other tools' logs) reports besides its messages. */
+import { WorkerOptions } from '../logs/parallelReader';
 import { ReadProblem } from '../logs/problems';
 import { ClientMessage } from '../protocol/messages';
 
@@ -32,6 +33,8 @@ export interface LogReadOptions {
   /** Called now and then with the bytes read so far. */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
+  /** How a large run log is parsed by worker threads (`workers: 0`: on the main thread alone). */
+  parallel?: WorkerOptions;
 }
 
 export type MessageSink = (m: ClientMessage) => void;

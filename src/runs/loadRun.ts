@@ -10,6 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { AlertSettings, DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { readLog } from '../importers/readLog';
+import { WorkerOptions } from '../logs/parallelReader';
 import { LogReadResult } from '../importers/types';
 import { ClientMessage, StepMessage } from '../protocol/messages';
 import { Run } from './runStore';
@@ -32,6 +33,8 @@ export interface LoadOptions {
   progressIntervalMs?: number;
   maxProblems?: number;
   signal?: AbortSignal;
+  /** How a large log is parsed by worker threads (see readLog). */
+  parallel?: WorkerOptions;
 }
 
 /** Facts over every step of the primary rank, beyond what the bounded series keeps. */
@@ -104,7 +107,7 @@ export async function loadRun(file: string, opts: LoadOptions = {}): Promise<Loa
     opts.onProgress({ bytes, totalBytes, steps: run?.stepCount ?? 0, run });
   };
 
-  const read = await readLog(file, onMessage, { onProgress: report, signal: opts.signal, maxProblems: opts.maxProblems });
+  const read = await readLog(file, onMessage, { onProgress: report, signal: opts.signal, maxProblems: opts.maxProblems, parallel: opts.parallel });
   if (run && Number.isFinite(tally.firstTime)) {
     // A recorded run's clock is its steps' clock, not the time it was opened.
     run.startedAt = tally.firstTime * 1000;
