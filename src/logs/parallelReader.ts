@@ -20,8 +20,8 @@ import { TimeSlicer } from './timeSlice';
 /** Below this a log is read by the streaming reader: starting workers would cost more than they save. */
 export const PARALLEL_MIN_BYTES = 16 << 20;
 /** The main thread's own first range: small, for a quick first chart. */
-const FIRST_RANGE_BYTES = 1 << 20;
-const RANGE_BYTES = 8 << 20;
+const FIRST_RANGE_BYTES = 256 << 10;
+const RANGE_BYTES = 4 << 20;
 /** Ranges parsed ahead of the one being handed on, per worker: bounds memory, keeps workers busy. */
 const AHEAD_PER_WORKER = 2;
 const NEWLINE = 0x0a;
