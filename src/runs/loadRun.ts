@@ -1,8 +1,9 @@
 /**
- * Loads a log of any supported format into a Run (the same object live runs use), streaming: the
- * file is never held whole, progress is reported as it goes, and a first partial Run is handed out
- * as soon as the first chunk is in, so a chart can be drawn long before a large log is read. Work
- * happens in chunks between event-loop turns, so the extension host stays responsive.
+ * Loads a log of any supported format into a Run (the same object live runs use): the file is never
+ * held whole (large run logs are parsed by worker threads, see readLog), progress is reported as it
+ * goes, and a first partial Run is handed out as soon as the first chunk is in, so a chart can be
+ * drawn long before a large log is read. Work happens in slices between event-loop turns, so the
+ * extension host stays responsive.
  *
  * Besides the Run's bounded series it keeps every total norm of the primary rank (8 bytes a step),
  * so statistics and the suggested max_norm are exact, not computed from a downsampled chart.
