@@ -2,7 +2,8 @@
  * Recorded logs in real VS Code (code-server): a run clicked in the Runs view opens in the
  * dashboard's read-only log editor with its chart and its summary; an alert in the summary zooms
  * the chart to its step; a crashed run's log (a bad line, a torn last line) opens with everything
- * readable, and says which line was bad.
+ * readable, and says which line was bad; a log large enough for the worker-thread reader loads
+ * through the bundled worker.
  */
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
@@ -23,7 +24,12 @@ function files(): Record<string, string> {
   const crashed = { runId: 'crashed-e2e', name: 'crashed e2e run', steps: 250 };
   const crashedLines = lines([runStartFor(crashed), ...syntheticSteps(crashed)]).split('\n');
   crashedLines.splice(10, 0, '{"type":"step","run_id":"crashed-e2e","step":'); // line 11: a bad line in the middle
+  const large = { runId: 'large-e2e', name: 'large e2e run', steps: 60_000, spikeAt: 40_000 };
+  const largeLines = lines([runStartFor(large), ...syntheticSteps(large)]).split('\n');
+  largeLines.splice(30_000, 0, '{"type":"step","run_id":"large-e2e"'); // line 30,001, in a worker's range
   return {
+    // About 18 MB: over the size from which logs are parsed by worker threads.
+    '.gradient-monitor/runs/large-e2e-0123456789.jsonl': largeLines.join('\n'),
     '.gradient-monitor/runs/finished-e2e-0123456789.jsonl': lines([runStartFor(done), ...syntheticSteps(done), { type: 'run_end', run_id: done.runId, status: 'completed' }]),
     // Killed while writing: the last line stops mid-record, without a newline.
     '.gradient-monitor/runs/crashed-e2e-0123456789.jsonl': crashedLines.join('\n') + '{"type":"step","run_id":"crashed-e2e","step":250,"total_no',
@@ -85,6 +91,16 @@ test('a log that is still being written keeps growing in the open editor, and it
   appendFileSync(file, lines([{ type: 'run_end', run_id: 'crashed-e2e', status: 'completed' }]));
   for (let i = 0; i < 50 && (await frame.textContent('#run-state')) !== 'completed'; i++) await vscode.page.waitForTimeout(200);
   assert.equal(await frame.textContent('#run-state'), 'completed');
+});
+
+test('a log large enough for worker threads loads whole in the extension host, its bad line located', async () => {
+  await row('large e2e run').click({ timeout: 30_000 });
+  const frame = await dashboardFrame(vscode, 60_000, '#log-problems:not([hidden])');
+  await waitForHook(frame, 'the whole large run drawn', (h) => h.range().to >= 59_999, 60_000);
+  const facts = (await frame.textContent('#recorded-facts')) ?? '';
+  assert.match(facts, /Steps60,000 \(0 to 59,999\)/);
+  assert.match(facts, /at step 40,?000/, 'the maximum is the spike');
+  assert.match((await frame.textContent('#log-problems')) ?? '', /line 30,?001: /);
 });
 
 test('the webviews caused no Content-Security-Policy violations', () => {
