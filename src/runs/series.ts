@@ -5,8 +5,8 @@
  * a bucket keeps its maximum, minimum, the step of its maximum and its first non-finite step.
  * Arrays start small and double up to those limits, so the many short runs (and ranks) an endpoint
  * keeps cost little; the per-layer envelope is part of the layer budget, so wide models stay bounded.
- * The recent window may also be narrowed later (`limitLayerValues`): a store shares one budget of
- * full-resolution values among all its series (windowBudget.ts).
+ * The recent window may also be narrowed later (`limitLayerValues`, then `trim`): a store shares one
+ * budget of full-resolution values among all its series (windowBudget.ts).
  */
 
 export interface SeriesLimits {
@@ -106,25 +106,32 @@ export class Series {
   }
 
   /**
-   * Holds at most `layerValues` per-layer values at full resolution (and never more than the
-   * series' own limits allow): the oldest points beyond the narrower window are folded into the
-   * envelope at once and the arrays shrink, so the memory is given back now, not on the next step.
+   * Holds at most `layerValues` per-layer values at full resolution from now on (never more than
+   * the series' own limits allow). Points beyond a narrower window are folded into the envelope by
+   * `trim`, a slice at a time: folding half of a full window at once took about 30 ms.
    */
   limitLayerValues(layerValues: number): void {
-    const capacity = capacityFor(this.layerCount, { ...this.limits, layerValueBudget: Math.min(this.limits.layerValueBudget, layerValues) });
-    this.maxPoints = capacity;
-    while (this.size > capacity) this.evictOldest();
-    if (this.allocated > capacity) this.reallocate(capacity);
+    this.maxPoints = capacityFor(this.layerCount, { ...this.limits, layerValueBudget: Math.min(this.limits.layerValueBudget, layerValues) });
+  }
+
+  /**
+   * Folds at most `points` of the oldest points beyond the window into the envelope, and shrinks
+   * the arrays once none is left, so a narrowed window gives its memory back even if no step comes.
+   * Returns how many points are still beyond the window.
+   */
+  trim(points: number): number {
+    for (let k = 0; k < points && this.size > this.maxPoints; k++) this.evictOldest();
+    const excess = this.size - this.maxPoints;
+    if (excess <= 0 && this.allocated > this.maxPoints) this.reallocate(this.maxPoints);
+    return Math.max(0, excess);
   }
 
   append(p: StepPoint): void {
     if (this.size > 0 && p.step < this.stepAt(this.size - 1)) this.lastInversion = this.count + 1;
     if (p.step < this.stepMin) this.stepMin = p.step;
     if (p.step > this.stepMax) this.stepMax = p.step;
-    if (this.size === this.allocated) {
-      if (this.allocated < this.maxPoints) this.reallocate(Math.min(this.maxPoints, this.allocated * 2));
-      else this.evictOldest();
-    }
+    if (this.size >= this.maxPoints) this.evictOldest(); // a narrowed window keeps its size until trimmed
+    else if (this.size === this.allocated) this.reallocate(Math.min(this.maxPoints, this.allocated * 2));
     const i = (this.head + this.size) % this.allocated;
     this.steps[i] = p.step;
     this.totals[i] = p.total;

@@ -17,6 +17,8 @@ describe('shared full-resolution budget', () => {
     const s = filled(10, 5000);
     s.limitLayerValues(10 * 1000);
     assert.equal(s.capacity, 1000);
+    assert.equal(s.trim(1000), 3000, 'a slice at a time');
+    assert.equal(s.trim(Infinity), 0);
     assert.equal(s.recentSize, 1000);
     assert.equal(s.stepAt(0), 4000, 'the newest steps stay raw');
     const points = s.points();
@@ -32,6 +34,7 @@ describe('shared full-resolution budget', () => {
   test('a wrapped ring narrows in order, and widens again as steps arrive', () => {
     const s = filled(2, 10_000 + 300); // full ring, wrapped: its oldest point is not at index 0
     s.limitLayerValues(2 * 500);
+    s.trim(Infinity);
     assert.deepEqual([s.stepAt(0), s.stepAt(499)], [9800, 10_299]);
     s.limitLayerValues(Infinity); // back to the series' own limits
     assert.equal(s.capacity, 10_000);
@@ -49,7 +52,7 @@ describe('shared full-resolution budget', () => {
   test('shares the budget among series, resizing all of them only when their count doubles or falls to a quarter', () => {
     const budget = new WindowBudget(4_000_000);
     const resized: number[] = [];
-    const member = () => ({ layerCount: 100, limitLayerValues: (n: number) => resized.push(n) });
+    const member = () => ({ layerCount: 100, limitLayerValues: (n: number) => resized.push(n), trim: () => 0 });
     const ms = Array.from({ length: 5 }, member);
     budget.add(ms[0]);
     assert.deepEqual(resized.splice(0), [4_000_000]);
@@ -64,8 +67,30 @@ describe('shared full-resolution budget', () => {
     assert.deepEqual(resized.splice(0), [], 'half as many: no resize yet');
     budget.remove(ms[1]);
     assert.deepEqual(resized.splice(0), [4_000_000], 'a quarter: the rest widen');
-    budget.add({ layerCount: 0, limitLayerValues: () => assert.fail('a series without layers holds no layer values') });
+    budget.add({ layerCount: 0, limitLayerValues: () => assert.fail('a series without layers holds no layer values'), trim: () => 0 });
     assert.equal(budget.size, 1);
+  });
+
+  test('narrowed windows are folded a slice per event-loop turn, and are then within their share', async () => {
+    const budget = new WindowBudget(2_000_000);
+    const full = [filled(100, 10_000), filled(100, 10_000)];
+    for (const s of full) budget.add(s);
+    assert.deepEqual(full.map((s) => s.capacity), [10_000, 10_000]);
+    budget.add(filled(100, 10));
+    budget.add(filled(100, 10));
+    assert.deepEqual(full.map((s) => [s.capacity, s.recentSize]), [[5000, 10_000], [5000, 10_000]], 'nothing folded during the add');
+    let turns = 0;
+    while (full.some((s) => s.recentSize > 5000)) {
+      await new Promise((r) => setImmediate(r));
+      turns++;
+      assert.ok(turns < 100);
+    }
+    assert.ok(turns >= 2, `1,000,000 values to fold take more than one turn (${turns})`);
+    for (const s of full) {
+      assert.equal(s.count, 10_000);
+      assert.equal(s.points().reduce((n, p) => n + p.count, 0), 10_000);
+      assert.equal(s.stepAt(0), 5000);
+    }
   });
 
   test('a store keeps 64 runs within its budget and gives a dropped run\'s share back', () => {
