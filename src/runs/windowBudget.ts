@@ -82,9 +82,10 @@ export class WindowBudget {
   private trimSlice(): void {
     let values = TRIM_VALUES_PER_TURN;
     for (const w of this.untrimmed) {
-      const points = Math.ceil(values / w.layerCount);
-      if (w.trim(points) === 0) this.untrimmed.delete(w);
-      values -= points * w.layerCount;
+      const excess = w.trim(0);
+      const left = w.trim(Math.min(excess, Math.ceil(values / w.layerCount)));
+      if (left === 0) this.untrimmed.delete(w);
+      values -= (excess - left) * w.layerCount;
       if (values <= 0) break;
     }
     if (this.untrimmed.size > 0) setImmediate(() => this.trimSlice());

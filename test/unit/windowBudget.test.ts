@@ -106,4 +106,18 @@ describe('shared full-resolution budget', () => {
     for (let r = 0; r < 63; r++) store.delete(`r${r}`);
     assert.equal(store.get('r63')!.series()!.capacity, 10_000, 'alone again: its own limits apply');
   });
+
+  test('a turn folds up to its slice across several narrowed windows, not one window a turn', async () => {
+    const budget = new WindowBudget(64 * 100 * 1000);
+    const series = Array.from({ length: 64 }, () => filled(100, 1000, 0));
+    for (const s of series) budget.add(s);
+    budget.add(filled(100, 10)); // 65 series: 128 slots, every window halves to 500 steps
+    let turns = 0;
+    while (series.some((s) => s.recentSize > 500)) {
+      await new Promise((r) => setImmediate(r));
+      turns++;
+    }
+    // 64 x 500 steps x 100 layers = 3.2 million values: 7 slices of 500,000, not 64 turns.
+    assert.ok(turns <= 8, `${turns} turns`);
+  });
 });
