@@ -5,9 +5,10 @@
  * than rates on a shared machine) and how long its event loop went without a turn while loaded
  * (see loop-monitor.ts; the bare server, which has no flow control, shows what that costs).
  *   node --import tsx bench/ingest.ts [--quick] [--seconds S] [--repeats R] [--out FILE]
- *     [--layers 1,100,1000] [--runs 1,8,64] [--baseline DIR]
+ *     [--layers 1,100,1000] [--runs 1,8,64] [--baseline DIR [--baseline-lines]]
  * --baseline DIR also measures the endpoint of another checkout (DIR/src, e.g. `git worktree add
  * /tmp/base main`) on array frames, the only shape older endpoints read: a before/after in one run.
+ * --baseline-lines measures it on line-delimited frames too, for a baseline that reads them.
  * --queue-bytes N sets the endpoint's flow limit (received bytes waiting before reading pauses).
  */
 import { ChildProcess, fork } from 'node:child_process';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     layers: { type: 'string' },
     runs: { type: 'string' },
     baseline: { type: 'string' },
+    'baseline-lines': { type: 'boolean' },
     'queue-bytes': { type: 'string' },
   },
 });
@@ -185,7 +187,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < repeats; r++) {
       bare.push(await measure(client, undefined, c));
       ours.push(await measure(client, current, c, flowOptions));
-      if (baseline && c.format === 'array') base.push(await measure(client, baseline, c));
+      if (baseline && (c.format === 'array' || values['baseline-lines'])) base.push(await measure(client, baseline, c));
     }
     const b = summarize(bare);
     const o = summarize(ours);

@@ -3,6 +3,7 @@ import { Alert, AlertSettings, DEFAULT_ALERT_SETTINGS, RunAlerts } from '../aler
 import { ClientMessage, Framework, RunEndMessage, RunStartMessage, RunStatus, StepMessage } from '../protocol/messages';
 import { DEFAULT_SERIES_LIMITS, Series, SeriesLimits } from './series';
 import { StepSet } from './stepSet';
+import { WindowBudget } from './windowBudget';
 
 export type RunState = 'live' | RunStatus;
 
@@ -33,12 +34,14 @@ export class Run {
   private readonly seenByRank = new Map<number, StepSet>();
   private lowestRank = 0;
   private readonly seriesLimits: SeriesLimits;
+  private readonly windowBudget: WindowBudget;
 
-  constructor(id: string, alertSettings: AlertSettings, seriesLimits: SeriesLimits, now: number) {
+  constructor(id: string, alertSettings: AlertSettings, seriesLimits: SeriesLimits, now: number, windowBudget = new WindowBudget()) {
     this.id = id;
     this.name = id;
     this.rules = new RunAlerts(id, alertSettings);
     this.seriesLimits = seriesLimits;
+    this.windowBudget = windowBudget;
     this.startedAt = now;
     this.updatedAt = now;
   }
@@ -94,6 +97,7 @@ export class Run {
     if (!series) {
       series = new Series(this.layers.length || m.layer_norms?.length || 0, this.seriesLimits);
       this.seriesByRank.set(rank, series);
+      this.windowBudget.add(series);
     }
     series.append({ step: m.step, total: m.total_norm, layers: m.layer_norms, loss: m.loss, lr: m.lr, clipped: m.clipped, skipped: m.skipped });
     if (rank !== this.primaryRank) return [];
@@ -114,6 +118,11 @@ export class Run {
     this.endMessage = m.message;
   }
 
+  /** Gives this run's share of the store's full-resolution budget back (the run is being dropped). */
+  release(): void {
+    for (const series of this.seriesByRank.values()) this.windowBudget.remove(series);
+  }
+
   /** Applies any message of this run; for a step, what `step` returns. */
   apply(m: ClientMessage): Alert[] | undefined {
     if (m.type === 'run_start') this.start(m);
@@ -128,6 +137,8 @@ export interface RunStoreOptions {
   series?: SeriesLimits;
   /** Runs kept in memory; the oldest finished runs are dropped first (their logs stay on disk). */
   maxRuns?: number;
+  /** Per-layer values held at full resolution across all runs (windowBudget.ts). */
+  windowBudget?: number;
   now?: () => number;
 }
 
@@ -137,12 +148,14 @@ export class RunStore {
   private readonly seriesLimits: SeriesLimits;
   private readonly maxRuns: number;
   private readonly now: () => number;
+  private readonly windowBudget: WindowBudget;
 
   constructor(opts: RunStoreOptions = {}) {
     this.alertSettings = opts.alerts ?? DEFAULT_ALERT_SETTINGS;
     this.seriesLimits = opts.series ?? DEFAULT_SERIES_LIMITS;
     this.maxRuns = opts.maxRuns ?? 256;
     this.now = opts.now ?? Date.now;
+    this.windowBudget = new WindowBudget(opts.windowBudget);
   }
 
   get(id: string): Run | undefined {
@@ -166,7 +179,7 @@ export class RunStore {
     let run = this.runs.get(id);
     if (!run) {
       this.evictIfFull();
-      run = new Run(id, this.alertSettings, this.seriesLimits, this.now());
+      run = new Run(id, this.alertSettings, this.seriesLimits, this.now(), this.windowBudget);
       this.runs.set(id, run);
     }
     run.updatedAt = this.now();
@@ -174,6 +187,7 @@ export class RunStore {
   }
 
   delete(id: string): boolean {
+    this.runs.get(id)?.release();
     return this.runs.delete(id);
   }
 
@@ -185,7 +199,7 @@ export class RunStore {
       if (!oldest || r.updatedAt < oldest.updatedAt) oldest = r;
     }
     if (!oldest) throw new RunLimitError(this.maxRuns);
-    this.runs.delete(oldest.id);
+    this.delete(oldest.id);
   }
 }
 

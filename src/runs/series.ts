@@ -5,6 +5,8 @@
  * a bucket keeps its maximum, minimum, the step of its maximum and its first non-finite step.
  * Arrays start small and double up to those limits, so the many short runs (and ranks) an endpoint
  * keeps cost little; the per-layer envelope is part of the layer budget, so wide models stay bounded.
+ * The recent window may also be narrowed later (`limitLayerValues`, then `trim`): a store shares one
+ * budget of full-resolution values among all its series (windowBudget.ts).
  */
 
 export interface SeriesLimits {
@@ -63,8 +65,9 @@ const INITIAL_POINTS = 256;
 
 export class Series {
   readonly layerCount: number;
+  private readonly limits: SeriesLimits;
   /** Most points held at full resolution; the arrays grow to this. */
-  readonly capacity: number;
+  private maxPoints: number;
   private allocated: number;
   private steps: Float64Array;
   private totals: Float64Array;
@@ -85,8 +88,9 @@ export class Series {
 
   constructor(layerCount: number, limits: SeriesLimits = DEFAULT_SERIES_LIMITS) {
     this.layerCount = layerCount;
-    this.capacity = capacityFor(layerCount, limits);
-    this.allocated = Math.min(this.capacity, INITIAL_POINTS);
+    this.limits = limits;
+    this.maxPoints = capacityFor(layerCount, limits);
+    this.allocated = Math.min(this.maxPoints, INITIAL_POINTS);
     this.steps = new Float64Array(this.allocated);
     this.totals = new Float64Array(this.allocated);
     this.layerValues = new Float32Array(this.allocated * layerCount);
@@ -96,14 +100,38 @@ export class Series {
     this.envelope = new Envelope(envelopeBucketsFor(layerCount, limits), layerCount);
   }
 
+  /** Most points held at full resolution; older ones are folded into the envelope. */
+  get capacity(): number {
+    return this.maxPoints;
+  }
+
+  /**
+   * Holds at most `layerValues` per-layer values at full resolution from now on (never more than
+   * the series' own limits allow). Points beyond a narrower window are folded into the envelope by
+   * `trim`, a slice at a time: folding half of a full window at once took about 30 ms.
+   */
+  limitLayerValues(layerValues: number): void {
+    this.maxPoints = capacityFor(this.layerCount, { ...this.limits, layerValueBudget: Math.min(this.limits.layerValueBudget, layerValues) });
+  }
+
+  /**
+   * Folds at most `points` of the oldest points beyond the window into the envelope, and shrinks
+   * the arrays once none is left, so a narrowed window gives its memory back even if no step comes.
+   * Returns how many points are still beyond the window.
+   */
+  trim(points: number): number {
+    for (let k = 0; k < points && this.size > this.maxPoints; k++) this.evictOldest();
+    const excess = this.size - this.maxPoints;
+    if (excess <= 0 && this.allocated > this.maxPoints) this.reallocate(this.maxPoints);
+    return Math.max(0, excess);
+  }
+
   append(p: StepPoint): void {
     if (this.size > 0 && p.step < this.stepAt(this.size - 1)) this.lastInversion = this.count + 1;
     if (p.step < this.stepMin) this.stepMin = p.step;
     if (p.step > this.stepMax) this.stepMax = p.step;
-    if (this.size === this.allocated) {
-      if (this.allocated < this.capacity) this.grow(Math.min(this.capacity, this.allocated * 2));
-      else this.evictOldest();
-    }
+    if (this.size >= this.maxPoints) this.evictOldest(); // a narrowed window keeps its size until trimmed
+    else if (this.size === this.allocated) this.reallocate(Math.min(this.maxPoints, this.allocated * 2));
     const i = (this.head + this.size) % this.allocated;
     this.steps[i] = p.step;
     this.totals[i] = p.total;
@@ -276,14 +304,16 @@ export class Series {
     this.size--;
   }
 
-  /** Reallocates the full ring, oldest point first. */
-  private grow(n: number): void {
+  /** Moves the ring into arrays of n points (n >= size), oldest point first. */
+  private reallocate(n: number): void {
     const L = this.layerCount;
-    const head = this.head; // the ring is full: it runs from head to the end, then from 0 to head
+    const head = this.head;
+    const tail = Math.min(this.size, this.allocated - head); // points from head to the arrays' end; the rest wrapped to 0
+    const wrapped = this.size - tail;
     const unwrap = <T extends Float64Array | Float32Array | Uint8Array>(a: T, width: number, make: (n: number) => T): T => {
       const out = make(n * width);
-      out.set(a.subarray(head * width), 0);
-      out.set(a.subarray(0, head * width), (this.allocated - head) * width);
+      out.set(a.subarray(head * width, (head + tail) * width), 0);
+      out.set(a.subarray(0, wrapped * width), tail * width);
       return out;
     };
     this.steps = unwrap(this.steps, 1, (k) => new Float64Array(k));
