@@ -2,6 +2,7 @@
 import {
   Chart,
   ChartOptions,
+  ChartType,
   Decimation,
   Legend,
   LinearScale,
@@ -126,17 +127,26 @@ export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> 
   };
 }
 
+/**
+ * The options a chart was given, as given. `chart.options` is chart.js's resolving proxy: every
+ * read through it costs a scope lookup, many per frame; writes to either land in the same object.
+ */
+export function rawOptions<T extends ChartType>(chart: Chart<T>): ChartOptions<T> {
+  return chart.config.options as ChartOptions<T>;
+}
+
 /** Keeps a chart's step axis and zoom limits in line with the dashboard's range. */
 export function syncStepAxis(chart: Chart, axis: StepAxis): void {
-  const x = chart.options.scales?.x;
+  const options = rawOptions(chart);
+  const x = options.scales?.x;
   const { from, to } = axis.range();
   if (x) {
     x.min = from;
     x.max = to;
   }
-  const padding = chart.options.layout?.padding;
-  if (padding && typeof padding === 'object' && !hasRightAxis(chart)) (padding as { right: number }).right = axis.gutters.right;
-  const limits = chart.options.plugins?.zoom?.limits?.x;
+  const padding = options.layout?.padding;
+  if (padding && typeof padding === 'object' && !hasRightAxis(options)) (padding as { right: number }).right = axis.gutters.right;
+  const limits = options.plugins?.zoom?.limits?.x;
   if (limits) {
     const l = axis.limits();
     limits.min = l.from;
@@ -144,8 +154,40 @@ export function syncStepAxis(chart: Chart, axis: StepAxis): void {
   }
 }
 
+/**
+ * Whether a chart must be laid out and drawn again: something it draws from changed, or the step
+ * range moved by half a pixel or more. While a run streams, an update changes the norms or the
+ * layer view, rarely both, and following the whole run moves the range by a fraction of a pixel
+ * per update: the charts whose inputs stayed keep their frame, which no one could tell apart.
+ */
+export class RedrawGate {
+  private inputs: readonly unknown[] = [];
+  private stale = true;
 
+  /** The next check answers yes (new options, theme). */
+  invalidate(): void {
+    this.stale = true;
+  }
 
-function hasRightAxis(chart: Chart): boolean {
-  return Object.values(chart.options.scales ?? {}).some((s) => (s as { position?: string; display?: unknown }).position === 'right' && (s as { display?: unknown }).display !== false);
+  /** `inputs`: what the chart draws from besides the step range and the gutters, compared by identity. */
+  needed(chart: Chart, axis: StepAxis, inputs: readonly unknown[]): boolean {
+    const all = [axis.gutters.left, axis.gutters.right, ...inputs];
+    const changed = this.stale || all.length !== this.inputs.length || all.some((v, i) => v !== this.inputs[i]) || rangeMoved(chart, axis.range());
+    this.inputs = all;
+    this.stale = false;
+    return changed;
+  }
+}
+
+/** Compared with what the chart's step axis shows now (a zoom gesture moves it without us). */
+function rangeMoved(chart: Chart, { from, to }: StepRange): boolean {
+  const x = chart.scales.x;
+  const area = chart.chartArea;
+  if (!x || !area || !(area.right > area.left)) return true;
+  const halfPx = (x.max - x.min) / (area.right - area.left) / 2;
+  return !(Math.abs(from - x.min) < halfPx && Math.abs(to - x.max) < halfPx);
+}
+
+function hasRightAxis(options: ChartOptions): boolean {
+  return Object.values(options.scales ?? {}).some((s) => (s as { position?: string; display?: unknown }).position === 'right' && (s as { display?: unknown }).display !== false);
 }

@@ -3,10 +3,11 @@ import { Chart, ChartDataset, ChartOptions, TooltipItem } from 'chart.js';
 import { fmt } from '../../src/alerts/rules';
 import { Point, RunData } from '../runData';
 import { Theme } from '../theme';
-import { baseOptions, formatStep, gutterFit, StepAxis, syncStepAxis } from './common';
+import { baseOptions, formatStep, gutterFit, rawOptions, RedrawGate, StepAxis, syncStepAxis } from './common';
 
 export class LossChart {
   readonly chart: Chart<'line', Point[]>;
+  private readonly gate = new RedrawGate();
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
     this.chart = new Chart(canvas, {
@@ -20,6 +21,7 @@ export class LossChart {
     // Fresh dataset objects: chart.js caches resolved options per dataset.
     this.chart.data.datasets = datasetsFor(theme);
     this.chart.options = this.optionsFor(theme);
+    this.gate.invalidate();
   }
 
   private optionsFor(theme: Theme): ChartOptions<'line'> {
@@ -50,10 +52,11 @@ export class LossChart {
 
   render(data: RunData): void {
     const chart = this.chart;
+    if (!this.gate.needed(chart, this.axis, [data.version])) return;
     const [loss, lr] = chart.data.datasets;
     loss.data = data.drawable('losses');
     lr.data = data.drawable('lrs');
-    const scales = chart.options.scales!;
+    const scales = rawOptions(chart).scales!;
     scales.y!.display = data.losses.length > 0;
     scales.lr!.display = data.lrs.length > 0;
     syncStepAxis(chart, this.axis);

@@ -11,7 +11,7 @@ import { AlertPoint, Point, RunData } from '../runData';
 import { Theme } from '../theme';
 import { applyYScale, YScale } from './yScale';
 import { withAlpha } from '../colorScale';
-import { baseOptions, EDGE_Y, formatStep, normAxes, StepAxis, syncStepAxis } from './common';
+import { baseOptions, EDGE_Y, formatStep, normAxes, RedrawGate, StepAxis, syncStepAxis } from './common';
 
 interface MarkerPoint extends Point {
   value: number;
@@ -29,6 +29,7 @@ export class NormChart {
   private rules: { dataset: number; color: string }[] = [];
   /** The runs (keys and looks) the overlay datasets were built for; undefined in single-run mode. */
   private overlayLayout?: string;
+  private readonly gate = new RedrawGate();
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
     this.theme = theme;
@@ -52,6 +53,7 @@ export class NormChart {
   applyTheme(theme: Theme): void {
     this.theme = theme;
     this.chart.options = this.optionsFor(theme);
+    this.gate.invalidate();
     // Overlay datasets are rebuilt with the new colors by the next renderOverlay.
     if (this.overlayLayout !== undefined) {
       this.overlayLayout = '';
@@ -76,6 +78,7 @@ export class NormChart {
   /** Redraws from the run's data for the current range and y scale. */
   render(data: RunData, yScale: YScale): void {
     const chart = this.chart;
+    if (!this.gate.needed(chart, this.axis, [data.version, yScale])) return;
     syncStepAxis(chart, this.axis);
     this.threshold = data.header?.threshold ?? NaN;
     applyYScale(chart, 'y', yScale, Number.isFinite(this.threshold) ? this.threshold * 1.15 : undefined);
