@@ -32,6 +32,7 @@ export class RunData {
   /** Bumped by every change; drawable copies are remade once per version. */
   version = 0;
   private readonly copies = new Map<'norms' | 'losses' | 'lrs', { version: number; points: Point[] }>();
+  private max?: { version: number; point: Point | undefined };
   /** Smallest and largest step of the run (NaN while empty); buckets of old steps start before their extremes. */
   firstStep = NaN;
   lastStep = NaN;
@@ -81,8 +82,11 @@ export class RunData {
 
   /** The largest finite norm of the run (exact: envelopes keep every bucket's maximum), what the chart must show at any zoom. */
   maxPoint(): Point | undefined {
+    // Asked every frame (summary, screen-reader text) of a series of many thousand rows: once per version.
+    if (this.max?.version === this.version) return this.max.point;
     let max: Point | undefined;
     for (const p of this.norms) if (!max || p.y > max.y) max = p;
+    this.max = { version: this.version, point: max };
     return max;
   }
 
