@@ -39,7 +39,7 @@ export class RunData {
 
   load(s: SnapshotMessage): void {
     this.version++;
-    this.header = s.run;
+    this.header = keepLayers(this.header, s.run);
     this.summary = s.summary;
     this.bucketWidth = s.bucketWidth;
     for (const a of [this.norms, this.nonFinite, this.losses, this.lrs, this.alerts]) a.length = 0;
@@ -52,7 +52,7 @@ export class RunData {
 
   append(a: AppendMessage): void {
     this.version++;
-    this.header = a.run;
+    this.header = keepLayers(this.header, a.run);
     this.addRows(a.rows);
     this.addAlerts(a.alerts);
     this.takeExtent();
@@ -113,6 +113,15 @@ export class RunData {
   private addAlerts(markers: readonly AlertMarker[]): void {
     for (const m of markers) this.alerts.push({ kind: m.kind, step: m.step, value: fromWire(m.value), message: m.message });
   }
+}
+
+/**
+ * Every update repeats the run's header; its layer list keeps its identity while the names stay
+ * the same, because the layer charts redraw when it changes (they compare it by identity).
+ */
+function keepLayers(previous: RunHeader | undefined, next: RunHeader): RunHeader {
+  const old = previous?.layers;
+  return old && old.length === next.layers.length && old.every((name, i) => name === next.layers[i]) ? { ...next, layers: old } : next;
 }
 
 /** Appends in the common case; steps that arrive late (a reconnecting client) are inserted in order. */
