@@ -3,7 +3,6 @@ import {
   Chart,
   ChartOptions,
   ChartType,
-  Decimation,
   Legend,
   LinearScale,
   LineController,
@@ -18,7 +17,7 @@ import { StepRange } from '../../src/shared/stepWindow';
 import { withAlpha } from '../colorScale';
 import { Theme } from '../theme';
 
-Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, Decimation, zoomPlugin);
+Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, zoomPlugin);
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
 const whole = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
@@ -39,6 +38,8 @@ export interface StepAxis {
   /** Steps the zoom may reach: the run's extent. */
   limits(): StepRange;
   onUserRange(range: StepRange): void;
+  /** A chart took a new size (chart.js redraws it as it was): what it draws may depend on its width. */
+  onResize(): void;
   /**
    * Widths of the value axes left and right of every chart, equal for all charts so that a step
    * sits at the same x in each of them (the heatmap's layer names set the left one).
@@ -74,7 +75,7 @@ export function applyChartDefaults(theme: Theme): void {
   Chart.defaults.font.size = Math.max(10, theme.fontSize - 1);
 }
 
-/** Options common to all charts: no animation (streaming), pre-parsed sorted data, shared x axis, zoom. */
+/** Options common to all charts: no animation (streaming), pre-parsed sorted data (decimated by RunData.drawable), shared x axis, zoom. */
 export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> {
   const { from, to } = axis.range();
   const limits = axis.limits();
@@ -89,6 +90,7 @@ export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> 
     normalized: true,
     responsive: true,
     maintainAspectRatio: false,
+    onResize: () => axis.onResize(),
     interaction: { mode: 'nearest', axis: 'x', intersect: false },
     scales: {
       x: {
@@ -102,7 +104,6 @@ export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> 
     },
     plugins: {
       legend: { display: false },
-      decimation: { enabled: true, algorithm: 'min-max' },
       tooltip: {
         backgroundColor: theme.tooltipBackground,
         titleColor: theme.tooltipForeground,
@@ -169,9 +170,9 @@ export class RedrawGate {
     this.stale = true;
   }
 
-  /** `inputs`: what the chart draws from besides the step range and the gutters, compared by identity. */
+  /** `inputs`: what the chart draws from besides its width, the step range and the gutters, compared by identity. */
   needed(chart: Chart, axis: StepAxis, inputs: readonly unknown[]): boolean {
-    const all = [axis.gutters.left, axis.gutters.right, ...inputs];
+    const all = [chart.width, axis.gutters.left, axis.gutters.right, ...inputs];
     const changed = this.stale || all.length !== this.inputs.length || all.some((v, i) => v !== this.inputs[i]) || rangeMoved(chart, axis.range());
     this.inputs = all;
     this.stale = false;

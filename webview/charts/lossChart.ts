@@ -53,13 +53,15 @@ export class LossChart {
   render(data: RunData): void {
     const chart = this.chart;
     if (!this.gate.needed(chart, this.axis, [data.version])) return;
+    syncStepAxis(chart, this.axis);
+    const { from, to } = this.axis.range();
+    const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
     const [loss, lr] = chart.data.datasets;
-    loss.data = data.drawable('losses');
-    lr.data = data.drawable('lrs');
+    loss.data = data.drawable('losses', from, to, width);
+    lr.data = data.drawable('lrs', from, to, width);
     const scales = rawOptions(chart).scales!;
     scales.y!.display = data.losses.length > 0;
     scales.lr!.display = data.lrs.length > 0;
-    syncStepAxis(chart, this.axis);
     chart.update('none');
   }
 }

@@ -85,7 +85,7 @@ export class NormChart {
     const { from, to } = this.axis.range();
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
     const [line, nonFinite, alerts] = chart.data.datasets;
-    line.data = data.drawable('norms');
+    line.data = data.drawable('norms', from, to, width);
     nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y: EDGE_Y, step: p.step, value: p.y }));
     alerts.data = data.alerts
       .filter((a) => a.kind !== 'nonfinite' && Number.isFinite(a.value) && a.step >= from && a.step <= to)
@@ -113,7 +113,7 @@ export class NormChart {
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
     runs.forEach((r, i) => {
       const y = EDGE_Y - (i % 6) * 0.035;
-      chart.data.datasets[2 * i].data = r.data.drawable('norms');
+      chart.data.datasets[2 * i].data = r.data.drawable('norms', from, to, width);
       chart.data.datasets[2 * i + 1].data = dedupeByPixel(r.data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y, step: p.step, value: p.y }));
     });
     chart.update('none');
