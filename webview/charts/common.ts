@@ -8,6 +8,7 @@ import {
   LineController,
   LineElement,
   LogarithmicScale,
+  Plugin,
   PointElement,
   ScatterController,
   Tooltip,
@@ -153,6 +154,22 @@ export function syncStepAxis(chart: Chart, axis: StepAxis): void {
     limits.min = l.from;
     limits.max = l.to;
   }
+}
+
+/**
+ * Calls `fill` with the steps in view and the plot's width before every update of the chart (the
+ * first included, inside its constructor): the dashboard's frames, and the zoom plugin's own while
+ * the user wheels or pans, which show other steps than the last frame did. Lines decimated for
+ * what is in view get their points there (where chart.js's decimation plugin works).
+ */
+export function pointsInView(fill: (chart: Chart<'line'>, from: number, to: number, widthPx: number) => void): Plugin<'line'> {
+  return {
+    id: 'gmPointsInView',
+    beforeElementsUpdate(chart) {
+      const { min, max } = chart.scales.x.getUserBounds();
+      fill(chart, min, max, chart.chartArea?.width || chart.width);
+    },
+  };
 }
 
 /**

@@ -3,17 +3,19 @@ import { Chart, ChartDataset, ChartOptions, TooltipItem } from 'chart.js';
 import { fmt } from '../../src/alerts/rules';
 import { Point, RunData } from '../runData';
 import { Theme } from '../theme';
-import { baseOptions, formatStep, gutterFit, rawOptions, RedrawGate, StepAxis, syncStepAxis } from './common';
+import { baseOptions, formatStep, gutterFit, pointsInView, rawOptions, RedrawGate, StepAxis, syncStepAxis } from './common';
 
 export class LossChart {
   readonly chart: Chart<'line', Point[]>;
   private readonly gate = new RedrawGate();
+  private data?: RunData;
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
     this.chart = new Chart(canvas, {
       type: 'line',
       data: { datasets: datasetsFor(theme) },
       options: this.optionsFor(theme),
+      plugins: [pointsInView((chart, from, to, width) => this.fillLines(chart, from, to, width))],
     });
   }
 
@@ -54,15 +56,19 @@ export class LossChart {
     const chart = this.chart;
     if (!this.gate.needed(chart, this.axis, [data.version])) return;
     syncStepAxis(chart, this.axis);
-    const { from, to } = this.axis.range();
-    const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
-    const [loss, lr] = chart.data.datasets;
-    loss.data = data.drawable('losses', from, to, width);
-    lr.data = data.drawable('lrs', from, to, width);
+    this.data = data;
     const scales = rawOptions(chart).scales!;
     scales.y!.display = data.losses.length > 0;
     scales.lr!.display = data.lrs.length > 0;
     chart.update('none');
+  }
+
+  private fillLines(chart: Chart<'line'>, from: number, to: number, width: number): void {
+    const data = this.data;
+    if (!data) return;
+    const [loss, lr] = chart.data.datasets;
+    loss.data = data.drawable('losses', from, to, width);
+    lr.data = data.drawable('lrs', from, to, width);
   }
 }
 

@@ -11,7 +11,7 @@ import { AlertPoint, Point, RunData } from '../runData';
 import { Theme } from '../theme';
 import { applyYScale, YScale } from './yScale';
 import { withAlpha } from '../colorScale';
-import { baseOptions, EDGE_Y, formatStep, normAxes, RedrawGate, StepAxis, syncStepAxis } from './common';
+import { baseOptions, EDGE_Y, formatStep, normAxes, pointsInView, RedrawGate, StepAxis, syncStepAxis } from './common';
 
 interface MarkerPoint extends Point {
   value: number;
@@ -30,6 +30,8 @@ export class NormChart {
   /** The runs (keys and looks) the overlay datasets were built for; undefined in single-run mode. */
   private overlayLayout?: string;
   private readonly gate = new RedrawGate();
+  /** The runs whose total norms the lines draw (datasets 0, 2, 4…: each line has its markers next to it). */
+  private lines: readonly RunData[] = [];
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
     this.theme = theme;
@@ -46,7 +48,7 @@ export class NormChart {
       type: 'line',
       data: { datasets: datasetsFor(theme) },
       options: this.optionsFor(theme),
-      plugins: [thresholdLine, nonFiniteRules],
+      plugins: [thresholdLine, nonFiniteRules, pointsInView((chart, from, to, width) => this.fillLines(chart, from, to, width))],
     });
   }
 
@@ -84,8 +86,8 @@ export class NormChart {
     applyYScale(chart, 'y', yScale, Number.isFinite(this.threshold) ? this.threshold * 1.15 : undefined);
     const { from, to } = this.axis.range();
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
-    const [line, nonFinite, alerts] = chart.data.datasets;
-    line.data = data.drawable('norms', from, to, width);
+    const [, nonFinite, alerts] = chart.data.datasets;
+    this.lines = [data];
     nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y: EDGE_Y, step: p.step, value: p.y }));
     alerts.data = data.alerts
       .filter((a) => a.kind !== 'nonfinite' && Number.isFinite(a.value) && a.step >= from && a.step <= to)
@@ -111,12 +113,19 @@ export class NormChart {
     }
     const { from, to } = this.axis.range();
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
+    this.lines = runs.map((r) => r.data);
     runs.forEach((r, i) => {
       const y = EDGE_Y - (i % 6) * 0.035;
-      chart.data.datasets[2 * i].data = r.data.drawable('norms', from, to, width);
       chart.data.datasets[2 * i + 1].data = dedupeByPixel(r.data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y, step: p.step, value: p.y }));
     });
     chart.update('none');
+  }
+
+  private fillLines(chart: Chart<'line'>, from: number, to: number, width: number): void {
+    const sets = chart.data.datasets;
+    this.lines.forEach((data, i) => {
+      if (sets[2 * i]) sets[2 * i].data = data.drawable('norms', from, to, width);
+    });
   }
 
   /** Per compared run, what is drawn now: its line's points (after decimation), its markers, its color. */
