@@ -172,40 +172,6 @@ export function pointsInView(fill: (chart: Chart<'line'>, from: number, to: numb
   };
 }
 
-/**
- * Whether a chart must be laid out and drawn again: something it draws from changed, or the step
- * range moved by half a pixel or more. While a run streams, an update changes the norms or the
- * layer view, rarely both, and following the whole run moves the range by a fraction of a pixel
- * per update: the charts whose inputs stayed keep their frame, which no one could tell apart.
- */
-export class RedrawGate {
-  private inputs: readonly unknown[] = [];
-  private stale = true;
-
-  /** The next check answers yes (new options, theme). */
-  invalidate(): void {
-    this.stale = true;
-  }
-
-  /** `inputs`: what the chart draws from besides its width, the step range and the gutters, compared by identity. */
-  needed(chart: Chart, axis: StepAxis, inputs: readonly unknown[]): boolean {
-    const all = [chart.width, axis.gutters.left, axis.gutters.right, ...inputs];
-    const changed = this.stale || all.length !== this.inputs.length || all.some((v, i) => v !== this.inputs[i]) || rangeMoved(chart, axis.range());
-    this.inputs = all;
-    this.stale = false;
-    return changed;
-  }
-}
-
-/** Compared with what the chart's step axis shows now (a zoom gesture moves it without us). */
-function rangeMoved(chart: Chart, { from, to }: StepRange): boolean {
-  const x = chart.scales.x;
-  const area = chart.chartArea;
-  if (!x || !area || !(area.right > area.left)) return true;
-  const halfPx = (x.max - x.min) / (area.right - area.left) / 2;
-  return !(Math.abs(from - x.min) < halfPx && Math.abs(to - x.max) < halfPx);
-}
-
 function hasRightAxis(options: ChartOptions): boolean {
   return Object.values(options.scales ?? {}).some((s) => (s as { position?: string; display?: unknown }).position === 'right' && (s as { display?: unknown }).display !== false);
 }

@@ -9,7 +9,8 @@ import { LayerView } from '../../src/shared/webviewProtocol';
 import { positiveRange, ramp, RAMP_STEPS, rampTable, Rgb } from '../colorScale';
 import { columnAt, columnSteps } from '../layerColumns';
 import { Theme } from '../theme';
-import { baseOptions, formatStep, gutterFit, RedrawGate, StepAxis, syncStepAxis } from './common';
+import { baseOptions, formatStep, gutterFit, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 
 export interface HeatmapCell {
   layer: string;

@@ -6,7 +6,8 @@ import { columnSteps, stepsPerColumn } from '../layerColumns';
 import { LayerRank, topLayers } from '../layerRanking';
 import { Point } from '../runData';
 import { Theme } from '../theme';
-import { baseOptions, EDGE_Y, formatStep, normAxes, RedrawGate, StepAxis, syncStepAxis } from './common';
+import { baseOptions, EDGE_Y, formatStep, normAxes, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 import { applyYScale, YScale } from './yScale';
 
 interface LayerPoint extends Point {

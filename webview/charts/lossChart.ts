@@ -3,7 +3,8 @@ import { Chart, ChartDataset, ChartOptions, TooltipItem } from 'chart.js';
 import { fmt } from '../../src/alerts/rules';
 import { Point, RunData } from '../runData';
 import { Theme } from '../theme';
-import { baseOptions, formatStep, gutterFit, pointsInView, rawOptions, RedrawGate, StepAxis, syncStepAxis } from './common';
+import { baseOptions, formatStep, gutterFit, pointsInView, rawOptions, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 
 export class LossChart {
   readonly chart: Chart<'line', Point[]>;

@@ -11,7 +11,8 @@ import { AlertPoint, Point, RunData } from '../runData';
 import { Theme } from '../theme';
 import { applyYScale, YScale } from './yScale';
 import { withAlpha } from '../colorScale';
-import { baseOptions, EDGE_Y, formatStep, normAxes, pointsInView, RedrawGate, StepAxis, syncStepAxis } from './common';
+import { baseOptions, EDGE_Y, formatStep, normAxes, pointsInView, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 
 interface MarkerPoint extends Point {
   value: number;
