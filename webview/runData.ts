@@ -1,7 +1,7 @@
 /**
  * The webview's copy of the shown run, in the shapes chart.js draws with `parsing: false`: finite
- * total norms as {x, y} sorted by step (drawn min/max decimated, which keeps every pixel column's
- * extremes), non-finite steps apart as markers, loss and learning rate, alerts, summary.
+ * total norms as {x, y} sorted by step (drawn min/max decimated: every spike shows at any zoom),
+ * non-finite steps apart as markers, loss and learning rate, alerts, summary.
  */
 import { Decimator } from './decimation';
 import { lowerBound } from './sortedSearch';
