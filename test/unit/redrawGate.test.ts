@@ -1,7 +1,7 @@
 /**
  * When a dashboard chart is drawn again: a changed input, its width or the gutters, or the step
- * range moved half a pixel from the last redraw or from what a zoom gesture left on its axis; not
- * for the sub-pixel growth of a followed run.
+ * range or zoom limits moved half a pixel from the last redraw, or the range from what a zoom
+ * gesture left on its axis; not for the sub-pixel growth of a followed run.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,8 +14,8 @@ function fakeChart(shown: { from: number; to: number }, width = 1100): Chart {
   return { width, chartArea: { left: 100, right: 1100 }, scales: { x: { min: shown.from, max: shown.to } } } as unknown as Chart;
 }
 
-function fakeAxis(range: { from: number; to: number }): StepAxis {
-  return { range: () => ({ ...range }), limits: () => ({ ...range }), onUserRange: () => {}, onResize: () => {}, gutters: { left: 72, right: 0 } };
+function fakeAxis(range: { from: number; to: number }, limits = range): StepAxis {
+  return { range: () => ({ ...range }), limits: () => ({ ...limits }), onUserRange: () => {}, onResize: () => {}, gutters: { left: 72, right: 0 } };
 }
 
 test('a chart is drawn first, then again only when an input, the width or the gutters change', () => {
@@ -62,4 +62,17 @@ test('a zoom gesture that leaves the axis elsewhere than the dashboard range red
   range.from = 200;
   range.to = 600;
   assert.equal(gate.needed(fakeChart({ from: 200, to: 600 }), axis, []), true, 'the axis already shows the zoomed range, but markers were picked for the last one');
+});
+
+test('looking at history while the run grows: redrawn once the zoom limits grew by half a pixel of the view', () => {
+  const gate = new RedrawGate();
+  const range = { from: 1000, to: 2000 }; // one step a pixel
+  const limits = { from: 0, to: 10_000 };
+  const axis = fakeAxis(range, limits);
+  const chart = fakeChart(range);
+  assert.equal(gate.needed(chart, axis, []), true);
+  limits.to += 0.25;
+  assert.equal(gate.needed(chart, axis, []), false, 'a quarter of a pixel');
+  limits.to += 100;
+  assert.equal(gate.needed(chart, axis, []), true, 'the pan may now reach the new steps');
 });
