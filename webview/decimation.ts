@@ -4,24 +4,24 @@
  * view on every update, 73k of them for a 1M-step run). Buckets are a fixed width of steps,
  * aligned to multiples of it, so they stay put while the run grows and only the last one changes;
  * the width is a quarter-octave step (2^(k/4)) at least a pixel wide, so it changes only when the
- * range in view grows or shrinks by a fifth. Each bucket keeps its first, smallest, largest and last
- * point at their own steps, so the line spans every row's value within 1.2 px of its step (chart.js
- * min/max decimation draws each pixel column's extremes at the column's mean step), with at most
- * about 4 points per pixel.
+ * range in view grows or shrinks by about a fifth (a window that slides, following the latest
+ * steps, starts the buckets over each time, as chart.js did). Each bucket keeps its first,
+ * smallest, largest and last point at their own steps, so the line spans every row's value within
+ * 1.2 px of its step (chart.js min/max decimation draws each pixel column's extremes at the
+ * column's mean step), with at most about 4 points per pixel.
  */
+import { lowerBound, upperBound } from './sortedSearch';
 
 export interface XY {
   x: number;
   y: number;
 }
 
-import { lowerBound, upperBound } from './sortedSearch';
-
 /** Below this many points per pixel a series is drawn whole (chart.js's own threshold). */
 const POINTS_PER_PX = 4;
 
 interface Buckets<P> {
-  /** Series.rewrites this was built from. */
+  /** The caller's count of rewrites this was built from. */
   rewrites: number;
   width: number;
   /** Source indices taken: [first, end). */
