@@ -101,6 +101,7 @@ export class DashboardApp {
       range: () => this.range(),
       limits: () => this.extent(),
       onUserRange: (r) => this.onUserRange(r),
+      onResize: () => this.scheduleRender(),
       gutters: { left: 72, right: 0 },
     };
     this.norm = new NormChart(byId('norm-chart'), this.axis, this.theme);

@@ -3,6 +3,8 @@
  * keep the first marker of every `gapPx`-wide pixel column in view, so each column that holds a
  * non-finite step shows exactly one marker, whatever the zoom.
  */
+import { lowerBound } from './sortedSearch';
+
 export function dedupeByPixel<T extends { x: number }>(sorted: readonly T[], from: number, to: number, widthPx: number, gapPx = 3): T[] {
   const out: T[] = [];
   if (!(to > from) || widthPx <= 0) return out;
@@ -16,15 +18,4 @@ export function dedupeByPixel<T extends { x: number }>(sorted: readonly T[], fro
     }
   }
   return out;
-}
-
-function lowerBound(sorted: readonly { x: number }[], x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (sorted[mid].x < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }

@@ -1,11 +1,13 @@
 /**
  * The webview's copy of the shown run, in the shapes chart.js draws with `parsing: false`: finite
- * total norms as {x, y} sorted by step (chart.js min/max decimation keeps every pixel column's
- * extremes), non-finite steps apart as markers, loss and learning rate, alerts, summary.
+ * total norms as {x, y} sorted by step (drawn min/max decimated: every spike shows at any zoom),
+ * non-finite steps apart as markers, loss and learning rate, alerts, summary.
  */
+import { Decimator } from './decimation';
+import { lowerBound } from './sortedSearch';
 import { AlertMarker, AppendMessage, fromWire, NormSummary, RunHeader, SeriesRows, SnapshotMessage } from '../src/shared/webviewProtocol';
 
-/** A drawn point; `step` survives decimation, which moves a column's extremes to the column's mean x. */
+/** A drawn point; tooltips name its `step` (the layer chart draws a column's first step at the column's middle). */
 export interface Point {
   x: number;
   y: number;
@@ -29,16 +31,24 @@ export class RunData {
   readonly losses: Point[] = [];
   readonly lrs: Point[] = [];
   readonly alerts: AlertPoint[] = [];
-  /** Bumped by every change; drawable copies are remade once per version. */
+  /** Bumped by every change (charts redraw when it moves). */
   version = 0;
-  private readonly copies = new Map<'norms' | 'losses' | 'lrs', { version: number; points: Point[] }>();
+  /**
+   * Bumped when rows change other than by arriving after the last step (a snapshot, a late
+   * step): what is derived from the rows as they arrive (decimation, the maximum) starts over.
+   */
+  rewrites = 0;
+  private readonly decimators = { norms: new Decimator<Point>(), losses: new Decimator<Point>(), lrs: new Decimator<Point>() };
+  /** The largest norm of the first `scanned` rows. */
+  private max = { rewrites: -1, scanned: 0, point: undefined as Point | undefined };
   /** Smallest and largest step of the run (NaN while empty); buckets of old steps start before their extremes. */
   firstStep = NaN;
   lastStep = NaN;
 
   load(s: SnapshotMessage): void {
     this.version++;
-    this.header = s.run;
+    this.rewrites++;
+    this.header = keepLayers(this.header, s.run);
     this.summary = s.summary;
     this.bucketWidth = s.bucketWidth;
     for (const a of [this.norms, this.nonFinite, this.losses, this.lrs, this.alerts]) a.length = 0;
@@ -51,7 +61,7 @@ export class RunData {
 
   append(a: AppendMessage): void {
     this.version++;
-    this.header = a.run;
+    this.header = keepLayers(this.header, a.run);
     this.addRows(a.rows);
     this.addAlerts(a.alerts);
     this.takeExtent();
@@ -68,22 +78,23 @@ export class RunData {
   }
 
   /**
-   * The points to hand chart.js: a copy per version, because chart.js hooks push/splice on the
-   * arrays it draws to track changes, which turns bulk loads of many thousand points quadratic.
+   * The points to hand chart.js for steps from..to on widthPx pixels, min/max decimated as rows
+   * arrive (chart.js's decimation would go over every row in view on every frame).
    */
-  drawable(series: 'norms' | 'losses' | 'lrs'): Point[] {
-    const cached = this.copies.get(series);
-    if (cached && cached.version === this.version) return cached.points;
-    const points = this[series].slice();
-    this.copies.set(series, { version: this.version, points });
-    return points;
+  drawable(series: 'norms' | 'losses' | 'lrs', from: number, to: number, widthPx: number): Point[] {
+    return this.decimators[series].decimate(this[series], this.rewrites, from, to, widthPx);
   }
 
   /** The largest finite norm of the run (exact: envelopes keep every bucket's maximum), what the chart must show at any zoom. */
   maxPoint(): Point | undefined {
-    let max: Point | undefined;
-    for (const p of this.norms) if (!max || p.y > max.y) max = p;
-    return max;
+    // Asked every frame (summary, screen-reader text): only rows that arrived since are looked at.
+    const m = this.max;
+    if (m.rewrites !== this.rewrites) Object.assign(m, { rewrites: this.rewrites, scanned: 0, point: undefined });
+    for (; m.scanned < this.norms.length; m.scanned++) {
+      const p = this.norms[m.scanned];
+      if (!m.point || p.y > m.point.y) m.point = p;
+    }
+    return m.point;
   }
 
   /** The step with the highest step number, finite or not. */
@@ -98,9 +109,10 @@ export class RunData {
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i];
       const total = totals[i];
-      insertByStep(Number.isFinite(total) ? this.norms : this.nonFinite, { x: step, y: total, step });
-      if (losses && Number.isFinite(losses[i])) insertByStep(this.losses, { x: step, y: losses[i], step });
-      if (lrs && Number.isFinite(lrs[i])) insertByStep(this.lrs, { x: step, y: lrs[i], step });
+      let atEnd = insertByStep(Number.isFinite(total) ? this.norms : this.nonFinite, { x: step, y: total, step });
+      if (losses && Number.isFinite(losses[i])) atEnd = insertByStep(this.losses, { x: step, y: losses[i], step }) && atEnd;
+      if (lrs && Number.isFinite(lrs[i])) atEnd = insertByStep(this.lrs, { x: step, y: lrs[i], step }) && atEnd;
+      if (!atEnd) this.rewrites++;
       if (!(step >= this.firstStep)) this.firstStep = step;
       if (!(step <= this.lastStep)) this.lastStep = step;
     }
@@ -111,20 +123,27 @@ export class RunData {
   }
 }
 
-/** Appends in the common case; steps that arrive late (a reconnecting client) are inserted in order. */
-export function insertByStep(points: Point[], p: Point): void {
+/**
+ * Every update repeats the run's header; its layer list keeps its identity while the names stay
+ * the same, because the layer charts redraw when it changes (they compare it by identity).
+ */
+function keepLayers(previous: RunHeader | undefined, next: RunHeader): RunHeader {
+  const old = previous?.layers;
+  return old && old.length === next.layers.length && old.every((name, i) => name === next.layers[i]) ? { ...next, layers: old } : next;
+}
+
+/**
+ * Appends in the common case; steps that arrive late (a reconnecting client) are inserted in
+ * order. Says whether the point went at the end.
+ */
+export function insertByStep(points: Point[], p: Point): boolean {
   const n = points.length;
   if (n === 0 || points[n - 1].x < p.x) {
     points.push(p);
-    return;
+    return true;
   }
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (points[mid].x < p.x) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo < n && points[lo].x === p.x) points[lo] = p; // one value per step
-  else points.splice(lo, 0, p);
+  const at = lowerBound(points, p.x);
+  if (at < n && points[at].x === p.x) points[at] = p; // one value per step
+  else points.splice(at, 0, p);
+  return false;
 }

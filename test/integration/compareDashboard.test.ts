@@ -1,7 +1,7 @@
 /**
  * Compare mode in the real webview bundle (real Chromium, real CompareSession through the stand-in
  * host): three runs of different lengths and step ranges overlaid on the norm chart. Each run's
- * drawn maximum (after chart.js decimation of its own line) equals its true maximum, even for a run
+ * drawn maximum (after min/max decimation of its own line) equals its true maximum, even for a run
  * long enough to be bucketed; colors differ; each run's NaN/Inf steps are markers in its color; the
  * legend names each run as text; a live run keeps updating.
  */

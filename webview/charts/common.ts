@@ -2,12 +2,13 @@
 import {
   Chart,
   ChartOptions,
-  Decimation,
+  ChartType,
   Legend,
   LinearScale,
   LineController,
   LineElement,
   LogarithmicScale,
+  Plugin,
   PointElement,
   ScatterController,
   Tooltip,
@@ -17,7 +18,7 @@ import { StepRange } from '../../src/shared/stepWindow';
 import { withAlpha } from '../colorScale';
 import { Theme } from '../theme';
 
-Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, Decimation, zoomPlugin);
+Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, zoomPlugin);
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
 const whole = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
@@ -38,6 +39,8 @@ export interface StepAxis {
   /** Steps the zoom may reach: the run's extent. */
   limits(): StepRange;
   onUserRange(range: StepRange): void;
+  /** A chart took a new size (chart.js redraws it as it was): what it draws may depend on its width. */
+  onResize(): void;
   /**
    * Widths of the value axes left and right of every chart, equal for all charts so that a step
    * sits at the same x in each of them (the heatmap's layer names set the left one).
@@ -73,7 +76,7 @@ export function applyChartDefaults(theme: Theme): void {
   Chart.defaults.font.size = Math.max(10, theme.fontSize - 1);
 }
 
-/** Options common to all charts: no animation (streaming), pre-parsed sorted data, shared x axis, zoom. */
+/** Options common to all charts: no animation (streaming), pre-parsed sorted data (decimated by RunData.drawable), shared x axis, zoom. */
 export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> {
   const { from, to } = axis.range();
   const limits = axis.limits();
@@ -88,6 +91,7 @@ export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> 
     normalized: true,
     responsive: true,
     maintainAspectRatio: false,
+    onResize: () => axis.onResize(),
     interaction: { mode: 'nearest', axis: 'x', intersect: false },
     scales: {
       x: {
@@ -101,7 +105,6 @@ export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> 
     },
     plugins: {
       legend: { display: false },
-      decimation: { enabled: true, algorithm: 'min-max' },
       tooltip: {
         backgroundColor: theme.tooltipBackground,
         titleColor: theme.tooltipForeground,
@@ -126,17 +129,26 @@ export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> 
   };
 }
 
+/**
+ * The options a chart was given, as given. `chart.options` is chart.js's resolving proxy: every
+ * read through it costs a scope lookup, many per frame; writes to either land in the same object.
+ */
+export function rawOptions<T extends ChartType>(chart: Chart<T>): ChartOptions<T> {
+  return chart.config.options as ChartOptions<T>;
+}
+
 /** Keeps a chart's step axis and zoom limits in line with the dashboard's range. */
 export function syncStepAxis(chart: Chart, axis: StepAxis): void {
-  const x = chart.options.scales?.x;
+  const options = rawOptions(chart);
+  const x = options.scales?.x;
   const { from, to } = axis.range();
   if (x) {
     x.min = from;
     x.max = to;
   }
-  const padding = chart.options.layout?.padding;
-  if (padding && typeof padding === 'object' && !hasRightAxis(chart)) (padding as { right: number }).right = axis.gutters.right;
-  const limits = chart.options.plugins?.zoom?.limits?.x;
+  const padding = options.layout?.padding;
+  if (padding && typeof padding === 'object' && !hasRightAxis(options)) (padding as { right: number }).right = axis.gutters.right;
+  const limits = options.plugins?.zoom?.limits?.x;
   if (limits) {
     const l = axis.limits();
     limits.min = l.from;
@@ -144,8 +156,22 @@ export function syncStepAxis(chart: Chart, axis: StepAxis): void {
   }
 }
 
+/**
+ * Calls `fill` with the steps in view and the plot's width before every update of the chart (the
+ * first included, inside its constructor): the dashboard's frames, and the zoom plugin's own while
+ * the user wheels or pans, which show other steps than the last frame did. Lines decimated for
+ * what is in view get their points there (where chart.js's decimation plugin works).
+ */
+export function pointsInView(fill: (chart: Chart<'line'>, from: number, to: number, widthPx: number) => void): Plugin<'line'> {
+  return {
+    id: 'gmPointsInView',
+    beforeElementsUpdate(chart) {
+      const { min, max } = chart.scales.x.getUserBounds();
+      fill(chart, min, max, chart.chartArea?.width || chart.width);
+    },
+  };
+}
 
-
-function hasRightAxis(chart: Chart): boolean {
-  return Object.values(chart.options.scales ?? {}).some((s) => (s as { position?: string; display?: unknown }).position === 'right' && (s as { display?: unknown }).display !== false);
+function hasRightAxis(options: ChartOptions): boolean {
+  return Object.values(options.scales ?? {}).some((s) => (s as { position?: string; display?: unknown }).position === 'right' && (s as { display?: unknown }).display !== false);
 }

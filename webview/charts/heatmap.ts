@@ -10,6 +10,7 @@ import { positiveRange, ramp, RAMP_STEPS, rampTable, Rgb } from '../colorScale';
 import { columnAt, columnSteps } from '../layerColumns';
 import { Theme } from '../theme';
 import { baseOptions, formatStep, gutterFit, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 
 export interface HeatmapCell {
   layer: string;
@@ -28,6 +29,9 @@ export class Heatmap {
   private ramp: Uint8ClampedArray = new Uint8ClampedArray(0);
   private rampFor?: readonly Rgb[];
   range?: { lo: number; hi: number };
+  private readonly gate = new RedrawGate();
+  /** What the color key shows, to rebuild it only when that changes. */
+  private legendFor: readonly unknown[] = [];
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme, private readonly tooltip: HTMLElement) {
     this.theme = theme;
@@ -41,6 +45,7 @@ export class Heatmap {
   applyTheme(theme: Theme): void {
     this.theme = theme;
     this.chart.options = this.optionsFor(theme);
+    this.gate.invalidate();
     this.paint();
   }
 
@@ -76,14 +81,21 @@ export class Heatmap {
     } else if (changed) {
       this.paint();
     }
-    syncStepAxis(this.chart, this.axis);
-    this.chart.update('none');
+    if (this.gate.needed(this.chart, this.axis, [layers])) {
+      syncStepAxis(this.chart, this.axis);
+      this.chart.update('none');
+    } else if (changed) {
+      this.chart.draw(); // new cells on the same axes: nothing to lay out
+    }
   }
 
   /** The color key: a bar from the smallest to the largest value in view, and the non-finite color. */
   renderLegend(container: HTMLElement): void {
-    container.replaceChildren();
     const range = this.range;
+    const key = [range?.lo, range?.hi, this.theme];
+    if (key.every((v, i) => v === this.legendFor[i])) return;
+    this.legendFor = key;
+    container.replaceChildren();
     if (!range) return;
     const bar = document.createElement('canvas');
     bar.className = 'heat-bar';

@@ -7,6 +7,7 @@ import { LayerRank, topLayers } from '../layerRanking';
 import { Point } from '../runData';
 import { Theme } from '../theme';
 import { baseOptions, EDGE_Y, formatStep, normAxes, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 import { applyYScale, YScale } from './yScale';
 
 interface LayerPoint extends Point {
@@ -17,11 +18,18 @@ interface LayerPoint extends Point {
 
 type LayerDataset = ChartDataset<'line', LayerPoint[]>;
 
-
 export class LayerChart {
   readonly chart: Chart<'line', LayerPoint[]>;
   private theme: Theme;
   private shown: LayerRank[] = [];
+  private readonly gate = new RedrawGate();
+  /**
+   * One line per rank and the non-finite markers, kept across views: chart.js keys its per-dataset
+   * state (controller, elements, resolved options) by the dataset object, so fresh objects per
+   * view would rebuild all of it.
+   */
+  private readonly lines: LayerDataset[] = [];
+  private readonly markers: LayerDataset = { label: 'non-finite', data: [], yAxisID: 'edge', showLine: false, pointStyle: 'crossRot', pointRadius: 6, borderWidth: 2 };
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
     this.theme = theme;
@@ -32,7 +40,10 @@ export class LayerChart {
   applyTheme(theme: Theme): void {
     this.theme = theme;
     this.chart.options = this.optionsFor(theme);
-    this.chart.data.datasets.forEach((d, i) => this.colorDataset(d, i));
+    this.lines.forEach((d, i) => this.colorDataset(d, i));
+    this.markers.borderColor = theme.error;
+    this.markers.backgroundColor = theme.error;
+    this.gate.invalidate();
   }
 
   private optionsFor(theme: Theme): ChartOptions<'line'> {
@@ -60,6 +71,7 @@ export class LayerChart {
 
   render(view: LayerView | undefined, layers: readonly string[], k: number, yScale: YScale): void {
     const chart = this.chart;
+    if (!this.gate.needed(chart, this.axis, [view, layers, k, yScale])) return;
     syncStepAxis(chart, this.axis);
     applyYScale(chart, 'y', yScale);
     const L = layers.length;
@@ -85,10 +97,13 @@ export class LayerChart {
           markers.push({ ...point, y: EDGE_Y });
         }
       }
-      return this.colorDataset({ label: layers[layer], data: points, yAxisID: 'y', pointRadius: 0, pointHitRadius: 4, borderWidth: 1.25, spanGaps: false }, i);
+      const line = (this.lines[i] ??= this.colorDataset({ data: [], yAxisID: 'y', pointRadius: 0, pointHitRadius: 4, spanGaps: false }, i));
+      line.label = layers[layer];
+      line.data = points;
+      return line;
     });
-    datasets.push({ label: 'non-finite', data: markers, yAxisID: 'edge', showLine: false, pointStyle: 'crossRot', pointRadius: 6, borderWidth: 2, borderColor: this.theme.error, backgroundColor: this.theme.error });
-    chart.data.datasets = datasets;
+    this.markers.data = markers;
+    chart.data.datasets = [...datasets, this.markers];
     chart.update('none');
   }
 
@@ -98,7 +113,6 @@ export class LayerChart {
   }
 
   private colorDataset(d: LayerDataset, i: number): LayerDataset {
-    if (d.label === 'non-finite') return d;
     const color = this.colorOf(i);
     d.borderColor = color;
     d.backgroundColor = color;

@@ -3,16 +3,20 @@ import { Chart, ChartDataset, ChartOptions, TooltipItem } from 'chart.js';
 import { fmt } from '../../src/alerts/rules';
 import { Point, RunData } from '../runData';
 import { Theme } from '../theme';
-import { baseOptions, formatStep, gutterFit, StepAxis, syncStepAxis } from './common';
+import { baseOptions, formatStep, gutterFit, pointsInView, rawOptions, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 
 export class LossChart {
   readonly chart: Chart<'line', Point[]>;
+  private readonly gate = new RedrawGate();
+  private data?: RunData;
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
     this.chart = new Chart(canvas, {
       type: 'line',
       data: { datasets: datasetsFor(theme) },
       options: this.optionsFor(theme),
+      plugins: [pointsInView((chart, from, to, width) => this.fillLines(chart, from, to, width))],
     });
   }
 
@@ -20,6 +24,7 @@ export class LossChart {
     // Fresh dataset objects: chart.js caches resolved options per dataset.
     this.chart.data.datasets = datasetsFor(theme);
     this.chart.options = this.optionsFor(theme);
+    this.gate.invalidate();
   }
 
   private optionsFor(theme: Theme): ChartOptions<'line'> {
@@ -50,14 +55,21 @@ export class LossChart {
 
   render(data: RunData): void {
     const chart = this.chart;
-    const [loss, lr] = chart.data.datasets;
-    loss.data = data.drawable('losses');
-    lr.data = data.drawable('lrs');
-    const scales = chart.options.scales!;
+    if (!this.gate.needed(chart, this.axis, [data.version])) return;
+    syncStepAxis(chart, this.axis);
+    this.data = data;
+    const scales = rawOptions(chart).scales!;
     scales.y!.display = data.losses.length > 0;
     scales.lr!.display = data.lrs.length > 0;
-    syncStepAxis(chart, this.axis);
     chart.update('none');
+  }
+
+  private fillLines(chart: Chart<'line'>, from: number, to: number, width: number): void {
+    const data = this.data;
+    if (!data) return;
+    const [loss, lr] = chart.data.datasets;
+    loss.data = data.drawable('losses', from, to, width);
+    lr.data = data.drawable('lrs', from, to, width);
   }
 }
 

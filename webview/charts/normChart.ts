@@ -11,7 +11,8 @@ import { AlertPoint, Point, RunData } from '../runData';
 import { Theme } from '../theme';
 import { applyYScale, YScale } from './yScale';
 import { withAlpha } from '../colorScale';
-import { baseOptions, EDGE_Y, formatStep, normAxes, StepAxis, syncStepAxis } from './common';
+import { baseOptions, EDGE_Y, formatStep, normAxes, pointsInView, StepAxis, syncStepAxis } from './common';
+import { RedrawGate } from './redrawGate';
 
 interface MarkerPoint extends Point {
   value: number;
@@ -29,6 +30,9 @@ export class NormChart {
   private rules: { dataset: number; color: string }[] = [];
   /** The runs (keys and looks) the overlay datasets were built for; undefined in single-run mode. */
   private overlayLayout?: string;
+  private readonly gate = new RedrawGate();
+  /** The runs whose total norms the lines draw (datasets 0, 2, 4…: each line has its markers next to it). */
+  private lines: readonly RunData[] = [];
 
   constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
     this.theme = theme;
@@ -45,13 +49,14 @@ export class NormChart {
       type: 'line',
       data: { datasets: datasetsFor(theme) },
       options: this.optionsFor(theme),
-      plugins: [thresholdLine, nonFiniteRules],
+      plugins: [thresholdLine, nonFiniteRules, pointsInView((chart, from, to, width) => this.fillLines(chart, from, to, width))],
     });
   }
 
   applyTheme(theme: Theme): void {
     this.theme = theme;
     this.chart.options = this.optionsFor(theme);
+    this.gate.invalidate();
     // Overlay datasets are rebuilt with the new colors by the next renderOverlay.
     if (this.overlayLayout !== undefined) {
       this.overlayLayout = '';
@@ -76,13 +81,14 @@ export class NormChart {
   /** Redraws from the run's data for the current range and y scale. */
   render(data: RunData, yScale: YScale): void {
     const chart = this.chart;
+    if (!this.gate.needed(chart, this.axis, [data.version, yScale])) return;
     syncStepAxis(chart, this.axis);
     this.threshold = data.header?.threshold ?? NaN;
     applyYScale(chart, 'y', yScale, Number.isFinite(this.threshold) ? this.threshold * 1.15 : undefined);
     const { from, to } = this.axis.range();
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
-    const [line, nonFinite, alerts] = chart.data.datasets;
-    line.data = data.drawable('norms');
+    const [, nonFinite, alerts] = chart.data.datasets;
+    this.lines = [data];
     nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y: EDGE_Y, step: p.step, value: p.y }));
     alerts.data = data.alerts
       .filter((a) => a.kind !== 'nonfinite' && Number.isFinite(a.value) && a.step >= from && a.step <= to)
@@ -108,12 +114,19 @@ export class NormChart {
     }
     const { from, to } = this.axis.range();
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
+    this.lines = runs.map((r) => r.data);
     runs.forEach((r, i) => {
       const y = EDGE_Y - (i % 6) * 0.035;
-      chart.data.datasets[2 * i].data = r.data.drawable('norms');
       chart.data.datasets[2 * i + 1].data = dedupeByPixel(r.data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y, step: p.step, value: p.y }));
     });
     chart.update('none');
+  }
+
+  private fillLines(chart: Chart<'line'>, from: number, to: number, width: number): void {
+    const sets = chart.data.datasets;
+    this.lines.forEach((data, i) => {
+      if (sets[2 * i]) sets[2 * i].data = data.drawable('norms', from, to, width);
+    });
   }
 
   /** Per compared run, what is drawn now: its line's points (after decimation), its markers, its color. */

@@ -1,12 +1,13 @@
 /** Log or linear value axes. Norms span orders of magnitude, so log is the default. */
 import { Chart } from 'chart.js';
 import { fmt } from '../../src/alerts/rules';
+import { rawOptions } from './common';
 
 export type YScale = 'log' | 'linear';
 
 /** Switches an axis between logarithmic and linear, keeping `suggestedMax` (the threshold) in view. */
 export function applyYScale(chart: Chart, axisId: string, scale: YScale, suggestedMax?: number): void {
-  const axis = chart.options.scales?.[axisId];
+  const axis = rawOptions(chart).scales?.[axisId];
   if (!axis) return;
   Object.assign(axis, { type: scale === 'log' ? 'logarithmic' : 'linear', suggestedMax, beginAtZero: scale === 'linear' });
   axis.ticks = { ...axis.ticks, callback: scale === 'log' ? logTick : (v: number | string) => fmt(Number(v)) };
