@@ -25,6 +25,12 @@ const RANGE_BYTES = 4 << 20;
 /** Ranges parsed ahead of the one being handed on, per worker: bounds memory, keeps workers busy. */
 const AHEAD_PER_WORKER = 2;
 const NEWLINE = 0x0a;
+/**
+ * A worker's heap holds one range's text and its garbage, far less than V8's defaults (sized for
+ * the machine) allow. A worker that runs out (a line of tens of MB) fails, and its ranges are
+ * parsed on the main thread.
+ */
+const WORKER_HEAP = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 128 };
 
 export interface WorkerOptions {
   /** Worker threads; default: one per CPU, at most 8. */
@@ -65,18 +71,23 @@ export async function readRunLogParallel(
   try {
     const size = (await handle.stat()).size;
     const planner = new RangePlanner(handle, size, opts.firstRangeBytes ?? FIRST_RANGE_BYTES, opts.rangeBytes ?? RANGE_BYTES);
-    const parsing: Promise<RangeResult>[] = [];
+    // Ranges dispatched and not yet handed on, by index; a handed-on range is dropped at once, so
+    // memory holds a few ranges whatever the file's size.
+    const parsing = new Map<number, Promise<RangeResult>>();
+    let dispatched = 0;
+    let applied = 0;
     const dispatch = async (): Promise<void> => {
-      while (parsing.length - applied <= pool.size * AHEAD_PER_WORKER) {
-        const task = await planner.next(parsing.length);
+      while (parsing.size <= pool.size * AHEAD_PER_WORKER) {
+        const task = await planner.next(dispatched);
         if (!task) return;
-        parsing.push(task.index === 0 ? Promise.resolve(parseLocally(task)) : pool.parse(task));
+        parsing.set(task.index, task.index === 0 ? Promise.resolve(parseLocally(task)) : pool.parse(task));
+        dispatched++;
       }
     };
     const slicer = new TimeSlicer(undefined, opts.signal);
-    let applied = 0;
-    for (await dispatch(); applied < parsing.length; applied++, await dispatch()) {
-      const range = await parsing[applied];
+    for (await dispatch(); applied < dispatched; applied++, await dispatch()) {
+      const range = await parsing.get(applied)!;
+      parsing.delete(applied);
       const lineBase = summary.lines;
       await handOn(range.columns, lineBase, slicer, (m, line) => {
         summary.messages++;
@@ -223,7 +234,7 @@ class ParsePool {
 
 function startWorker(script: string): Worker {
   // From source (tests and benchmarks run under tsx) the worker needs tsx's loader as well.
-  return script.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true }) : new Worker(script);
+  return script.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true, resourceLimits: WORKER_HEAP }) : new Worker(script, { resourceLimits: WORKER_HEAP });
 }
 
 /** The bundled worker next to the bundle (dist/), or the TypeScript source when run from src/ (tests, benchmarks). */
