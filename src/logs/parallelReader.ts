@@ -67,7 +67,8 @@ export async function readRunLogParallel(
   const maxErrors = opts.maxErrors ?? 100;
   const summary: ParallelReadSummary = { lines: 0, messages: 0, errors: [], tornTail: false, bytes: 0, ranges: 0, rangesInWorkers: 0 };
   const handle = await open(file, 'r');
-  const pool = new ParsePool(opts.workers ?? defaultWorkerCount(), opts.workerScript ?? bundledWorkerScript());
+  // Started once the first range is handed on: starting threads first made the first chart wait.
+  let pool: ParsePool | undefined;
   try {
     const size = (await handle.stat()).size;
     const planner = new RangePlanner(handle, size, opts.firstRangeBytes ?? FIRST_RANGE_BYTES, opts.rangeBytes ?? RANGE_BYTES);
@@ -77,10 +78,17 @@ export async function readRunLogParallel(
     let dispatched = 0;
     let applied = 0;
     const dispatch = async (): Promise<void> => {
-      while (parsing.size <= pool.size * AHEAD_PER_WORKER) {
+      if (dispatched === 0) {
+        const first = await planner.next(0);
+        parsing.set(0, Promise.resolve(parseLocally(first!)));
+        dispatched++;
+        return;
+      }
+      while (!pool || parsing.size <= pool.size * AHEAD_PER_WORKER) {
         const task = await planner.next(dispatched);
         if (!task) return;
-        parsing.set(task.index, task.index === 0 ? Promise.resolve(parseLocally(task)) : pool.parse(task));
+        pool ??= new ParsePool(opts.workers ?? defaultWorkerCount(), opts.workerScript ?? bundledWorkerScript());
+        parsing.set(task.index, pool.parse(task));
         dispatched++;
       }
     };
@@ -105,7 +113,7 @@ export async function readRunLogParallel(
     }
     return summary;
   } finally {
-    await pool.close();
+    await pool?.close();
     await handle.close();
   }
 }
