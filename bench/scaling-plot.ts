@@ -84,6 +84,36 @@ function dashboardChart(rows: DashboardRow[], measure: 'firstDrawMs' | 'updateMs
   return { title: `Dashboard: ${what} by run length (lines end where a baseline took over 60 s)`, xLabel: 'log10 steps', yLabel: 'log10 ms', series, xMin: 4 };
 }
 
+interface LogLoadingResults {
+  steps: number;
+  logMB: number;
+  results: Record<string, { ms: number | null }[]>;
+}
+
+/** MB/s of each method at each log size it could load (a method that failed has no point there). */
+function logLoadingChart(runs: LogLoadingResults[]): Chart {
+  const methods = [...new Set(runs.flatMap((r) => Object.keys(r.results)))].filter((m) => m !== 'tensorboard-loader');
+  const mbPerSecond = (r: LogLoadingResults, method: string): number | undefined => {
+    const times = (r.results[method] ?? []).map((x) => x.ms).filter((ms): ms is number => typeof ms === 'number').sort((a, b) => a - b);
+    return times.length ? r.logMB / (times[Math.floor(times.length / 2)] / 1000) : undefined;
+  };
+  return {
+    title: 'Log loading: MB/s by log length (8 layers; the naive reads cannot load 10^7 steps)',
+    xLabel: 'log10 steps',
+    yLabel: 'MB/s',
+    xMin: 5.5,
+    series: methods.map((method, i) => ({
+      name: method,
+      color: COLORS[i % COLORS.length],
+      dots: true,
+      points: runs.flatMap((r) => {
+        const v = mbPerSecond(r, method);
+        return v === undefined ? [] : [[Math.log10(r.steps), v] as [number, number]];
+      }),
+    })),
+  };
+}
+
 interface PythonResults {
   models: Record<string, { params: number; op_seconds: Record<string, { median: number }> }>;
 }
@@ -107,6 +137,8 @@ const memory = read<{ steps: number; layers: number; samples: MemorySample[] }>(
 if (memory) charts.push(memoryChart(memory));
 const dashboard = read<{ rows: DashboardRow[] }>('dashboard-scaling.json');
 if (dashboard) charts.push(dashboardChart(dashboard.rows, 'firstDrawMs'), dashboardChart(dashboard.rows, 'updateMs'));
+const logLoading = ['log-loading.json', 'log-loading-10m.json'].map((f) => read<LogLoadingResults>(f)).filter((r): r is LogLoadingResults => r !== undefined && r.steps >= 1e5);
+if (logLoading.length) charts.push(logLoadingChart(logLoading.sort((a, b) => a.steps - b.steps)));
 const python = read<PythonResults>('python-overhead.json');
 if (python?.models) charts.push(pythonChart(python));
 const out = path.join(dir, 'scaling.svg');
