@@ -5,7 +5,8 @@
  * fresh process so peak memory is its own. Reports medians of several runs: total time, MB/s, time
  * to the first partial result (a first chart), the longest event-loop stall, and peak RSS.
  *
- *   node --import tsx bench/log-loading.ts [--steps 1000000] [--runs 5] [--tensorboard-steps 100000] [--out FILE.json]
+ *   node --import tsx bench/log-loading.ts [--steps 1000000] [--runs 5] [--tensorboard-steps 100000] [--workers 1,2,4,8] [--out FILE.json]
+ * (--workers adds the loader with each of those worker counts; by default it uses one per CPU.)
  *   node --import tsx bench/log-loading.ts --quick     (CI smoke: tiny sizes, one run, nothing judged)
  *
  * The logs are generated once into the OS temp folder and reused.
@@ -27,7 +28,8 @@ import { encodeEvent, frameRecord } from '../test/helpers/tfeventsWriter';
 import { median } from './stats';
 
 const METHODS = ['naive-parse', 'naive-into-run', 'loader-main-thread', 'loader-workers'] as const;
-type Method = (typeof METHODS)[number] | 'tensorboard-loader';
+/** `loader-workers-N`: the loader with N worker threads (--workers), to see how it scales with cores. */
+type Method = (typeof METHODS)[number] | 'tensorboard-loader' | `loader-workers-${number}`;
 
 interface Measurement {
   ms: number;
@@ -37,6 +39,11 @@ interface Measurement {
   maxStallMs: number;
   peakRssMB: number;
   steps: number;
+}
+
+function workerCountOf(method: Method): number | undefined {
+  const n = /^loader-workers-(\d+)$/.exec(method)?.[1];
+  return n === undefined ? undefined : Number(n);
 }
 
 // ---- one measurement, in a child process ----
@@ -67,7 +74,7 @@ async function measure(method: Method, file: string): Promise<Measurement> {
   } else {
     const loaded = await loadRun(file, {
       // The bundled worker, as the extension runs it (`npm run bench` builds first).
-      parallel: method === 'loader-main-thread' ? { workers: 0 } : { workerScript: path.resolve(__dirname, '../dist/logParseWorker.js') },
+      parallel: method === 'loader-main-thread' ? { workers: 0 } : { workerScript: path.resolve(__dirname, '../dist/logParseWorker.js'), workers: workerCountOf(method) },
       onProgress: (p) => {
         if (Number.isNaN(firstResultMs) && p.steps > 0) firstResultMs = performance.now() - t0;
       },
@@ -150,6 +157,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' },
       out: { type: 'string' },
       child: { type: 'string' },
+      workers: { type: 'string' },
       file: { type: 'string' },
     },
   });
@@ -163,7 +171,9 @@ async function main(): Promise<void> {
   const log = await ensureRunLog(steps);
   const logMB = statSync(log).size / 1e6;
   const tb = tbSteps > 0 ? ensureEventFile(tbSteps) : undefined;
-  const cases: { method: Method; file: string; mb: number }[] = METHODS.map((method) => ({ method, file: log, mb: logMB }));
+  const workerCounts = values.workers ? values.workers.split(',').map(Number) : [];
+  const methods: Method[] = [...METHODS, ...workerCounts.map((n) => `loader-workers-${n}` as const)];
+  const cases: { method: Method; file: string; mb: number }[] = methods.map((method) => ({ method, file: log, mb: logMB }));
   if (tb) cases.push({ method: 'tensorboard-loader', file: tb, mb: statSync(tb).size / 1e6 });
 
   const results: Record<string, Measurement[]> = {};

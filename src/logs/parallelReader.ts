@@ -242,7 +242,7 @@ class ParsePool {
 
 function startWorker(script: string): Worker {
   // From source (tests and benchmarks run under tsx) the worker needs tsx's loader as well.
-  return script.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true, resourceLimits: WORKER_HEAP }) : new Worker(script, { resourceLimits: WORKER_HEAP });
+  return script.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true, resourceLimits: WORKER_HEAP }) : new Worker(script, { resourceLimits: WORKER_HEAP, execArgv: [] });
 }
 
 /** The bundled worker next to the bundle (dist/), or the TypeScript source when run from src/ (tests, benchmarks). */
