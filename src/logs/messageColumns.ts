@@ -153,12 +153,6 @@ export class ColumnsBuilder {
   }
 }
 
-export function packMessages(parsed: ParsedLine[]): MessageColumns {
-  const builder = new ColumnsBuilder(parsed.length);
-  for (const p of parsed) builder.add(p);
-  return builder.finish();
-}
-
 /** The buffers to transfer (not copy) when posting the columns to another thread. */
 export function transferList(c: MessageColumns): ArrayBuffer[] {
   return [c.runIndex, c.line, c.step, c.total, c.fields, c.loss, c.lr, c.time, c.rank, c.seq, c.layerEnd, c.layerValues].map((a) => a.buffer as ArrayBuffer);

@@ -181,10 +181,13 @@ class RangePlanner {
   }
 }
 
+/** A range a worker was given, and how to hand its result over. */
+type PendingRange = { task: RangeTask; resolve: (r: RangeResult) => void };
+
 /** Worker threads that parse ranges; with none available (or all failed) ranges parse on the main thread. */
 class ParsePool {
-  private readonly workers: Worker[] = [];
-  private readonly pending = new Map<Worker, Map<number, { task: RangeTask; resolve: (r: RangeResult) => void }>>();
+  /** Each worker with the ranges it was given and has not answered yet. */
+  private readonly workers: { worker: Worker; tasks: Map<number, PendingRange> }[] = [];
   private next = 0;
 
   constructor(count: number, script: string | undefined) {
@@ -196,8 +199,8 @@ class ParsePool {
       } catch {
         break;
       }
-      const tasks = new Map<number, { task: RangeTask; resolve: (r: RangeResult) => void }>();
-      this.pending.set(worker, tasks);
+      const entry = { worker, tasks: new Map<number, PendingRange>() };
+      const { tasks } = entry;
       worker.on('message', (reply: { index: number; lines: number; columns: MessageColumns } | { index: number; failure: string }) => {
         const t = tasks.get(reply.index);
         if (!t) return;
@@ -205,13 +208,14 @@ class ParsePool {
         t.resolve('failure' in reply ? parseLocally(t.task) : { lines: reply.lines, columns: reply.columns, inWorker: true });
       });
       const retire = (): void => {
-        this.remove(worker);
+        const at = this.workers.indexOf(entry);
+        if (at >= 0) this.workers.splice(at, 1);
         for (const t of tasks.values()) t.resolve(parseLocally(t.task));
         tasks.clear();
       };
       worker.on('error', retire);
       worker.on('exit', retire);
-      this.workers.push(worker);
+      this.workers.push(entry);
     }
   }
 
@@ -221,22 +225,17 @@ class ParsePool {
 
   parse(task: RangeTask): Promise<RangeResult> {
     if (this.workers.length === 0) return Promise.resolve(parseLocally(task));
-    const worker = this.workers[this.next++ % this.workers.length];
+    const { worker, tasks } = this.workers[this.next++ % this.workers.length];
     return new Promise((resolve) => {
-      this.pending.get(worker)!.set(task.index, { task, resolve });
+      tasks.set(task.index, { task, resolve });
       worker.postMessage(task);
     });
   }
 
   async close(): Promise<void> {
-    const all = this.workers.splice(0);
+    const all = this.workers.splice(0).map((e) => e.worker);
     for (const w of all) w.removeAllListeners('exit');
     await Promise.all(all.map((w) => w.terminate()));
-  }
-
-  private remove(worker: Worker): void {
-    const i = this.workers.indexOf(worker);
-    if (i >= 0) this.workers.splice(i, 1);
   }
 }
 

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { runStartFor, syntheticSteps } from '../../src/cli/synthetic';
 import { readLog } from '../../src/importers/readLog';
 import { parseLogRange } from '../../src/logs/logRange';
-import { packMessages, stepAt } from '../../src/logs/messageColumns';
+import { ColumnsBuilder, ParsedLine, stepAt } from '../../src/logs/messageColumns';
 import { PARALLEL_MIN_BYTES, ParallelReadOptions, readRunLogParallel } from '../../src/logs/parallelReader';
 import { readRunLog, ReadSummary } from '../../src/logs/reader';
 import { stringifyKeepingNonFinite } from '../../src/protocol/json';
@@ -88,13 +88,16 @@ test('packed columns give back every step exactly, optional fields and all, in f
     { type: 'step', run_id: 'a', step: 1, total_norm: 3, layer_norms: [], clipped: true, skipped: false },
   ];
   const end: ClientMessage = { type: 'run_end', run_id: 'a', status: 'failed' };
-  const columns = packMessages([
+  const parsed: ParsedLine[] = [
     { line: 1, message: steps[0] },
     { line: 2, error: 'bad', torn: true },
     { line: 3, message: steps[1] },
     { line: 5, message: end },
     { line: 6, message: steps[2] },
-  ]);
+  ];
+  const builder = new ColumnsBuilder(parsed.length);
+  for (const p of parsed) builder.add(p);
+  const columns = builder.finish();
   assert.deepEqual([0, 1, 2].map((r) => stepAt(columns, r)), steps);
   assert.deepEqual(Object.keys(stepAt(columns, 0)), Object.keys(steps[0]), 'fields in the order validation builds them');
   assert.deepEqual(columns.extras, [
