@@ -30,12 +30,26 @@ function median(times) {
 
 async function drawWithChartJs({ steps, layers, updates }) {
   const { x, ys } = series(steps, layers);
-  const datasets = ys.map((y, k) => ({ label: k === 0 ? 'total' : `layer ${k}`, data: Array.from(y, (v, i) => ({ x: x[i], y: v })), borderWidth: 1, pointRadius: 0, normalized: true, parsing: false }));
+  const datasets = ys.map((y, k) => ({
+    label: k === 0 ? 'total' : `layer ${k}`,
+    data: Array.from(y, (v, i) => ({ x: x[i], y: v })),
+    borderWidth: 1,
+    pointRadius: 0,
+    normalized: true,
+    parsing: false,
+  }));
   const t0 = performance.now();
   const chart = new Chart(document.getElementById('c'), {
     type: 'line',
     data: { datasets },
-    options: { animation: false, responsive: false, spanGaps: true, events: [], plugins: { decimation: { enabled: false }, legend: { display: false } }, scales: { x: { type: 'linear' }, y: { type: 'logarithmic' } } },
+    options: {
+      animation: false,
+      responsive: false,
+      spanGaps: true,
+      events: [],
+      plugins: { decimation: { enabled: false }, legend: { display: false } },
+      scales: { x: { type: 'linear' }, y: { type: 'logarithmic' } },
+    },
   });
   await frame();
   const firstDrawMs = performance.now() - t0;
@@ -43,7 +57,8 @@ async function drawWithChartJs({ steps, layers, updates }) {
   for (let u = 0; u < updates; u++) {
     const start = performance.now();
     const from = steps + u * 100;
-    for (const d of chart.data.datasets) for (let i = from; i < from + 100; i++) d.data.push({ x: i, y: 1 + Math.random() });
+    for (const d of chart.data.datasets)
+      for (let i = from; i < from + 100; i++) d.data.push({ x: i, y: 1 + Math.random() });
     chart.update('none');
     times.push(performance.now() - start);
     await frame();
@@ -55,7 +70,15 @@ async function drawWithUPlot({ steps, layers, updates }) {
   const { x, ys } = series(steps, layers);
   // uPlot draws in a microtask after setData: its draw hook says when a draw ended.
   let drawnAt = NaN;
-  const opts = { hooks: { draw: [() => (drawnAt = performance.now())] }, width: 1100, height: 700, scales: { x: { time: false }, y: { distr: 3 } }, legend: { show: false }, cursor: { show: false }, series: [{}, ...ys.map((_, k) => ({ label: String(k), stroke: k === 0 ? 'red' : 'gray', width: 1 }))] };
+  const opts = {
+    hooks: { draw: [() => (drawnAt = performance.now())] },
+    width: 1100,
+    height: 700,
+    scales: { x: { time: false }, y: { distr: 3 } },
+    legend: { show: false },
+    cursor: { show: false },
+    series: [{}, ...ys.map((_, k) => ({ label: String(k), stroke: k === 0 ? 'red' : 'gray', width: 1 }))],
+  };
   const box = document.getElementById('box');
   box.replaceChildren();
   const t0 = performance.now();

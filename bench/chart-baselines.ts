@@ -38,24 +38,46 @@ function serve(library: BaselineLibrary): Promise<{ server: Server; origin: stri
       return;
     }
     const rel = path.normalize(decodeURIComponent(url)).replace(/^\/+/, '');
-    if (!rel.startsWith('node_modules/chart.js/dist/') && !rel.startsWith('node_modules/uplot/dist/') && rel !== 'bench/chart-baselines.page.js') {
+    if (
+      !rel.startsWith('node_modules/chart.js/dist/') &&
+      !rel.startsWith('node_modules/uplot/dist/') &&
+      rel !== 'bench/chart-baselines.page.js'
+    ) {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': rel.endsWith('.css') ? 'text/css' : 'text/javascript' }).end(readFileSync(path.join(REPO, rel)));
+    res
+      .writeHead(200, { 'content-type': rel.endsWith('.css') ? 'text/css' : 'text/javascript' })
+      .end(readFileSync(path.join(REPO, rel)));
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` }),
+    ),
+  );
 }
 
 /** Draws `steps` × (1 + `layers`) points, then `updates` appends of 100 steps; undefined when it outlasts `timeoutMs`. */
-export async function baselineSample(library: BaselineLibrary, steps: number, layers: number, updates: number, timeoutMs: number): Promise<BaselineResult | undefined> {
+export async function baselineSample(
+  library: BaselineLibrary,
+  steps: number,
+  layers: number,
+  updates: number,
+  timeoutMs: number,
+): Promise<BaselineResult | undefined> {
   const { server, origin } = await serve(library);
-  const browser: Browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser: Browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
   try {
     const page: Page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
     page.setDefaultTimeout(timeoutMs);
     await page.goto(origin);
-    const drawn = page.evaluate((a) => (window as unknown as { drawBaseline(a: unknown): Promise<BaselineResult> }).drawBaseline(a), { library, steps, layers, updates });
+    const drawn = page.evaluate(
+      (a) => (window as unknown as { drawBaseline(a: unknown): Promise<BaselineResult> }).drawBaseline(a),
+      { library, steps, layers, updates },
+    );
     return await Promise.race([drawn, new Promise<undefined>((r) => setTimeout(() => r(undefined), timeoutMs))]);
   } catch (e) {
     if (process.env.BENCH_DEBUG) console.error(e);
@@ -65,4 +87,3 @@ export async function baselineSample(library: BaselineLibrary, steps: number, la
     await new Promise((r) => server.close(r));
   }
 }
-

@@ -19,7 +19,9 @@ function frame(runId: string, firstStep: number, seq: number): string {
   const parts: string[] = [];
   for (let k = 0; k < perFrame; k++) {
     const step = firstStep + k;
-    parts.push(`{"type":"step","run_id":${JSON.stringify(runId)},"step":${step},"total_norm":${(1 + (step % 13) * 0.01).toFixed(4)},"layer_norms":[${normsText}],"loss":0.5,"seq":${seq}}`);
+    parts.push(
+      `{"type":"step","run_id":${JSON.stringify(runId)},"step":${step},"total_norm":${(1 + (step % 13) * 0.01).toFixed(4)},"layer_norms":[${normsText}],"loss":0.5,"seq":${seq}}`,
+    );
   }
   return format === 'array' ? `[${parts.join(',')}]` : parts.join('\n');
 }
@@ -39,7 +41,11 @@ function open(runId: string): Stream {
   const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
   let seq = 0;
   let acked = -1;
-  const s: Stream = { steps: 0, streaming: false, finished: false, stop: () => {
+  const s: Stream = {
+    steps: 0,
+    streaming: false,
+    finished: false,
+    stop: () => {
       if (acked >= seq - 1) finish();
     },
   };

@@ -85,11 +85,22 @@ interface Measure {
 /** The client, bundled once so that 64 client processes start in milliseconds. */
 function buildClient(dir: string): string {
   const outfile = path.join(dir, 'ingest-client.js');
-  buildSync({ entryPoints: [path.join(__dirname, 'ingest-client.ts')], bundle: true, platform: 'node', outfile, logLevel: 'error' });
+  buildSync({
+    entryPoints: [path.join(__dirname, 'ingest-client.ts')],
+    bundle: true,
+    platform: 'node',
+    outfile,
+    logLevel: 'error',
+  });
   return outfile;
 }
 
-async function measure(client: string, endpoint: EndpointModules | undefined, c: Config, serverOptions: Record<string, unknown> = {}): Promise<Measure> {
+async function measure(
+  client: string,
+  endpoint: EndpointModules | undefined,
+  c: Config,
+  serverOptions: Record<string, unknown> = {},
+): Promise<Measure> {
   let steps = 0;
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'gm-bench-ingest-'));
   let url: string;
@@ -101,7 +112,12 @@ async function measure(client: string, endpoint: EndpointModules | undefined, c:
   } else {
     const hub = new endpoint.Hub(new endpoint.RunStore(), logDir);
     hub.on('steps', (_run, n) => (steps += n));
-    const server = new endpoint.GradientServer(hub, { port: 0, token: TOKEN, maxMessagesPerSecond: 1e9, ...serverOptions });
+    const server = new endpoint.GradientServer(hub, {
+      port: 0,
+      token: TOKEN,
+      maxMessagesPerSecond: 1e9,
+      ...serverOptions,
+    });
     url = (await server.listen()).url;
     close = async () => {
       await server.close();
@@ -113,7 +129,15 @@ async function measure(client: string, endpoint: EndpointModules | undefined, c:
   const streaming: Promise<unknown>[] = [];
   for (let p = 0; p < processes; p++) {
     const runIds = Array.from({ length: c.runs }, (_, i) => `bench-run-${i}`).filter((_, i) => i % processes === p);
-    const args = [url, TOKEN, runIds.join(','), String(c.layers), String(perFrame(c.layers)), String(FRAMES_IN_FLIGHT), c.format];
+    const args = [
+      url,
+      TOKEN,
+      runIds.join(','),
+      String(c.layers),
+      String(perFrame(c.layers)),
+      String(FRAMES_IN_FLIGHT),
+      c.format,
+    ];
     const child = fork(client, args, { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     clients.push(child);
     streaming.push(new Promise((r) => child.once('message', r)));
@@ -174,11 +198,18 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'gm-bench-client-'));
   const client = buildClient(tmp);
   const current = await loadEndpoint(path.join(__dirname, '..'));
-  const flowOptions = values['queue-bytes'] ? { flow: { ...DEFAULT_FLOW_LIMITS, maxQueuedBytes: Number(values['queue-bytes']) } } : {};
+  const flowOptions = values['queue-bytes']
+    ? { flow: { ...DEFAULT_FLOW_LIMITS, maxQueuedBytes: Number(values['queue-bytes']) } }
+    : {};
   const baseline = values.baseline ? await loadEndpoint(path.resolve(values.baseline)) : undefined;
   const rows: Record<string, unknown>[] = [];
-  console.log(`ingest benchmark: ${seconds}s windows, ${repeats} repeats (interleaved), ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, node ${process.version}`);
-  console.log('| layers | runs | frames | bare ws steps/s | endpoint steps/s | ratio | layer values/s | CPU µs/step bare / endpoint | loop busy (CPU ms) p99 / max: bare; endpoint | loop delay (wall ms) p99 / max: bare; endpoint |' + (baseline ? ' baseline steps/s |' : ''));
+  console.log(
+    `ingest benchmark: ${seconds}s windows, ${repeats} repeats (interleaved), ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}, node ${process.version}`,
+  );
+  console.log(
+    '| layers | runs | frames | bare ws steps/s | endpoint steps/s | ratio | layer values/s | CPU µs/step bare / endpoint | loop busy (CPU ms) p99 / max: bare; endpoint | loop delay (wall ms) p99 / max: bare; endpoint |' +
+      (baseline ? ' baseline steps/s |' : ''),
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |' + (baseline ? ' --- |' : ''));
   for (const c of configs) {
     const bare: Measure[] = [];
@@ -202,7 +233,11 @@ async function main(): Promise<void> {
       ...(base.length ? { baseline: summarize(base) } : {}),
     };
     rows.push(row);
-    const baseCell = baseline ? (row.baseline ? ` ${fmt(row.baseline.stepsPerSecond)} ± ${fmt(row.baseline.stepsSpread)} (${((row.baseline.stepsPerSecond / b.stepsPerSecond) * 100).toFixed(0)}%) |` : ' - |') : '';
+    const baseCell = baseline
+      ? row.baseline
+        ? ` ${fmt(row.baseline.stepsPerSecond)} ± ${fmt(row.baseline.stepsSpread)} (${((row.baseline.stepsPerSecond / b.stepsPerSecond) * 100).toFixed(0)}%) |`
+        : ' - |'
+      : '';
     console.log(
       `| ${c.layers} | ${c.runs} | ${c.format} | ${fmt(b.stepsPerSecond)} ± ${fmt(b.stepsSpread)} | ${fmt(o.stepsPerSecond)} ± ${fmt(o.stepsSpread)} | ${(row.ratio * 100).toFixed(0)}% | ${fmt(row.layerValuesPerSecond)} ` +
         `| ${b.cpuMicrosPerStep.toFixed(1)} / ${o.cpuMicrosPerStep.toFixed(1)} | ${cpuLoop(b.loop)}; ${cpuLoop(o.loop)} | ${wallLoop(b.loop)}; ${wallLoop(o.loop)} |${baseCell}`,
@@ -211,7 +246,14 @@ async function main(): Promise<void> {
   rmSync(tmp, { recursive: true, force: true });
   if (values.out) {
     mkdirSync(path.dirname(values.out), { recursive: true });
-    writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, node: process.version, seconds, repeats, rows }, null, 2));
+    writeFileSync(
+      values.out,
+      JSON.stringify(
+        { date: new Date().toISOString(), cores: os.cpus().length, node: process.version, seconds, repeats, rows },
+        null,
+        2,
+      ),
+    );
   }
 }
 

@@ -17,14 +17,23 @@ const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` }, p
 const sent: [number, number][] = [];
 
 ws.on('open', () => {
-  ws.send(JSON.stringify({ type: 'run_start', run_id: runId, layers: Array.from({ length: layers }, (_, i) => `layers.${i}`), seq: 0 }));
+  ws.send(
+    JSON.stringify({
+      type: 'run_start',
+      run_id: runId,
+      layers: Array.from({ length: layers }, (_, i) => `layers.${i}`),
+      seq: 0,
+    }),
+  );
   const start = performance.now() + 200;
   let k = 0;
   const tick = (): void => {
     const lines: string[] = [];
     for (let i = 0; i < perFrame; i++) {
       const step = k * perFrame + i;
-      lines.push(`{"type":"step","run_id":"${runId}","step":${step},"total_norm":${(1 + (step % 17) * 0.01).toFixed(3)},"layer_norms":[${norms}],"seq":${step + 1}}`);
+      lines.push(
+        `{"type":"step","run_id":"${runId}","step":${step},"total_norm":${(1 + (step % 17) * 0.01).toFixed(3)},"layer_norms":[${norms}],"seq":${step + 1}}`,
+      );
     }
     ws.send(lines.join('\n'));
     sent.push([(k + 1) * perFrame - 1, performance.timeOrigin + performance.now()]);

@@ -26,7 +26,15 @@ import { openDashboardPage } from '../test/helpers/dashboardPage';
 import { quantile } from './stats';
 
 const { values } = parseArgs({
-  options: { quick: { type: 'boolean' }, seconds: { type: 'string' }, rate: { type: 'string' }, layers: { type: 'string' }, intervals: { type: 'string' }, repeats: { type: 'string' }, out: { type: 'string' } },
+  options: {
+    quick: { type: 'boolean' },
+    seconds: { type: 'string' },
+    rate: { type: 'string' },
+    layers: { type: 'string' },
+    intervals: { type: 'string' },
+    repeats: { type: 'string' },
+    out: { type: 'string' },
+  },
 });
 const quick = values.quick ?? false;
 const SECONDS = Number(values.seconds ?? (quick ? 3 : 20));
@@ -36,7 +44,11 @@ const LAYERS = Number(values.layers ?? 8);
 const PER_FRAME = Math.max(1, Math.round(RATE / 100));
 /** The first seconds (page start, first snapshot) are left out. */
 const WARMUP_S = quick ? 1 : 3;
-const INTERVALS = (values.intervals ?? (quick ? String(1000 / MAX_UPDATES_PER_SECOND) : `100,${1000 / MAX_UPDATES_PER_SECOND}`)).split(',').map(Number);
+const INTERVALS = (
+  values.intervals ?? (quick ? String(1000 / MAX_UPDATES_PER_SECOND) : `100,${1000 / MAX_UPDATES_PER_SECOND}`)
+)
+  .split(',')
+  .map(Number);
 const REPEATS = Number(values.repeats ?? (quick ? 1 : 2));
 const TOKEN = 'bench';
 const RUN = 'latency';
@@ -65,14 +77,27 @@ async function measure(intervalMs: number): Promise<Latency> {
   // Messages reach the page in order, one evaluate at a time (VS Code's postMessage keeps order too).
   let delivered = Promise.resolve();
   deliver = (m) => {
-    delivered = delivered.then(() => page.evaluate((msg) => window.postMessage(msg, '*'), m as unknown as Record<string, unknown>)).catch(() => undefined);
+    delivered = delivered
+      .then(() => page.evaluate((msg) => window.postMessage(msg, '*'), m as unknown as Record<string, unknown>))
+      .catch(() => undefined);
   };
 
   const client = path.join(tmp, 'latency-client.js');
-  buildSync({ entryPoints: [path.join(__dirname, 'latency-client.ts')], bundle: true, platform: 'node', outfile: client, logLevel: 'error' });
-  const child = fork(client, [url, TOKEN, RUN, String(LAYERS), String(RATE), String(PER_FRAME), String(SECONDS)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  buildSync({
+    entryPoints: [path.join(__dirname, 'latency-client.ts')],
+    bundle: true,
+    platform: 'node',
+    outfile: client,
+    logLevel: 'error',
+  });
+  const child = fork(client, [url, TOKEN, RUN, String(LAYERS), String(RATE), String(PER_FRAME), String(SECONDS)], {
+    execArgv: [],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   hub.once('run', (run) => session.select(run.id));
-  const { sent } = await new Promise<{ sent: [number, number][] }>((resolve) => child.once('message', (m) => resolve(m as { sent: [number, number][] })));
+  const { sent } = await new Promise<{ sent: [number, number][] }>((resolve) =>
+    child.once('message', (m) => resolve(m as { sent: [number, number][] })),
+  );
   await new Promise((r) => setTimeout(r, 500)); // the last frames' draws
   const frames = await page.evaluate(() => (window as unknown as { __frames: [number, number][] }).__frames);
   await dashboard.close();
@@ -102,19 +127,51 @@ async function measure(intervalMs: number): Promise<Latency> {
 async function main(): Promise<void> {
   const results = new Map<number, Latency[]>(INTERVALS.map((i) => [i, []]));
   for (let r = 0; r < REPEATS; r++) for (const i of INTERVALS) results.get(i)!.push(await measure(i));
-  console.log(`latency, send to drawn: ${RATE} steps/s in frames of ${PER_FRAME} steps, ${LAYERS} layers, ${REPEATS} x ${SECONDS} s per interval (first ${WARMUP_S} s of each left out), alternating, Chromium ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}`);
-  console.log('| session update interval | frames measured | p50 ms | p90 ms | p99 ms | max ms | page frames drawn per s | never drawn |');
+  console.log(
+    `latency, send to drawn: ${RATE} steps/s in frames of ${PER_FRAME} steps, ${LAYERS} layers, ${REPEATS} x ${SECONDS} s per interval (first ${WARMUP_S} s of each left out), alternating, Chromium ${process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'}`,
+  );
+  console.log(
+    '| session update interval | frames measured | p50 ms | p90 ms | p99 ms | max ms | page frames drawn per s | never drawn |',
+  );
   console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   const rows = [];
   for (const [intervalMs, runs] of results) {
     const all = runs.flatMap((x) => x.latencies);
-    const row = { intervalMs, measured: all.length, p50: quantile(all, 0.5), p90: quantile(all, 0.9), p99: quantile(all, 0.99), max: Math.max(...all), framesPerSecond: runs.reduce((n, x) => n + x.framesPerSecond, 0) / runs.length, missing: runs.reduce((n, x) => n + x.missing, 0), p99PerRepeat: runs.map((x) => quantile(x.latencies, 0.99)) };
+    const row = {
+      intervalMs,
+      measured: all.length,
+      p50: quantile(all, 0.5),
+      p90: quantile(all, 0.9),
+      p99: quantile(all, 0.99),
+      max: Math.max(...all),
+      framesPerSecond: runs.reduce((n, x) => n + x.framesPerSecond, 0) / runs.length,
+      missing: runs.reduce((n, x) => n + x.missing, 0),
+      p99PerRepeat: runs.map((x) => quantile(x.latencies, 0.99)),
+    };
     rows.push(row);
-    console.log(`| ${intervalMs} ms | ${row.measured} | ${row.p50.toFixed(1)} | ${row.p90.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.max.toFixed(1)} | ${row.framesPerSecond.toFixed(1)} | ${row.missing} |`);
+    console.log(
+      `| ${intervalMs} ms | ${row.measured} | ${row.p50.toFixed(1)} | ${row.p90.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.max.toFixed(1)} | ${row.framesPerSecond.toFixed(1)} | ${row.missing} |`,
+    );
   }
   if (values.out) {
     mkdirSync(path.dirname(values.out), { recursive: true });
-    writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), rate: RATE, perFrame: PER_FRAME, layers: LAYERS, seconds: SECONDS, warmupSeconds: WARMUP_S, repeats: REPEATS, rows }, null, 2));
+    writeFileSync(
+      values.out,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          rate: RATE,
+          perFrame: PER_FRAME,
+          layers: LAYERS,
+          seconds: SECONDS,
+          warmupSeconds: WARMUP_S,
+          repeats: REPEATS,
+          rows,
+        },
+        null,
+        2,
+      ),
+    );
   }
 }
 

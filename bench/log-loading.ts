@@ -74,7 +74,10 @@ async function measure(method: Method, file: string): Promise<Measurement> {
   } else {
     const loaded = await loadRun(file, {
       // The bundled worker, as the extension runs it (`npm run bench` builds first).
-      parallel: method === 'loader-main-thread' ? { workers: 0 } : { workerScript: path.resolve(__dirname, '../dist/logParseWorker.js'), workers: workerCountOf(method) },
+      parallel:
+        method === 'loader-main-thread'
+          ? { workers: 0 }
+          : { workerScript: path.resolve(__dirname, '../dist/logParseWorker.js'), workers: workerCountOf(method) },
       onProgress: (p) => {
         if (Number.isNaN(firstResultMs) && p.steps > 0) firstResultMs = performance.now() - t0;
       },
@@ -102,7 +105,8 @@ async function ensureRunLog(steps: number): Promise<string> {
   const o = { runId: 'bench', steps, spikeAt: Math.floor(steps / 2), nanAt: Math.floor((steps * 3) / 4), seed: 7 };
   const temp = `${file}.tmp`;
   const out = createWriteStream(temp);
-  const write = (text: string): Promise<void> | undefined => (out.write(text) ? undefined : new Promise((r) => out.once('drain', () => r())));
+  const write = (text: string): Promise<void> | undefined =>
+    out.write(text) ? undefined : new Promise((r) => out.once('drain', () => r()));
   await write(stringifyKeepingNonFinite(runStartFor(o)) + '\n');
   let batch: string[] = [];
   for (const m of syntheticSteps(o)) {
@@ -112,7 +116,12 @@ async function ensureRunLog(steps: number): Promise<string> {
       batch = [];
     }
   }
-  await write(batch.join('\n') + (batch.length ? '\n' : '') + JSON.stringify({ type: 'run_end', run_id: 'bench', status: 'completed' }) + '\n');
+  await write(
+    batch.join('\n') +
+      (batch.length ? '\n' : '') +
+      JSON.stringify({ type: 'run_end', run_id: 'bench', status: 'completed' }) +
+      '\n',
+  );
   await new Promise<void>((r) => out.end(r));
   renameSync(temp, file);
   return file;
@@ -128,7 +137,8 @@ function ensureEventFile(steps: number): string {
   const layers = Array.from({ length: 8 }, (_, i) => `layer${i}`);
   for (let s = 0; s < steps; s++) {
     chunks.push(frameRecord(encodeEvent({ step: s, values: [{ tag: 'train/grad_norm', simple: 1 + (s % 13) / 13 }] })));
-    for (const l of layers) chunks.push(frameRecord(encodeEvent({ step: s, values: [{ tag: `grad_norm/${l}`, simple: 0.3 }] })));
+    for (const l of layers)
+      chunks.push(frameRecord(encodeEvent({ step: s, values: [{ tag: `grad_norm/${l}`, simple: 0.3 }] })));
   }
   writeFileSync(`${file}.tmp`, Buffer.concat(chunks));
   renameSync(`${file}.tmp`, file);
@@ -139,10 +149,15 @@ function ensureEventFile(steps: number): string {
 /** A method that cannot load the file at all (a naive read of a file beyond V8's longest string) counts as failed, NaN everywhere. */
 function runChild(method: Method, file: string): Measurement {
   try {
-    const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', method, '--file', file], { encoding: 'utf8', maxBuffer: 1 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', method, '--file', file], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
   } catch (e) {
-    const reason = ((e as { stderr?: string }).stderr ?? String(e)).split('\n').find((l) => /Error/.test(l)) ?? 'failed';
+    const reason =
+      ((e as { stderr?: string }).stderr ?? String(e)).split('\n').find((l) => /Error/.test(l)) ?? 'failed';
     console.log(`${method} failed: ${reason.trim()}`);
     return { ms: NaN, cpuMs: NaN, firstResultMs: NaN, maxStallMs: NaN, peakRssMB: NaN, steps: 0 };
   }
@@ -173,15 +188,23 @@ async function main(): Promise<void> {
   const tb = tbSteps > 0 ? ensureEventFile(tbSteps) : undefined;
   const workerCounts = values.workers ? values.workers.split(',').map(Number) : [];
   const methods: Method[] = [...METHODS, ...workerCounts.map((n) => `loader-workers-${n}` as const)];
-  const cases: { method: Method; file: string; mb: number }[] = methods.map((method) => ({ method, file: log, mb: logMB }));
+  const cases: { method: Method; file: string; mb: number }[] = methods.map((method) => ({
+    method,
+    file: log,
+    mb: logMB,
+  }));
   if (tb) cases.push({ method: 'tensorboard-loader', file: tb, mb: statSync(tb).size / 1e6 });
 
   const results: Record<string, Measurement[]> = {};
   // Interleaved rounds, so drift on a shared machine touches every method alike.
   for (let r = 0; r < runs; r++) for (const c of cases) (results[c.method] ??= []).push(runChild(c.method, c.file));
 
-  console.log(`log: ${steps.toLocaleString('en-US')} steps, 8 layers, ${logMB.toFixed(0)} MB NDJSON; medians of ${runs} runs, each in a fresh process (node ${process.version})\n`);
-  console.log('| method | file | steps | total s | MB/s | CPU s (all threads) | first result s | longest event-loop stall ms | peak RSS MB |');
+  console.log(
+    `log: ${steps.toLocaleString('en-US')} steps, 8 layers, ${logMB.toFixed(0)} MB NDJSON; medians of ${runs} runs, each in a fresh process (node ${process.version})\n`,
+  );
+  console.log(
+    '| method | file | steps | total s | MB/s | CPU s (all threads) | first result s | longest event-loop stall ms | peak RSS MB |',
+  );
   console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of cases) {
     const m = results[c.method];

@@ -48,7 +48,12 @@ export function monitorLoop(intervalMs = 5): { stop(): LoopDelay } {
       clearTimeout(timer);
       tick();
       clearTimeout(timer);
-      return { wallP99Ms: quantile(wall, 0.99), wallMaxMs: Math.max(...wall), cpuP99Ms: quantile(cpu, 0.99), cpuMaxMs: Math.max(...cpu) };
+      return {
+        wallP99Ms: quantile(wall, 0.99),
+        wallMaxMs: Math.max(...wall),
+        cpuP99Ms: quantile(cpu, 0.99),
+        cpuMaxMs: Math.max(...cpu),
+      };
     },
   };
 }

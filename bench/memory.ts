@@ -13,7 +13,15 @@ import { Hub } from '../src/ingest/hub';
 import { decodeFrame } from '../src/protocol/validate';
 import { RunStore } from '../src/runs/runStore';
 
-const { values } = parseArgs({ options: { quick: { type: 'boolean' }, steps: { type: 'string' }, layers: { type: 'string' }, 'no-record': { type: 'boolean' }, out: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    steps: { type: 'string' },
+    layers: { type: 'string' },
+    'no-record': { type: 'boolean' },
+    out: { type: 'string' },
+  },
+});
 const quick = values.quick ?? false;
 const STEPS = Number(values.steps ?? (quick ? 200_000 : 10_000_000));
 const LAYERS = Number(values.layers ?? 100);
@@ -36,7 +44,9 @@ const gc = (globalThis as { gc?: () => void }).gc;
 function frame(first: number, normsText: string): Buffer {
   const lines: string[] = [];
   for (let step = first; step < first + PER_FRAME; step++) {
-    lines.push(`{"type":"step","run_id":"${RUN}","step":${step},"total_norm":${(1 + (step % 13) * 0.01).toFixed(4)},"layer_norms":[${normsText}],"loss":0.5,"seq":${step}}`);
+    lines.push(
+      `{"type":"step","run_id":"${RUN}","step":${step},"total_norm":${(1 + (step % 13) * 0.01).toFixed(4)},"layer_norms":[${normsText}],"loss":0.5,"seq":${step}}`,
+    );
   }
   return Buffer.from(lines.join('\n'));
 }
@@ -53,7 +63,13 @@ async function main(): Promise<void> {
   const sample = (steps: number): void => {
     gc?.();
     const m = process.memoryUsage();
-    samples.push({ steps, seconds: (performance.now() - t0) / 1000, heapUsedMB: mb(m.heapUsed), arrayBuffersMB: mb(m.arrayBuffers), rssMB: mb(m.rss) });
+    samples.push({
+      steps,
+      seconds: (performance.now() - t0) / 1000,
+      heapUsedMB: mb(m.heapUsed),
+      arrayBuffersMB: mb(m.arrayBuffers),
+      rssMB: mb(m.rss),
+    });
   };
   sample(0);
   const every = Math.max(PER_FRAME, Math.round(STEPS / SAMPLES / PER_FRAME) * PER_FRAME);
@@ -74,14 +90,28 @@ async function main(): Promise<void> {
   const run = hub.store.get(RUN);
   const first = samples.find((s) => s.steps >= STEPS / 10) ?? samples[1];
   const last = samples[samples.length - 1];
-  console.log(`memory of one run: ${STEPS.toLocaleString('en')} steps x ${LAYERS} layers through decodeFrame + Hub (${RECORD ? `recorded, ${(logBytes / 1e9).toFixed(2)} GB log written and deleted` : 'store only, no recorder'}), node ${process.version}${gc ? '' : ' (run with --expose-gc for exact heap figures)'}`);
+  console.log(
+    `memory of one run: ${STEPS.toLocaleString('en')} steps x ${LAYERS} layers through decodeFrame + Hub (${RECORD ? `recorded, ${(logBytes / 1e9).toFixed(2)} GB log written and deleted` : 'store only, no recorder'}), node ${process.version}${gc ? '' : ' (run with --expose-gc for exact heap figures)'}`,
+  );
   console.log('| steps | s | heap used MB | array buffers MB | RSS MB |');
   console.log('| ---: | ---: | ---: | ---: | ---: |');
-  for (const s of samples) console.log(`| ${s.steps.toLocaleString('en')} | ${s.seconds.toFixed(1)} | ${s.heapUsedMB.toFixed(1)} | ${s.arrayBuffersMB.toFixed(1)} | ${s.rssMB.toFixed(0)} |`);
-  console.log(`growth from ${first.steps.toLocaleString('en')} to ${last.steps.toLocaleString('en')} steps: heap ${(last.heapUsedMB - first.heapUsedMB).toFixed(1)} MB, RSS ${(last.rssMB - first.rssMB).toFixed(0)} MB; ${((STEPS / last.seconds) / 1000).toFixed(0)}k steps/s; run holds ${run?.stepCount.toLocaleString('en')} steps`);
+  for (const s of samples)
+    console.log(
+      `| ${s.steps.toLocaleString('en')} | ${s.seconds.toFixed(1)} | ${s.heapUsedMB.toFixed(1)} | ${s.arrayBuffersMB.toFixed(1)} | ${s.rssMB.toFixed(0)} |`,
+    );
+  console.log(
+    `growth from ${first.steps.toLocaleString('en')} to ${last.steps.toLocaleString('en')} steps: heap ${(last.heapUsedMB - first.heapUsedMB).toFixed(1)} MB, RSS ${(last.rssMB - first.rssMB).toFixed(0)} MB; ${(STEPS / last.seconds / 1000).toFixed(0)}k steps/s; run holds ${run?.stepCount.toLocaleString('en')} steps`,
+  );
   if (values.out) {
     mkdirSync(path.dirname(values.out), { recursive: true });
-    writeFileSync(values.out, JSON.stringify({ date: new Date().toISOString(), steps: STEPS, layers: LAYERS, recorded: RECORD, logBytes, samples }, null, 2));
+    writeFileSync(
+      values.out,
+      JSON.stringify(
+        { date: new Date().toISOString(), steps: STEPS, layers: LAYERS, recorded: RECORD, logBytes, samples },
+        null,
+        2,
+      ),
+    );
   }
 }
 

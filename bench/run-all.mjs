@@ -9,13 +9,68 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.
 mkdirSync('bench/results', { recursive: true });
 
 const benches = [
-  { name: 'ingest', cmd: process.execPath, args: ['--import', 'tsx', 'bench/ingest.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/ingest.json'])] },
-  { name: 'dashboard', cmd: process.execPath, args: ['--import', 'tsx', 'bench/dashboard.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/dashboard.json'])] },
-  { name: 'dashboard-scaling', cmd: process.execPath, args: ['--import', 'tsx', 'bench/dashboard.ts', '--scaling', ...(quick ? ['--quick'] : ['--samples', '1', '--out', 'bench/results/dashboard-scaling.json'])] },
-  { name: 'latency', cmd: process.execPath, args: ['--import', 'tsx', 'bench/latency.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/latency.json'])] },
-  { name: 'memory', cmd: process.execPath, args: ['--expose-gc', '--import', 'tsx', 'bench/memory.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/memory.json'])] },
-  { name: 'log-loading', cmd: process.execPath, args: ['--import', 'tsx', 'bench/log-loading.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/log-loading.json'])] },
-  { name: 'python-overhead', cmd: '/usr/bin/python3', args: ['bench/python_overhead.py', ...(quick ? ['--models', '1M', '--rounds', '2', '--op-repeats', '1'] : ['--json', 'bench/results/python-overhead.json'])] },
+  {
+    name: 'ingest',
+    cmd: process.execPath,
+    args: ['--import', 'tsx', 'bench/ingest.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/ingest.json'])],
+  },
+  {
+    name: 'dashboard',
+    cmd: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'bench/dashboard.ts',
+      ...(quick ? ['--quick'] : ['--out', 'bench/results/dashboard.json']),
+    ],
+  },
+  {
+    name: 'dashboard-scaling',
+    cmd: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'bench/dashboard.ts',
+      '--scaling',
+      ...(quick ? ['--quick'] : ['--samples', '1', '--out', 'bench/results/dashboard-scaling.json']),
+    ],
+  },
+  {
+    name: 'latency',
+    cmd: process.execPath,
+    args: ['--import', 'tsx', 'bench/latency.ts', ...(quick ? ['--quick'] : ['--out', 'bench/results/latency.json'])],
+  },
+  {
+    name: 'memory',
+    cmd: process.execPath,
+    args: [
+      '--expose-gc',
+      '--import',
+      'tsx',
+      'bench/memory.ts',
+      ...(quick ? ['--quick'] : ['--out', 'bench/results/memory.json']),
+    ],
+  },
+  {
+    name: 'log-loading',
+    cmd: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'bench/log-loading.ts',
+      ...(quick ? ['--quick'] : ['--out', 'bench/results/log-loading.json']),
+    ],
+  },
+  {
+    name: 'python-overhead',
+    cmd: '/usr/bin/python3',
+    args: [
+      'bench/python_overhead.py',
+      ...(quick
+        ? ['--models', '1M', '--rounds', '2', '--op-repeats', '1']
+        : ['--json', 'bench/results/python-overhead.json']),
+    ],
+  },
 ];
 
 let failed = 0;

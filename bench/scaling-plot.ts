@@ -32,11 +32,26 @@ function ingestChart(rows: IngestRow[]): Chart {
   const series: LineSeries[] = layerCounts.flatMap((layers, i) => {
     const mine = lines.filter((r) => r.layers === layers).sort((a, b) => a.runs - b.runs);
     return [
-      { name: `endpoint, ${layers} layers`, color: COLORS[i], dots: true, points: mine.map((r) => [Math.log10(r.runs), Math.log10(r.endpoint.stepsPerSecond)] as [number, number]) },
-      { name: `bare ws, ${layers} layers`, color: COLORS[i], dashed: true, points: mine.map((r) => [Math.log10(r.runs), Math.log10(r.bare.stepsPerSecond)] as [number, number]) },
+      {
+        name: `endpoint, ${layers} layers`,
+        color: COLORS[i],
+        dots: true,
+        points: mine.map((r) => [Math.log10(r.runs), Math.log10(r.endpoint.stepsPerSecond)] as [number, number]),
+      },
+      {
+        name: `bare ws, ${layers} layers`,
+        color: COLORS[i],
+        dashed: true,
+        points: mine.map((r) => [Math.log10(r.runs), Math.log10(r.bare.stepsPerSecond)] as [number, number]),
+      },
     ];
   });
-  return { title: 'Ingest: steps/s by concurrent runs (solid: endpoint, dashed: bare ws ceiling)', xLabel: 'log10 concurrent runs (1, 8, 64)', yLabel: 'log10 steps/s', series };
+  return {
+    title: 'Ingest: steps/s by concurrent runs (solid: endpoint, dashed: bare ws ceiling)',
+    xLabel: 'log10 concurrent runs (1, 8, 64)',
+    yLabel: 'log10 steps/s',
+    series,
+  };
 }
 
 interface MemorySample {
@@ -77,11 +92,23 @@ function dashboardChart(rows: DashboardRow[], measure: 'firstDrawMs' | 'updateMs
       .map((r) => [Math.log10(r.steps), Math.log10(Math.max(0.1, r[variant]![measure]))]);
   const series: LineSeries[] = layerCounts.flatMap((layers, i) => [
     { name: `ours, ${layers} layers`, color: COLORS[0], dashed: i > 0, dots: true, points: pick('ours', layers) },
-    { name: `chart.js raw, ${layers} layers`, color: COLORS[1], dashed: i > 0, dots: true, points: pick('chartjs', layers) },
+    {
+      name: `chart.js raw, ${layers} layers`,
+      color: COLORS[1],
+      dashed: i > 0,
+      dots: true,
+      points: pick('chartjs', layers),
+    },
     { name: `uPlot, ${layers} layers`, color: COLORS[2], dashed: i > 0, dots: true, points: pick('uplot', layers) },
   ]);
   const what = measure === 'firstDrawMs' ? 'first draw' : 'per update (100 steps)';
-  return { title: `Dashboard: ${what} by run length (lines end where a baseline took over 60 s)`, xLabel: 'log10 steps', yLabel: 'log10 ms', series, xMin: 4 };
+  return {
+    title: `Dashboard: ${what} by run length (lines end where a baseline took over 60 s)`,
+    xLabel: 'log10 steps',
+    yLabel: 'log10 ms',
+    series,
+    xMin: 4,
+  };
 }
 
 interface LogLoadingResults {
@@ -94,7 +121,10 @@ interface LogLoadingResults {
 function logLoadingChart(runs: LogLoadingResults[]): Chart {
   const methods = [...new Set(runs.flatMap((r) => Object.keys(r.results)))].filter((m) => m !== 'tensorboard-loader');
   const mbPerSecond = (r: LogLoadingResults, method: string): number | undefined => {
-    const times = (r.results[method] ?? []).map((x) => x.ms).filter((ms): ms is number => typeof ms === 'number').sort((a, b) => a - b);
+    const times = (r.results[method] ?? [])
+      .map((x) => x.ms)
+      .filter((ms): ms is number => typeof ms === 'number')
+      .sort((a, b) => a - b);
     return times.length ? r.logMB / (times[Math.floor(times.length / 2)] / 1000) : undefined;
   };
   return {
@@ -126,7 +156,12 @@ function pythonChart(p: PythonResults): Chart {
     xLabel: 'log10 parameters',
     yLabel: 'log10 microseconds per call',
     xMin: 6,
-    series: variants.map((v, i) => ({ name: v, color: COLORS[i % COLORS.length], dots: true, points: models.map((m) => [Math.log10(m.params), Math.log10(m.op_seconds[v].median * 1e6)] as [number, number]) })),
+    series: variants.map((v, i) => ({
+      name: v,
+      color: COLORS[i % COLORS.length],
+      dots: true,
+      points: models.map((m) => [Math.log10(m.params), Math.log10(m.op_seconds[v].median * 1e6)] as [number, number]),
+    })),
   };
 }
 
@@ -137,7 +172,9 @@ const memory = read<{ steps: number; layers: number; samples: MemorySample[] }>(
 if (memory) charts.push(memoryChart(memory));
 const dashboard = read<{ rows: DashboardRow[] }>('dashboard-scaling.json');
 if (dashboard) charts.push(dashboardChart(dashboard.rows, 'firstDrawMs'), dashboardChart(dashboard.rows, 'updateMs'));
-const logLoading = ['log-loading.json', 'log-loading-10m.json'].map((f) => read<LogLoadingResults>(f)).filter((r): r is LogLoadingResults => r !== undefined && r.steps >= 1e5);
+const logLoading = ['log-loading.json', 'log-loading-10m.json']
+  .map((f) => read<LogLoadingResults>(f))
+  .filter((r): r is LogLoadingResults => r !== undefined && r.steps >= 1e5);
 if (logLoading.length) charts.push(logLoadingChart(logLoading.sort((a, b) => a.steps - b.steps)));
 const python = read<PythonResults>('python-overhead.json');
 if (python?.models) charts.push(pythonChart(python));

@@ -53,7 +53,15 @@ export function soakChart(samples: readonly Sample[], o: SoakSetup): string {
       yLabel: 'steps/s',
       series: [
         { name: 'applied', color: '#1f77b4', points: at((s) => s.stepsPerSecond) },
-        { name: 'target', color: '#888', points: [[0, o.runs * o.rate], [end, o.runs * o.rate]], dashed: true },
+        {
+          name: 'target',
+          color: '#888',
+          points: [
+            [0, o.runs * o.rate],
+            [end, o.runs * o.rate],
+          ],
+          dashed: true,
+        },
       ],
     },
     {

@@ -15,7 +15,17 @@ const seconds = Number(secondsArg);
 const TICK_MS = 100;
 
 const clients = runs.map(() => new ReconnectingClient({ url: () => url, token }));
-clients.forEach((c, i) => c.send([{ type: 'run_start', run_id: runs[i], framework: 'pytorch', layers: Array.from({ length: layers }, (_, l) => `blocks.${l}.weight`), meta: { client: 'bench/soak' } }]));
+clients.forEach((c, i) =>
+  c.send([
+    {
+      type: 'run_start',
+      run_id: runs[i],
+      framework: 'pytorch',
+      layers: Array.from({ length: layers }, (_, l) => `blocks.${l}.weight`),
+      meta: { client: 'bench/soak' },
+    },
+  ]),
+);
 
 let sent = 0; // steps per run so far
 const started = Date.now();
@@ -27,7 +37,16 @@ const tick = setInterval(() => {
     const batch: ClientMessage[] = [];
     for (let step = sent; step < due; step++) {
       const total = 1 + 0.2 * Math.sin(step / 50) + 0.01 * (step % 7);
-      batch.push({ type: 'step', run_id: runs[i], step, total_norm: total, layer_norms: Array.from({ length: layers }, (_, l) => total / (l + 2)), loss: 2 / (1 + step / 1000), lr: 1e-3, time: Date.now() / 1000 });
+      batch.push({
+        type: 'step',
+        run_id: runs[i],
+        step,
+        total_norm: total,
+        layer_norms: Array.from({ length: layers }, (_, l) => total / (l + 2)),
+        loss: 2 / (1 + step / 1000),
+        lr: 1e-3,
+        time: Date.now() / 1000,
+      });
     }
     c.send(batch);
   });
@@ -35,17 +54,27 @@ const tick = setInterval(() => {
 }, TICK_MS);
 
 const report = setInterval(() => {
-  process.send?.({ kind: 'progress', acked: clients.reduce((n, c) => n + c.ackedCount, 0), pending: clients.reduce((n, c) => n + c.pending, 0) });
+  process.send?.({
+    kind: 'progress',
+    acked: clients.reduce((n, c) => n + c.ackedCount, 0),
+    pending: clients.reduce((n, c) => n + c.pending, 0),
+  });
 }, 1000);
 
-setTimeout(async () => {
-  clearInterval(tick);
-  clients.forEach((c, i) => c.send([{ type: 'run_end', run_id: runs[i], status: 'completed' }]));
-  await Promise.all(clients.map((c) => c.drained()));
-  clearInterval(report);
-  const errors = clients.flatMap((c) => c.errors);
-  process.send?.({ kind: 'done', stepsPerRun: sent, runs, errors, reconnects: clients.reduce((n, c) => n + c.connections - 1, 0) }, () => {
-    clients.forEach((c) => c.close());
-    process.exit(0);
-  });
-}, seconds * 1000 + TICK_MS);
+setTimeout(
+  async () => {
+    clearInterval(tick);
+    clients.forEach((c, i) => c.send([{ type: 'run_end', run_id: runs[i], status: 'completed' }]));
+    await Promise.all(clients.map((c) => c.drained()));
+    clearInterval(report);
+    const errors = clients.flatMap((c) => c.errors);
+    process.send?.(
+      { kind: 'done', stepsPerRun: sent, runs, errors, reconnects: clients.reduce((n, c) => n + c.connections - 1, 0) },
+      () => {
+        clients.forEach((c) => c.close());
+        process.exit(0);
+      },
+    );
+  },
+  seconds * 1000 + TICK_MS,
+);

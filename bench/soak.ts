@@ -52,10 +52,13 @@ const TOKEN = 'soak-token';
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-
 async function main(): Promise<void> {
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'gm-soak-'));
-  const series = { ...DEFAULT_SERIES_LIMITS, recentSteps: Number(values['recent-steps'] ?? 1024), envelopeBuckets: Number(values['envelope-buckets'] ?? 512) };
+  const series = {
+    ...DEFAULT_SERIES_LIMITS,
+    recentSteps: Number(values['recent-steps'] ?? 1024),
+    envelopeBuckets: Number(values['envelope-buckets'] ?? 512),
+  };
   const hub = new Hub(new RunStore({ series, maxRuns: runCount + 16 }), logDir);
   const server = new GradientServer(hub, { port: 0, token: TOKEN });
   const { url } = await server.listen();
@@ -71,17 +74,28 @@ async function main(): Promise<void> {
 
   const runIds = Array.from({ length: runCount }, (_, i) => `soak-${String(i).padStart(2, '0')}`);
   const pending = new Map<number, number>();
-  const done: { stepsPerRun: number; runs: string[]; errors: { code: string; message: string }[]; reconnects: number }[] = [];
+  const done: {
+    stepsPerRun: number;
+    runs: string[];
+    errors: { code: string; message: string }[];
+    reconnects: number;
+  }[] = [];
   const children = Array.from({ length: processes }, (_, p) => {
     const mine = runIds.filter((_, i) => i % processes === p);
-    const child = fork(path.join(__dirname, 'soak-client.ts'), [url, TOKEN, mine.join(','), String(rate), String(layers), String(seconds)], { execArgv: ['--import', 'tsx'] });
+    const child = fork(
+      path.join(__dirname, 'soak-client.ts'),
+      [url, TOKEN, mine.join(','), String(rate), String(layers), String(seconds)],
+      { execArgv: ['--import', 'tsx'] },
+    );
     child.on('message', (m: { kind: string; pending?: number } & (typeof done)[number]) => {
       if (m.kind === 'progress') pending.set(p, m.pending ?? 0);
       else if (m.kind === 'done') done.push(m);
     });
     return child;
   });
-  console.log(`soak: ${runCount} runs x ${rate} steps/s x ${layers} layers for ${minutes} min, clients in ${processes} processes, endpoint ${url}`);
+  console.log(
+    `soak: ${runCount} runs x ${rate} steps/s x ${layers} layers for ${minutes} min, clients in ${processes} processes, endpoint ${url}`,
+  );
 
   const samples: Sample[] = [];
   const t0 = Date.now();
@@ -110,7 +124,9 @@ async function main(): Promise<void> {
     lastApplied = applied;
     lastAt = now;
     const s = samples[samples.length - 1];
-    console.log(`${s.minutes.toFixed(2)} min  rss ${s.rssMB.toFixed(0)} MB  heap ${s.heapUsedMB.toFixed(1)} MB  loop p99 ${s.loopP99ms.toFixed(1)} ms max ${s.loopMaxMs.toFixed(1)} ms  ${s.stepsPerSecond.toFixed(0)} steps/s  cpu ${s.cpuPercent.toFixed(0)}%`);
+    console.log(
+      `${s.minutes.toFixed(2)} min  rss ${s.rssMB.toFixed(0)} MB  heap ${s.heapUsedMB.toFixed(1)} MB  loop p99 ${s.loopP99ms.toFixed(1)} ms max ${s.loopMaxMs.toFixed(1)} ms  ${s.stepsPerSecond.toFixed(0)} steps/s  cpu ${s.cpuPercent.toFixed(0)}%`,
+    );
     if (Number.isNaN(heapAfterWarmup) && now - t0 >= warmupMs) {
       gc();
       heapAfterWarmup = process.memoryUsage().heapUsed / 2 ** 20;
@@ -187,8 +203,18 @@ async function main(): Promise<void> {
   console.log(`wrote bench/results/${name}.json and bench/results/${name}.svg`);
   rmSync(logDir, { recursive: true, force: true });
   const leakMB = heapAtEnd - heapAfterWarmup;
-  const ok = lost === 0 && doubled === 0 && errors.length === 0 && summary.clientsReported === runCount && connectionsAtEnd === 0 && leakMB < 5;
-  console.log(ok ? `soak passed: nothing lost or doubled, heap ${leakMB >= 0 ? '+' : ''}${leakMB.toFixed(1)} MB after warm-up` : 'soak FAILED');
+  const ok =
+    lost === 0 &&
+    doubled === 0 &&
+    errors.length === 0 &&
+    summary.clientsReported === runCount &&
+    connectionsAtEnd === 0 &&
+    leakMB < 5;
+  console.log(
+    ok
+      ? `soak passed: nothing lost or doubled, heap ${leakMB >= 0 ? '+' : ''}${leakMB.toFixed(1)} MB after warm-up`
+      : 'soak FAILED',
+  );
   process.exit(ok ? 0 : 1);
 }
 

@@ -48,13 +48,24 @@ function chart(c: Chart): string {
   }
   out.push(`<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${w}" height="${h}" fill="none" stroke="#888"/>`);
   out.push(`<text x="${MARGIN.left + w / 2}" y="${HEIGHT - 6}" text-anchor="middle">${escape(c.xLabel)}</text>`);
-  out.push(`<text transform="translate(16 ${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle">${escape(c.yLabel)}</text>`);
+  out.push(
+    `<text transform="translate(16 ${MARGIN.top + h / 2}) rotate(-90)" text-anchor="middle">${escape(c.yLabel)}</text>`,
+  );
   c.series.forEach((s, i) => {
-    const d = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y)).map(([x, y], k) => `${k ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join('');
-    out.push(`<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
-    if (s.dots) for (const [x, y] of s.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py))) out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}"/>`);
+    const d = s.points
+      .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
+      .map(([x, y], k) => `${k ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(y).toFixed(1)}`)
+      .join('');
+    out.push(
+      `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
+    if (s.dots)
+      for (const [x, y] of s.points.filter(([px, py]) => Number.isFinite(px) && Number.isFinite(py)))
+        out.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${s.color}"/>`);
     const ly = MARGIN.top + 14 + i * 18;
-    out.push(`<line x1="${MARGIN.left + w + 12}" x2="${MARGIN.left + w + 36}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`);
+    out.push(
+      `<line x1="${MARGIN.left + w + 12}" x2="${MARGIN.left + w + 36}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ''}/>`,
+    );
     out.push(`<text x="${MARGIN.left + w + 42}" y="${ly}">${escape(s.name)}</text>`);
   });
   return out.join('\n');

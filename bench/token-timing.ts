@@ -31,9 +31,13 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 const base = median(times.get('first character wrong')!);
-console.log(`tokensEqual, ${rounds} rounds x ${perRound} comparisons (token of ${token.length} characters); ns per comparison, median ± half-range:`);
+console.log(
+  `tokensEqual, ${rounds} rounds x ${perRound} comparisons (token of ${token.length} characters); ns per comparison, median ± half-range:`,
+);
 for (const [name] of guesses) {
   const t = times.get(name)!;
-  console.log(`  ${name.padEnd(24)} ${median(t).toFixed(0).padStart(6)} ± ${spread(t).toFixed(0).padStart(4)}   ratio to "first character wrong": ${(median(t) / base).toFixed(3)}`);
+  console.log(
+    `  ${name.padEnd(24)} ${median(t).toFixed(0).padStart(6)} ± ${spread(t).toFixed(0).padStart(4)}   ratio to "first character wrong": ${(median(t) / base).toFixed(3)}`,
+  );
 }
 if (sink < 0) console.log(sink);

@@ -21,7 +21,14 @@ const builds = [
   { ...nodeBundle, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...nodeBundle, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
   { ...nodeBundle, entryPoints: ['src/logs/logParseWorker.ts'], outfile: 'dist/logParseWorker.js' },
-  { ...common, entryPoints: ['webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'chrome120' },
+  {
+    ...common,
+    entryPoints: ['webview/main.ts'],
+    outfile: 'dist/webview.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'chrome120',
+  },
 ];
 
 mkdirSync('dist', { recursive: true });
@@ -32,7 +39,8 @@ for (const [from, to] of [
   // The dashboard's icons: codicons' stylesheet and font, served to the webview from the extension.
   ['node_modules/@vscode/codicons/dist/codicon.css', 'dist/codicon.css'],
   ['node_modules/@vscode/codicons/dist/codicon.ttf', 'dist/codicon.ttf'],
-]) if (existsSync(from)) cpSync(from, to);
+])
+  if (existsSync(from)) cpSync(from, to);
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

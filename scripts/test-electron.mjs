@@ -8,7 +8,14 @@ import { join, resolve } from 'node:path';
 import { runTests } from '@vscode/test-electron';
 
 const root = resolve(import.meta.dirname, '..');
-await build({ entryPoints: [join(root, 'test/electron/suite.ts')], outfile: join(root, 'out/electron/suite.js'), bundle: true, platform: 'node', format: 'cjs', external: ['vscode'] });
+await build({
+  entryPoints: [join(root, 'test/electron/suite.ts')],
+  outfile: join(root, 'out/electron/suite.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  external: ['vscode'],
+});
 const workspace = mkdtempSync(join(tmpdir(), 'gm-electron-'));
 const token = 'electron-test-token';
 mkdirSync(join(workspace, '.vscode'), { recursive: true });

@@ -4,7 +4,15 @@
  */
 import { fmt } from '../src/alerts/rules';
 import { resolveWindow, StepRange, windowAfterZoom } from '../src/shared/stepWindow';
-import { DashboardState, HostMessage, LayerView, LogStatusMessage, RunList, StepWindow, UpdateMessage } from '../src/shared/webviewProtocol';
+import {
+  DashboardState,
+  HostMessage,
+  LayerView,
+  LogStatusMessage,
+  RunList,
+  StepWindow,
+  UpdateMessage,
+} from '../src/shared/webviewProtocol';
 import { applyChartDefaults, formatStep, StepAxis } from './charts/common';
 import { Heatmap, shortLayerName } from './charts/heatmap';
 import { LayerChart } from './charts/layerChart';
@@ -66,7 +74,22 @@ export class DashboardApp {
   private readonly summary: SummaryStrip;
   private readonly recorded: RecordedPanel;
   private readonly legend: CompareLegend;
-  private readonly el: Record<'message' | 'charts' | 'runState' | 'resolution' | 'scale' | 'follow' | 'reset' | 'topK' | 'lossPanel' | 'heatmapBox' | 'heatLegend' | 'exportCsv' | 'exportPng', HTMLElement>;
+  private readonly el: Record<
+    | 'message'
+    | 'charts'
+    | 'runState'
+    | 'resolution'
+    | 'scale'
+    | 'follow'
+    | 'reset'
+    | 'topK'
+    | 'lossPanel'
+    | 'heatmapBox'
+    | 'heatLegend'
+    | 'exportCsv'
+    | 'exportPng',
+    HTMLElement
+  >;
 
   constructor(
     private readonly doc: Document,
@@ -112,7 +135,13 @@ export class DashboardApp {
     this.summary = new SummaryStrip(byId('summary'));
     this.recorded = new RecordedPanel(
       doc,
-      { problems: byId('log-problems'), root: byId('recorded'), status: byId('recorded-status'), facts: byId('recorded-facts'), alerts: byId('recorded-alerts') },
+      {
+        problems: byId('log-problems'),
+        root: byId('recorded'),
+        status: byId('recorded-status'),
+        facts: byId('recorded-facts'),
+        alerts: byId('recorded-alerts'),
+      },
       (step) => this.jumpTo(step),
     );
     this.legend = new CompareLegend(doc, byId('compare-legend'));
@@ -229,7 +258,13 @@ export class DashboardApp {
       const area = this.heatmap.chart.chartArea;
       const width = area ? area.right - area.left : this.el.heatmapBox.clientWidth;
       const columns = Math.max(16, Math.min(1024, Math.round(width / 2)));
-      this.host.post({ type: 'viewLayers', runId: run.id, window: this.window, columns, requestId: ++this.layerRequestId });
+      this.host.post({
+        type: 'viewLayers',
+        runId: run.id,
+        window: this.window,
+        columns,
+        requestId: ++this.layerRequestId,
+      });
     }, delayMs);
   }
 
@@ -280,8 +315,11 @@ export class DashboardApp {
     else if (log && !this.data.header) text = log.problems.length > 0 ? '' : `${log.file} holds no steps.`;
     else if (this.overlay) text = this.overlay.runs.length === 0 ? 'Loading the runs to compare…' : '';
     else if (!this.runs) text = '';
-    else if (this.runs.waitingFor !== null) text = `Waiting for run “${this.runs.waitingFor}” to reconnect… Training scripts that are still running reattach on their own.`;
-    else if (this.runs.runs.length === 0 && !this.data.header) text = 'No runs yet. Start training with the gradient-monitor Python client in a VS Code terminal, or try: gradient-monitor simulate --spike-at 300 --nan-at 800';
+    else if (this.runs.waitingFor !== null)
+      text = `Waiting for run “${this.runs.waitingFor}” to reconnect… Training scripts that are still running reattach on their own.`;
+    else if (this.runs.runs.length === 0 && !this.data.header)
+      text =
+        'No runs yet. Start training with the gradient-monitor Python client in a VS Code terminal, or try: gradient-monitor simulate --spike-at 300 --nan-at 800';
     m.textContent = text;
     m.hidden = text === '';
     this.el.charts.hidden = this.overlay ? this.overlay.runs.length === 0 : !this.data.header;
@@ -293,7 +331,12 @@ export class DashboardApp {
     state.replaceChildren();
     if (run) {
       const icon = this.doc.createElement('span');
-      const icons = { live: 'codicon-pulse', completed: 'codicon-pass', failed: 'codicon-error', interrupted: 'codicon-debug-stop' } as const;
+      const icons = {
+        live: 'codicon-pulse',
+        completed: 'codicon-pass',
+        failed: 'codicon-error',
+        interrupted: 'codicon-debug-stop',
+      } as const;
       icon.className = `codicon ${icons[run.state]}`;
       icon.setAttribute('aria-hidden', 'true');
       const parts: string[] = [run.state];
@@ -304,7 +347,8 @@ export class DashboardApp {
     }
     const shown = this.shown;
     const following = shown.live && this.window.kind !== 'range';
-    this.el.resolution.textContent = shown.bucketWidth > 1 ? `older steps drawn as min/max of ${shown.bucketWidth.toLocaleString('en')}` : '';
+    this.el.resolution.textContent =
+      shown.bucketWidth > 1 ? `older steps drawn as min/max of ${shown.bucketWidth.toLocaleString('en')}` : '';
     this.el.scale.setAttribute('aria-pressed', String(this.yScale === 'log'));
     this.el.follow.setAttribute('aria-pressed', String(following));
     (this.el.follow as HTMLButtonElement).disabled = !shown.live;
@@ -321,18 +365,28 @@ export class DashboardApp {
     const parts = [`Total gradient norm of run ${name}, steps ${formatStep(from)} to ${formatStep(to)}.`];
     const max = this.data.maxPoint();
     if (max) parts.push(`Maximum ${fmt(max.y)} at step ${formatStep(max.step)}.`);
-    if (nonFinite.length > 0) parts.push(`Non-finite at step ${formatStep(nonFinite[0].step)}${nonFinite.length > 1 ? ` and ${nonFinite.length - 1} more steps` : ''}.`);
+    if (nonFinite.length > 0)
+      parts.push(
+        `Non-finite at step ${formatStep(nonFinite[0].step)}${nonFinite.length > 1 ? ` and ${nonFinite.length - 1} more steps` : ''}.`,
+      );
     this.norm.chart.canvas.setAttribute('aria-label', parts.join(' '));
     const top = this.layers.ranked.slice(0, 3).map((r) => this.data.header?.layers[r.layer] ?? '');
-    this.layers.chart.canvas.setAttribute('aria-label', top.length ? `Largest layers in view: ${top.join(', ')}.` : 'No per-layer norms reported.');
+    this.layers.chart.canvas.setAttribute(
+      'aria-label',
+      top.length ? `Largest layers in view: ${top.join(', ')}.` : 'No per-layer norms reported.',
+    );
   }
 
   private describeOverlay(overlay: Overlay): void {
     const { from, to } = this.range();
-    const parts = [`Total gradient norms of ${overlay.runs.length} runs, steps ${formatStep(from)} to ${formatStep(to)}.`];
+    const parts = [
+      `Total gradient norms of ${overlay.runs.length} runs, steps ${formatStep(from)} to ${formatStep(to)}.`,
+    ];
     for (const r of overlay.runs) {
       const max = r.data.maxPoint();
-      parts.push(`${r.data.header?.name ?? r.key}: ${max ? `maximum ${fmt(max.y)} at step ${formatStep(max.step)}` : 'no finite steps'}${r.data.nonFinite.length > 0 ? `, non-finite from step ${formatStep(r.data.nonFinite[0].step)}` : ''}.`);
+      parts.push(
+        `${r.data.header?.name ?? r.key}: ${max ? `maximum ${fmt(max.y)} at step ${formatStep(max.step)}` : 'no finite steps'}${r.data.nonFinite.length > 0 ? `, non-finite from step ${formatStep(r.data.nonFinite[0].step)}` : ''}.`,
+      );
     }
     this.norm.chart.canvas.setAttribute('aria-label', parts.join(' '));
   }
@@ -349,7 +403,12 @@ export class DashboardApp {
     });
     this.el.exportPng.addEventListener('click', () => {
       const run = this.data.header;
-      if (run) this.host.post({ type: 'exportPng', runId: run.id, dataUrl: chartImage(this.doc, this.norm.chart.canvas, this.theme.background) });
+      if (run)
+        this.host.post({
+          type: 'exportPng',
+          runId: run.id,
+          dataUrl: chartImage(this.doc, this.norm.chart.canvas, this.theme.background),
+        });
     });
     this.el.topK.addEventListener('change', () => {
       const k = Math.round(Number((this.el.topK as HTMLInputElement).value));
@@ -420,7 +479,10 @@ export class DashboardApp {
     const shown = this.shown;
     if (!shown.live) return;
     const { from, to } = this.range();
-    if (this.window.kind === 'range') this.setWindow(to - from >= shown.lastStep - shown.firstStep ? { kind: 'all' } : { kind: 'latest', width: to - from });
+    if (this.window.kind === 'range')
+      this.setWindow(
+        to - from >= shown.lastStep - shown.firstStep ? { kind: 'all' } : { kind: 'latest', width: to - from },
+      );
     else this.setWindow({ kind: 'range', from, to });
   }
 
@@ -464,7 +526,10 @@ export class DashboardApp {
       normChartPoint: (step: number) => {
         const chart = this.norm.chart;
         const box = chart.canvas.getBoundingClientRect();
-        return { x: box.left + chart.scales.x.getPixelForValue(step), y: box.top + (chart.chartArea.top + chart.chartArea.bottom) / 2 };
+        return {
+          x: box.left + chart.scales.x.getPixelForValue(step),
+          y: box.top + (chart.chartArea.top + chart.chartArea.bottom) / 2,
+        };
       },
       window: () => this.window,
       trueMax: () => this.data.maxPoint()?.y,

@@ -8,7 +8,10 @@ export function stepsPerColumn(view: LayerView): number {
 /** First and last whole step of column c. */
 export function columnSteps(view: LayerView, c: number): { first: number; last: number } {
   const per = stepsPerColumn(view);
-  return { first: Math.ceil(view.from + c * per), last: Math.max(Math.ceil(view.from + c * per), Math.ceil(view.from + (c + 1) * per) - 1) };
+  return {
+    first: Math.ceil(view.from + c * per),
+    last: Math.max(Math.ceil(view.from + c * per), Math.ceil(view.from + (c + 1) * per) - 1),
+  };
 }
 
 export function columnAt(view: LayerView, step: number): number {

@@ -12,7 +12,11 @@ export interface LayerRank {
 
 /** values: columns × layers, row-major (webviewProtocol LayerView). */
 export function rankLayers(values: Float32Array, columns: number, layers: number): LayerRank[] {
-  const ranks: LayerRank[] = Array.from({ length: layers }, (_, layer) => ({ layer, max: -Infinity, firstNonFinite: -1 }));
+  const ranks: LayerRank[] = Array.from({ length: layers }, (_, layer) => ({
+    layer,
+    max: -Infinity,
+    firstNonFinite: -1,
+  }));
   for (let c = 0; c < columns; c++) {
     for (let l = 0; l < layers; l++) {
       const v = values[c * layers + l];
@@ -34,5 +38,7 @@ export function rankLayers(values: Float32Array, columns: number, layers: number
 }
 
 export function topLayers(values: Float32Array, columns: number, layers: number, k: number): LayerRank[] {
-  return rankLayers(values, columns, layers).filter((r) => r.max > -Infinity || r.firstNonFinite >= 0).slice(0, Math.max(0, k));
+  return rankLayers(values, columns, layers)
+    .filter((r) => r.max > -Infinity || r.firstNonFinite >= 0)
+    .slice(0, Math.max(0, k));
 }

@@ -25,7 +25,14 @@ export class Overlay {
   load(m: CompareMessage, palette: readonly string[]): void {
     this.runs = m.runs.map((r, i) => {
       const data = new RunData();
-      data.load({ type: 'snapshot', run: r.run, rows: r.rows, alerts: [], summary: emptySummary(r.run.steps), bucketWidth: r.bucketWidth });
+      data.load({
+        type: 'snapshot',
+        run: r.run,
+        rows: r.rows,
+        alerts: [],
+        summary: emptySummary(r.run.steps),
+        bucketWidth: r.bucketWidth,
+      });
       return { key: r.key, data, ...overlayStyle(palette, i) };
     });
   }

@@ -5,7 +5,13 @@
  */
 import { lowerBound } from './sortedSearch';
 
-export function dedupeByPixel<T extends { x: number }>(sorted: readonly T[], from: number, to: number, widthPx: number, gapPx = 3): T[] {
+export function dedupeByPixel<T extends { x: number }>(
+  sorted: readonly T[],
+  from: number,
+  to: number,
+  widthPx: number,
+  gapPx = 3,
+): T[] {
   const out: T[] = [];
   if (!(to > from) || widthPx <= 0) return out;
   const perPx = (to - from) / widthPx;

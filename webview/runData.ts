@@ -5,7 +5,15 @@
  */
 import { Decimator } from './decimation';
 import { lowerBound } from './sortedSearch';
-import { AlertMarker, AppendMessage, fromWire, NormSummary, RunHeader, SeriesRows, SnapshotMessage } from '../src/shared/webviewProtocol';
+import {
+  AlertMarker,
+  AppendMessage,
+  fromWire,
+  NormSummary,
+  RunHeader,
+  SeriesRows,
+  SnapshotMessage,
+} from '../src/shared/webviewProtocol';
 
 /** A drawn point; tooltips name its `step` (the layer chart draws a column's first step at the column's middle). */
 export interface Point {
@@ -38,7 +46,11 @@ export class RunData {
    * step): what is derived from the rows as they arrive (decimation, the maximum) starts over.
    */
   rewrites = 0;
-  private readonly decimators = { norms: new Decimator<Point>(), losses: new Decimator<Point>(), lrs: new Decimator<Point>() };
+  private readonly decimators = {
+    norms: new Decimator<Point>(),
+    losses: new Decimator<Point>(),
+    lrs: new Decimator<Point>(),
+  };
   /** The largest norm of the first `scanned` rows. */
   private max = { rewrites: -1, scanned: 0, point: undefined as Point | undefined };
   /** Smallest and largest step of the run (NaN while empty); buckets of old steps start before their extremes. */
@@ -110,7 +122,8 @@ export class RunData {
       const step = steps[i];
       const total = totals[i];
       let atEnd = insertByStep(Number.isFinite(total) ? this.norms : this.nonFinite, { x: step, y: total, step });
-      if (losses && Number.isFinite(losses[i])) atEnd = insertByStep(this.losses, { x: step, y: losses[i], step }) && atEnd;
+      if (losses && Number.isFinite(losses[i]))
+        atEnd = insertByStep(this.losses, { x: step, y: losses[i], step }) && atEnd;
       if (lrs && Number.isFinite(lrs[i])) atEnd = insertByStep(this.lrs, { x: step, y: lrs[i], step }) && atEnd;
       if (!atEnd) this.rewrites++;
       if (!(step >= this.firstStep)) this.firstStep = step;
@@ -119,7 +132,8 @@ export class RunData {
   }
 
   private addAlerts(markers: readonly AlertMarker[]): void {
-    for (const m of markers) this.alerts.push({ kind: m.kind, step: m.step, value: fromWire(m.value), message: m.message });
+    for (const m of markers)
+      this.alerts.push({ kind: m.kind, step: m.step, value: fromWire(m.value), message: m.message });
   }
 }
 
@@ -129,7 +143,9 @@ export class RunData {
  */
 function keepLayers(previous: RunHeader | undefined, next: RunHeader): RunHeader {
   const old = previous?.layers;
-  return old && old.length === next.layers.length && old.every((name, i) => name === next.layers[i]) ? { ...next, layers: old } : next;
+  return old && old.length === next.layers.length && old.every((name, i) => name === next.layers[i])
+    ? { ...next, layers: old }
+    : next;
 }
 
 /**
@@ -143,7 +159,8 @@ export function insertByStep(points: Point[], p: Point): boolean {
     return true;
   }
   const at = lowerBound(points, p.x);
-  if (at < n && points[at].x === p.x) points[at] = p; // one value per step
+  if (at < n && points[at].x === p.x)
+    points[at] = p; // one value per step
   else points.splice(at, 0, p);
   return false;
 }

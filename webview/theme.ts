@@ -29,7 +29,8 @@ function cssVar(style: CSSStyleDeclaration, name: string, fallback: string): str
 export function readTheme(doc: Document = document): Theme {
   const style = getComputedStyle(doc.documentElement);
   const dark = doc.body.classList.contains('vscode-dark') || doc.body.classList.contains('vscode-high-contrast');
-  const highContrast = doc.body.classList.contains('vscode-high-contrast') || doc.body.classList.contains('vscode-high-contrast-light');
+  const highContrast =
+    doc.body.classList.contains('vscode-high-contrast') || doc.body.classList.contains('vscode-high-contrast-light');
   const v = (name: string, light: string, darkValue: string): string => cssVar(style, name, dark ? darkValue : light);
   const blue = v('--vscode-charts-blue', '#1a85ff', '#3794ff');
   const red = v('--vscode-charts-red', '#e51400', '#f14c4c');
@@ -44,14 +45,21 @@ export function readTheme(doc: Document = document): Theme {
     foreground: v('--vscode-foreground', '#616161', '#cccccc'),
     muted: v('--vscode-descriptionForeground', '#717171', '#9d9d9d'),
     // charts.lines is drawn for sparse axes; a dense grid needs it fainter, except in high contrast.
-    grid: highContrast ? v('--vscode-charts-lines', '#ffffff', '#ffffff') : withAlpha(v('--vscode-charts-lines', '#616161', '#cccccc'), dark ? 0.16 : 0.2),
+    grid: highContrast
+      ? v('--vscode-charts-lines', '#ffffff', '#ffffff')
+      : withAlpha(v('--vscode-charts-lines', '#616161', '#cccccc'), dark ? 0.16 : 0.2),
     background,
     norm: blue,
     error: v('--vscode-errorForeground', red, red),
     warning: v('--vscode-editorWarning-foreground', yellow, yellow),
     palette: [blue, orange, green, purple, yellow, red, v('--vscode-charts-foreground', '#616161', '#cccccc')],
     // Low values fade toward the background so the hot cells stand out; purple marks NaN/Inf.
-    heatStops: [mix(bg, rgb(blue, [55, 148, 255]), 0.35), rgb(blue, [55, 148, 255]), rgb(yellow, [204, 167, 0]), rgb(red, [241, 76, 76])],
+    heatStops: [
+      mix(bg, rgb(blue, [55, 148, 255]), 0.35),
+      rgb(blue, [55, 148, 255]),
+      rgb(yellow, [204, 167, 0]),
+      rgb(red, [241, 76, 76]),
+    ],
     heatNonFinite: rgb(purple, [177, 128, 215]),
     tooltipBackground: v('--vscode-editorHoverWidget-background', '#f8f8f8', '#252526'),
     tooltipForeground: v('--vscode-editorHoverWidget-foreground', '#616161', '#cccccc'),

@@ -16,7 +16,9 @@ export interface Notice {
 }
 
 export function composeNotice(runName: string, items: readonly AdmittedAlert[]): Notice {
-  const ordered = [...items].sort((a, b) => (a.alert.severity === b.alert.severity ? 0 : a.alert.severity === 'error' ? -1 : 1));
+  const ordered = [...items].sort((a, b) =>
+    a.alert.severity === b.alert.severity ? 0 : a.alert.severity === 'error' ? -1 : 1,
+  );
   const held = items.reduce((n, i) => n + i.held, 0);
   const more = held > 0 ? ` (${held} similar alerts since the last notice)` : '';
   return {

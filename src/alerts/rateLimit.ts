@@ -7,7 +7,10 @@ export class NotificationGate {
   /** Alerts held back since the last one shown, per (run, kind), so the next one can say how many. */
   private readonly suppressed = new Map<string, number>();
 
-  constructor(private intervalMs: number, private readonly now: () => number = Date.now) {}
+  constructor(
+    private intervalMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   setInterval(ms: number): void {
     this.intervalMs = ms;

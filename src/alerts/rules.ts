@@ -109,7 +109,16 @@ export class RunAlerts {
       if (!this.firstNonFinite) this.firstNonFinite = { step: s.step, layers: badLayers };
       if (!this.inNonFinite) {
         const where = badLayers.length > 0 ? ` in ${badLayers.join(', ')}` : '';
-        alerts.push(this.alert('nonfinite', 'error', s.step, total, `non-finite gradient norm (${fmt(total)}) at step ${s.step}${where}`, badLayers));
+        alerts.push(
+          this.alert(
+            'nonfinite',
+            'error',
+            s.step,
+            total,
+            `non-finite gradient norm (${fmt(total)}) at step ${s.step}${where}`,
+            badLayers,
+          ),
+        );
       }
     }
     this.inNonFinite = nonFinite;
@@ -119,14 +128,31 @@ export class RunAlerts {
     if (breach) {
       this.thresholdCount++;
       if (this.thresholdFirstStep < 0) this.thresholdFirstStep = s.step;
-      if (!this.inBreach) alerts.push(this.alert('threshold', 'warning', s.step, total, `gradient norm ${fmt(total)} exceeds the threshold ${fmt(this.threshold)} at step ${s.step}`));
+      if (!this.inBreach)
+        alerts.push(
+          this.alert(
+            'threshold',
+            'warning',
+            s.step,
+            total,
+            `gradient norm ${fmt(total)} exceeds the threshold ${fmt(this.threshold)} at step ${s.step}`,
+          ),
+        );
     }
     this.inBreach = breach;
 
     const spike = this.isSpike(total);
     if (spike !== undefined) {
       this.spikes.push(s.step);
-      alerts.push(this.alert('spike', 'warning', s.step, total, `gradient norm spiked to ${fmt(total)} at step ${s.step} (recent median ${fmt(spike)})`));
+      alerts.push(
+        this.alert(
+          'spike',
+          'warning',
+          s.step,
+          total,
+          `gradient norm spiked to ${fmt(total)} at step ${s.step} (recent median ${fmt(spike)})`,
+        ),
+      );
     } else {
       this.remember(total); // spikes stay out of the baseline so a burst cannot raise it
     }
@@ -135,7 +161,15 @@ export class RunAlerts {
       this.vanishingRun++;
       if (this.vanishingRun === this.settings.vanishingSteps) {
         const first = s.step - this.settings.vanishingSteps + 1;
-        alerts.push(this.alert('vanishing', 'warning', s.step, total, `gradient norm below ${fmt(this.settings.vanishingFloor)} for ${this.settings.vanishingSteps} steps (since about step ${first})`));
+        alerts.push(
+          this.alert(
+            'vanishing',
+            'warning',
+            s.step,
+            total,
+            `gradient norm below ${fmt(this.settings.vanishingFloor)} for ${this.settings.vanishingSteps} steps (since about step ${first})`,
+          ),
+        );
       }
     } else {
       this.vanishingRun = 0;
@@ -184,7 +218,14 @@ export class RunAlerts {
     if (this.windowFill < this.window.length) this.windowFill++;
   }
 
-  private alert(kind: AlertKind, severity: Alert['severity'], step: number, value: number, message: string, layers?: string[]): Alert {
+  private alert(
+    kind: AlertKind,
+    severity: Alert['severity'],
+    step: number,
+    value: number,
+    message: string,
+    layers?: string[],
+  ): Alert {
     const a: Alert = { kind, severity, run_id: this.runId, step, value, message };
     if (layers && layers.length > 0) a.layers = layers;
     return a;

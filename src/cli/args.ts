@@ -18,7 +18,10 @@ export function resolveEndpoint(url: string | undefined, token: string | undefin
   // An empty variable counts as unset (the e2e harness and some shells export empty values).
   const u = url || process.env.GRADIENT_MONITOR_URL || found?.url;
   const t = token || process.env.GRADIENT_MONITOR_TOKEN || (u === found?.url ? found?.token : undefined);
-  if (!u) throw new UsageError('no endpoint: pass --url, set GRADIENT_MONITOR_URL, or start VS Code with the extension (or `gradient-monitor serve`)');
+  if (!u)
+    throw new UsageError(
+      'no endpoint: pass --url, set GRADIENT_MONITOR_URL, or start VS Code with the extension (or `gradient-monitor serve`)',
+    );
   if (!t) throw new UsageError(`no token for ${u}: pass --token or set GRADIENT_MONITOR_TOKEN`);
   return { url: u, token: t };
 }

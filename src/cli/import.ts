@@ -13,14 +13,23 @@ export async function importCommand(args: string[], out: Out, err: Out): Promise
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { output: { type: 'string', short: 'o' }, force: { type: 'boolean' }, 'run-id': { type: 'string' }, name: { type: 'string' } },
+    options: {
+      output: { type: 'string', short: 'o' },
+      force: { type: 'boolean' },
+      'run-id': { type: 'string' },
+      name: { type: 'string' },
+    },
   });
   if (positionals.length !== 1) throw new UsageError('import takes exactly one file');
   if (!values.output) throw new UsageError('import needs -o OUT.jsonl');
   const [source] = positionals;
   let result;
   try {
-    result = await convertToRunLog(source, values.output, { overwrite: values.force, runId: values['run-id'], name: values.name });
+    result = await convertToRunLog(source, values.output, {
+      overwrite: values.force,
+      runId: values['run-id'],
+      name: values.name,
+    });
   } catch (e) {
     if (e instanceof OutputExistsError) {
       err(`gradient-monitor: ${e.message} (pass --force to replace it)`);
@@ -29,10 +38,13 @@ export async function importCommand(args: string[], out: Out, err: Out): Promise
     throw e;
   }
   const { read } = result;
-  out(`imported ${result.steps} steps of run "${result.name}" (${LOG_FORMAT_NAMES[read.format]}) into ${values.output}`);
+  out(
+    `imported ${result.steps} steps of run "${result.name}" (${LOG_FORMAT_NAMES[read.format]}) into ${values.output}`,
+  );
   for (const note of read.notes) out(`note: ${note}`);
   const problems = describeReadProblems(source, read.problems);
   if (problems) err(`gradient-monitor: ${problems}; everything readable was imported`);
-  if (read.tornTail) err(`gradient-monitor: ${source}: the last line was cut short (a crash while writing) and was skipped`);
+  if (read.tornTail)
+    err(`gradient-monitor: ${source}: the last line was cut short (a crash while writing) and was skipped`);
   return problems ? 1 : 0;
 }

@@ -45,7 +45,11 @@ type Out = (line: string) => void;
 /** How long `serve` waits on shutdown for a failing disk before giving up on unwritten messages. */
 const SHUTDOWN_WAIT_MS = 5000;
 
-export async function main(argv: string[], out: Out = (l) => process.stdout.write(l + '\n'), err: Out = (l) => process.stderr.write(l + '\n')): Promise<number> {
+export async function main(
+  argv: string[],
+  out: Out = (l) => process.stdout.write(l + '\n'),
+  err: Out = (l) => process.stderr.write(l + '\n'),
+): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -102,7 +106,13 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
   const token = chosenToken || newToken();
   const logDir = path.resolve(values['log-dir'] ?? path.join('.gradient-monitor', 'runs'));
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
-  const hub = new Hub(new RunStore({ alerts: { ...DEFAULT_ALERT_SETTINGS, threshold }, maxRuns: numberOption(values['max-runs'], 'max-runs') }), logDir);
+  const hub = new Hub(
+    new RunStore({
+      alerts: { ...DEFAULT_ALERT_SETTINGS, threshold },
+      maxRuns: numberOption(values['max-runs'], 'max-runs'),
+    }),
+    logDir,
+  );
   const maxLayers = numberOption(values['max-layers'], 'max-layers');
   const server = new GradientServer(hub, {
     host,
@@ -125,7 +135,9 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
   hub.on('run', (r) => {
     if (r.state !== 'live') err(`run ${r.id} ${r.state} after ${r.stepCount} steps`);
   });
-  hub.on('recording', (runId, e) => err(e ? `cannot record ${runId}: ${e.message} (kept in memory, retrying)` : `recording ${runId} resumed`));
+  hub.on('recording', (runId, e) =>
+    err(e ? `cannot record ${runId}: ${e.message} (kept in memory, retrying)` : `recording ${runId} resumed`),
+  );
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
@@ -136,7 +148,9 @@ async function serve(args: string[], out: Out, err: Out): Promise<number> {
   const lost = await hub.close(SHUTDOWN_WAIT_MS); // flushes every buffered line, unless the disk keeps refusing
   removeDiscoverySync();
   if (lost > 0) {
-    err(`gradient-monitor: gave up on ${lost} messages that could not be written to ${logDir} within ${SHUTDOWN_WAIT_MS / 1000} s`);
+    err(
+      `gradient-monitor: gave up on ${lost} messages that could not be written to ${logDir} within ${SHUTDOWN_WAIT_MS / 1000} s`,
+    );
     return 1;
   }
   return 0;
@@ -178,7 +192,11 @@ async function runSimulate(args: string[], out: Out, err: Out): Promise<number> 
 }
 
 async function inspect(args: string[], out: Out): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean' }, threshold: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { json: { type: 'boolean' }, threshold: { type: 'string' } },
+  });
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one log file');
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
   const s = await summarizeLog(positionals[0], { ...DEFAULT_ALERT_SETTINGS, threshold });
@@ -186,11 +204,26 @@ async function inspect(args: string[], out: Out): Promise<number> {
     out(JSON.stringify(s, null, 2));
     return 0;
   }
-  out(`run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.duration_seconds !== null ? ` in ${formatDuration(s.duration_seconds)}` : ''}${s.framework ? `, ${s.framework}` : ''} [${LOG_FORMAT_NAMES[s.format]}]`);
-  out(`max total norm ${s.max_total_norm === null ? '-' : fmt(s.max_total_norm)}${s.max_total_norm_step !== null ? ` at step ${s.max_total_norm_step}` : ''}; threshold ${fmt(s.threshold)} exceeded on ${s.threshold_exceeded.count} steps${s.threshold_exceeded.first_step !== null ? ` (first at ${s.threshold_exceeded.first_step})` : ''}`);
-  out(s.first_nonfinite ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)` : 'no non-finite norms');
-  out(s.spikes.length ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}` : 'no spikes');
-  if (s.median_total_norm !== null) out(`median ${fmt(s.median_total_norm)}, p99 ${fmt(s.p99_total_norm ?? NaN)}${s.suggested_max_norm !== null ? `; suggested max_norm ${fmt(s.suggested_max_norm)}` : ''}${s.clip_rate !== null ? `; clipped on ${(100 * s.clip_rate).toFixed(1)}% of steps` : ''}`);
+  out(
+    `run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.duration_seconds !== null ? ` in ${formatDuration(s.duration_seconds)}` : ''}${s.framework ? `, ${s.framework}` : ''} [${LOG_FORMAT_NAMES[s.format]}]`,
+  );
+  out(
+    `max total norm ${s.max_total_norm === null ? '-' : fmt(s.max_total_norm)}${s.max_total_norm_step !== null ? ` at step ${s.max_total_norm_step}` : ''}; threshold ${fmt(s.threshold)} exceeded on ${s.threshold_exceeded.count} steps${s.threshold_exceeded.first_step !== null ? ` (first at ${s.threshold_exceeded.first_step})` : ''}`,
+  );
+  out(
+    s.first_nonfinite
+      ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
+      : 'no non-finite norms',
+  );
+  out(
+    s.spikes.length
+      ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}`
+      : 'no spikes',
+  );
+  if (s.median_total_norm !== null)
+    out(
+      `median ${fmt(s.median_total_norm)}, p99 ${fmt(s.p99_total_norm ?? NaN)}${s.suggested_max_norm !== null ? `; suggested max_norm ${fmt(s.suggested_max_norm)}` : ''}${s.clip_rate !== null ? `; clipped on ${(100 * s.clip_rate).toFixed(1)}% of steps` : ''}`,
+    );
   const problems = describeReadProblems(positionals[0], s.read.bad_lines);
   if (problems) out(`read problems (the data around them was kept): ${problems}`);
   if (s.read.torn_tail) out('the last line was cut short (a crash while writing) and was skipped');

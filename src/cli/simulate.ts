@@ -21,7 +21,9 @@ export async function simulate(o: SimulateOptions): Promise<{ sent: number; erro
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`endpoint refused the connection: HTTP ${res.statusCode}`)));
+    ws.once('unexpected-response', (_req, res) =>
+      reject(new Error(`endpoint refused the connection: HTTP ${res.statusCode}`)),
+    );
   });
   ws.on('message', (data) => {
     const parsed = JSON.parse(data.toString()) as ServerMessage | ServerMessage[];
@@ -39,7 +41,14 @@ export async function simulate(o: SimulateOptions): Promise<{ sent: number; erro
     for (const m of batch) m.seq = seq++;
     ws.send(stringifyKeepingNonFinite(batch));
   };
-  sendBatch([runStartFor(o, { pid: process.pid, argv: process.argv.slice(1), cwd: process.cwd(), source: 'gradient-monitor simulate' })]);
+  sendBatch([
+    runStartFor(o, {
+      pid: process.pid,
+      argv: process.argv.slice(1),
+      cwd: process.cwd(),
+      source: 'gradient-monitor simulate',
+    }),
+  ]);
   const started = Date.now();
   const tickMs = 20;
   let batch: ClientMessage[] = [];

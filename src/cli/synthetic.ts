@@ -41,7 +41,14 @@ export function syntheticLayers(count = SYNTHETIC_LAYERS.length): string[] {
 }
 
 export function runStartFor(o: SyntheticOptions, meta: Record<string, unknown> = {}): ClientMessage {
-  const m: ClientMessage = { type: 'run_start', run_id: o.runId, name: o.name ?? o.runId, framework: 'other', layers: syntheticLayers(o.layers), meta };
+  const m: ClientMessage = {
+    type: 'run_start',
+    run_id: o.runId,
+    name: o.name ?? o.runId,
+    framework: 'other',
+    layers: syntheticLayers(o.layers),
+    meta,
+  };
   if (o.threshold !== undefined) m.threshold = o.threshold;
   return m;
 }

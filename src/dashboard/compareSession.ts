@@ -50,7 +50,11 @@ export class CompareSession {
     private readonly post: (message: HostMessage) => void,
     options: CompareSessionOptions = {},
   ) {
-    this.coalescer = new Coalescer(() => this.send(), options.updateIntervalMs ?? 1000, options.scheduler ?? realScheduler);
+    this.coalescer = new Coalescer(
+      () => this.send(),
+      options.updateIntervalMs ?? 1000,
+      options.scheduler ?? realScheduler,
+    );
     this.unsubscribe = sources.map((s) => s.subscribe((run) => this.onChange(run)));
   }
 

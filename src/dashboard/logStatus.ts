@@ -25,7 +25,9 @@ export function recordedSummary(report: RunReport): RecordedSummary | null {
     p99: finiteOrNull(report.norm.p99),
     nonFiniteSteps: report.nonFiniteSteps,
     firstNonFinite: report.firstNonFinite,
-    alerts: report.alerts.slice(0, MAX_SUMMARY_ALERTS).map((a) => ({ kind: a.kind, step: a.step, value: toWire(a.value), message: a.message })),
+    alerts: report.alerts
+      .slice(0, MAX_SUMMARY_ALERTS)
+      .map((a) => ({ kind: a.kind, step: a.step, value: toWire(a.value), message: a.message })),
     alertCount: report.alertCount,
     clipRate: report.clipRate,
     suggestedMaxNorm: report.suggestedMaxNorm,
@@ -41,13 +43,31 @@ export function loadedStatus(file: string, loaded: LoadedRun | undefined, failur
   const problems = (loaded?.read.problems ?? []).map((p) => `${problemLocation(p)}: ${p.message}`);
   if (failure !== undefined) problems.unshift(failure);
   const notes = [...(loaded?.read.notes ?? [])];
-  if (loaded?.read.tornTail) notes.push('The last line was cut short (the run was likely killed while writing it) and was skipped; everything before it is shown.');
-  if (loaded && loaded.otherRunIds.length > 0) notes.push(`The log also holds runs ${loaded.otherRunIds.join(', ')}; only the first is shown.`);
-  if (loaded && !loaded.run && failure === undefined) problems.push('no run in this file: it holds no run_start or step message');
-  return { type: 'logStatus', file, loading: false, problems, notes, summary: loaded ? recordedSummary(reportFor(loaded)) : null };
+  if (loaded?.read.tornTail)
+    notes.push(
+      'The last line was cut short (the run was likely killed while writing it) and was skipped; everything before it is shown.',
+    );
+  if (loaded && loaded.otherRunIds.length > 0)
+    notes.push(`The log also holds runs ${loaded.otherRunIds.join(', ')}; only the first is shown.`);
+  if (loaded && !loaded.run && failure === undefined)
+    problems.push('no run in this file: it holds no run_start or step message');
+  return {
+    type: 'logStatus',
+    file,
+    loading: false,
+    problems,
+    notes,
+    summary: loaded ? recordedSummary(reportFor(loaded)) : null,
+  };
 }
 
 /** A log without run_end is not live in a viewer (nothing streams into it): it shows as interrupted, and says why. */
 export function settleUnfinished(run: Run): void {
-  if (run.state === 'live') run.end({ type: 'run_end', run_id: run.id, status: 'interrupted', message: 'The log ends without run_end: the run was killed, or was still running when the log was read.' });
+  if (run.state === 'live')
+    run.end({
+      type: 'run_end',
+      run_id: run.id,
+      status: 'interrupted',
+      message: 'The log ends without run_end: the run was killed, or was still running when the log was read.',
+    });
 }

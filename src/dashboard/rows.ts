@@ -38,8 +38,11 @@ class RowBuilder {
 
   finish(): SeriesRows {
     const n = this.length;
-    const order = this.sorted ? undefined : Array.from({ length: n }, (_, i) => i).sort((a, b) => this.steps[a] - this.steps[b]);
-    const column = (src: Float64Array): Float64Array => (order ? Float64Array.from(order, (i) => src[i]) : src.slice(0, n));
+    const order = this.sorted
+      ? undefined
+      : Array.from({ length: n }, (_, i) => i).sort((a, b) => this.steps[a] - this.steps[b]);
+    const column = (src: Float64Array): Float64Array =>
+      order ? Float64Array.from(order, (i) => src[i]) : src.slice(0, n);
     const rows: SeriesRows = { steps: column(this.steps), totals: column(this.totals) };
     if (this.hasLoss) rows.losses = column(this.losses);
     if (this.hasLr) rows.lrs = column(this.lrs);
@@ -73,7 +76,8 @@ export function appendedRows(series: Series, cursor: number): SeriesRows | undef
 }
 
 function pushRecent(rows: RowBuilder, series: Series, from: number): void {
-  for (let k = from; k < series.recentSize; k++) rows.push(series.stepAt(k), series.totalAt(k), series.lossAt(k), series.lrAt(k));
+  for (let k = from; k < series.recentSize; k++)
+    rows.push(series.stepAt(k), series.totalAt(k), series.lossAt(k), series.lrAt(k));
 }
 
 export function alertMarkers(alerts: readonly Alert[], from = 0): AlertMarker[] {
@@ -81,7 +85,14 @@ export function alertMarkers(alerts: readonly Alert[], from = 0): AlertMarker[] 
 }
 
 export function runListItem(run: Run): RunListItem {
-  const item: RunListItem = { id: run.id, name: run.name, state: run.state, steps: run.stepCount, alertCount: run.alertCount, updatedAt: run.updatedAt };
+  const item: RunListItem = {
+    id: run.id,
+    name: run.name,
+    state: run.state,
+    steps: run.stepCount,
+    alertCount: run.alertCount,
+    updatedAt: run.updatedAt,
+  };
   if (run.framework) item.framework = run.framework;
   return item;
 }
@@ -89,7 +100,8 @@ export function runListItem(run: Run): RunListItem {
 export function runHeader(run: Run): RunHeader {
   // A client may send layer norms without naming the layers in run_start.
   const series = run.series();
-  const layers = run.layers.length > 0 ? run.layers : Array.from({ length: series?.layerCount ?? 0 }, (_, i) => `layer ${i}`);
+  const layers =
+    run.layers.length > 0 ? run.layers : Array.from({ length: series?.layerCount ?? 0 }, (_, i) => `layer ${i}`);
   const hasSteps = series !== undefined && series.count > 0;
   const header: RunHeader = {
     ...runListItem(run),

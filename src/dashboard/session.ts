@@ -48,7 +48,13 @@ export class DashboardSession {
   private selected?: Run;
   private waitingFor: string | null = null;
   /** What the webview holds of the selected run. */
-  private shown?: { series: Series | undefined; layerCount: number; cursor: number; rowsSinceSnapshot: number; alertCursor: number };
+  private shown?: {
+    series: Series | undefined;
+    layerCount: number;
+    cursor: number;
+    rowsSinceSnapshot: number;
+    alertCursor: number;
+  };
   private runsDirty = false;
   private selectedDirty = false;
   private lastSummary = -Infinity;
@@ -70,7 +76,11 @@ export class DashboardSession {
     this.scheduler = options.scheduler ?? realScheduler;
     this.summaryIntervalMs = options.summaryIntervalMs ?? 1000;
     this.onExport = options.onExport;
-    this.coalescer = new Coalescer(() => this.flush(), options.updateIntervalMs ?? 1000 / MAX_UPDATES_PER_SECOND, this.scheduler);
+    this.coalescer = new Coalescer(
+      () => this.flush(),
+      options.updateIntervalMs ?? 1000 / MAX_UPDATES_PER_SECOND,
+      this.scheduler,
+    );
     this.unsubscribe = source.subscribe((run, change) => this.onChange(run, change));
   }
 
@@ -185,7 +195,13 @@ export class DashboardSession {
       summary: this.summary(run),
       bucketWidth: series?.envelope.bucketWidth ?? 1,
     });
-    this.shown = { series, layerCount: run.layers.length, cursor: series?.count ?? 0, rowsSinceSnapshot: 0, alertCursor: run.alerts.length };
+    this.shown = {
+      series,
+      layerCount: run.layers.length,
+      cursor: series?.count ?? 0,
+      rowsSinceSnapshot: 0,
+      alertCursor: run.alerts.length,
+    };
     this.selectedDirty = false;
   }
 
@@ -208,7 +224,8 @@ export class DashboardSession {
     }
     const now = this.scheduler.now();
     if (run && now - this.lastSummary >= this.summaryIntervalMs) update.summary = this.summary(run);
-    if ((update.append?.rows.steps.length ?? 0) > 0 && this.layerRequest && follows(this.layerRequest.window)) this.layersStale = true;
+    if ((update.append?.rows.steps.length ?? 0) > 0 && this.layerRequest && follows(this.layerRequest.window))
+      this.layersStale = true;
     if (run && this.layerRequest && this.layersStale) {
       if (now >= this.nextLayerRefresh) {
         update.layers = this.layerView(run, this.layerRequest);

@@ -8,7 +8,15 @@ const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : nul
 /** Median and p99 cover the steps still held at full resolution: the whole run until it outgrows the recent window. */
 export function normSummary(run: Run, stepsPerSecond: number | null): NormSummary {
   const series = run.series();
-  const empty: NormSummary = { median: null, p99: null, window: 0, steps: 0, stepsPerSecond, clipRate: null, clipWindow: 0 };
+  const empty: NormSummary = {
+    median: null,
+    p99: null,
+    window: 0,
+    steps: 0,
+    stepsPerSecond,
+    clipRate: null,
+    clipWindow: 0,
+  };
   if (!series || series.count === 0) return empty;
   const n = series.recentSize;
   const totals = new Float64Array(n);

@@ -52,7 +52,9 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
       );
       if (steps === 0) {
         const why = describeReadProblems(source, read.problems);
-        throw new NothingToImportError(why ? `nothing to import from ${why}` : `${source}: nothing to import: no step has a gradient norm`);
+        throw new NothingToImportError(
+          why ? `nothing to import from ${why}` : `${source}: nothing to import: no step has a gradient norm`,
+        );
       }
       const runId = opts.runId ?? firstId ?? '';
       conversion = { read, runId, name: name || runId, steps };
@@ -66,7 +68,11 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
  * Imports a log into a runs folder under the name a recorded run with the same id would get, so
  * importing the same file again finds (and, with overwrite, replaces) the earlier import.
  */
-export async function importIntoFolder(source: string, folder: string, opts: ConvertOptions = {}): Promise<Conversion & { out: string }> {
+export async function importIntoFolder(
+  source: string,
+  folder: string,
+  opts: ConvertOptions = {},
+): Promise<Conversion & { out: string }> {
   const format = await detectLogFormat(source);
   if (!format) throw new UnknownLogFormatError(source);
   const out = logFilePath(folder, importedRunIdentity(source, format).run_id);

@@ -14,7 +14,14 @@ export const CSV_HEADER_START = ['step', 'total_norm'];
 
 export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = { format: 'csv', bytes: 0, messages: 0, problems: problems.items, tornTail: false, notes: [] };
+  const result: LogReadResult = {
+    format: 'csv',
+    bytes: 0,
+    messages: 0,
+    problems: problems.items,
+    tornTail: false,
+    notes: [],
+  };
   const id = importedRunIdentity(file, 'csv');
   let header: string[] | undefined;
 
@@ -25,12 +32,22 @@ export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadO
       const cells = parseCsvLine(text);
       if (!header) {
         if (!cells || !isHeader(cells)) {
-          problems.add({ line, message: `expected the header "${CSV_HEADER_START.join(',')}[,layer...]", got ${JSON.stringify(text.slice(0, 80))}`, fatal: true });
+          problems.add({
+            line,
+            message: `expected the header "${CSV_HEADER_START.join(',')}[,layer...]", got ${JSON.stringify(text.slice(0, 80))}`,
+            fatal: true,
+          });
           return false;
         }
         header = cells.map((c) => c.trim());
         const layers = header.slice(2);
-        sink({ type: 'run_start', run_id: id.run_id, name: id.name, layers: layers.length > 0 ? layers : undefined, meta: { source: 'csv', file: id.file } });
+        sink({
+          type: 'run_start',
+          run_id: id.run_id,
+          name: id.name,
+          layers: layers.length > 0 ? layers : undefined,
+          meta: { source: 'csv', file: id.file },
+        });
         result.messages++;
         return true;
       }
@@ -64,7 +81,8 @@ function isHeader(cells: string[]): boolean {
 function rowToStep(cells: string[], columns: number, runId: string): { ok: StepMessage } | { error: string } {
   if (cells.length !== columns) return { error: `${cells.length} cells where the header has ${columns}` };
   const step = parseCsvNumber(cells[0]);
-  if (step === undefined || !Number.isSafeInteger(step) || step < 0) return { error: `step must be an integer >= 0, got ${JSON.stringify(cells[0])}` };
+  if (step === undefined || !Number.isSafeInteger(step) || step < 0)
+    return { error: `step must be an integer >= 0, got ${JSON.stringify(cells[0])}` };
   const total = parseCsvNumber(cells[1]);
   if (total === undefined) return { error: `total_norm must be a number, got ${JSON.stringify(cells[1])}` };
   const m: StepMessage = { type: 'step', run_id: runId, step, total_norm: total };

@@ -16,20 +16,42 @@ import { importedRunIdentity } from './identity';
 import { LogReadOptions, LogReadResult, MessageSink } from './types';
 
 /** Top-level fields copied into run_start.meta when present. */
-const META_FIELDS = ['global_step', 'max_steps', 'num_train_epochs', 'logging_steps', 'train_batch_size', 'best_model_checkpoint', 'trial_name'];
+const META_FIELDS = [
+  'global_step',
+  'max_steps',
+  'num_train_epochs',
+  'logging_steps',
+  'train_batch_size',
+  'best_model_checkpoint',
+  'trial_name',
+];
 
-export async function readHfTrainerState(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
+export async function readHfTrainerState(
+  file: string,
+  sink: MessageSink,
+  opts: LogReadOptions = {},
+): Promise<LogReadResult> {
   const text = await readFile(file, { encoding: 'utf8', signal: opts.signal });
   opts.onProgress?.(Buffer.byteLength(text));
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = { format: 'hf-trainer-state', bytes: Buffer.byteLength(text), messages: 0, problems: problems.items, tornTail: false, notes: [] };
+  const result: LogReadResult = {
+    format: 'hf-trainer-state',
+    bytes: Buffer.byteLength(text),
+    messages: 0,
+    problems: problems.items,
+    tornTail: false,
+    notes: [],
+  };
   const lines = new LineCounter(text);
 
   const scan = scanLogHistory(text);
   // The whole document is parsed too, for its top-level fields; a file cut short cannot be.
   const top = scan.closed || !scan.found ? parseTopLevel(text, lines) : undefined;
   if (!scan.found) {
-    const why = top && 'error' in top ? top.error : { line: 1, message: 'no "log_history" array: this is not a Hugging Face trainer_state.json' };
+    const why =
+      top && 'error' in top
+        ? top.error
+        : { line: 1, message: 'no "log_history" array: this is not a Hugging Face trainer_state.json' };
     problems.add({ ...why, fatal: true });
     return result;
   }
@@ -75,7 +97,10 @@ export async function readHfTrainerState(file: string, sink: MessageSink, opts: 
     });
   }
   if (scan.elements.length > 0 && steps === 0) {
-    problems.add({ line: lines.lineOf(scan.elements[0].start), message: 'no log_history entry has a "grad_norm" (Transformers logs it since about v4.38)' });
+    problems.add({
+      line: lines.lineOf(scan.elements[0].start),
+      message: 'no log_history entry has a "grad_norm" (Transformers logs it since about v4.38)',
+    });
   }
   if (nonFinite > 0) {
     result.notes.push(
@@ -83,7 +108,10 @@ export async function readHfTrainerState(file: string, sink: MessageSink, opts: 
         'Transformers logs this without a warning, so these steps are flagged as non-finite',
     );
   }
-  if (withoutNorm > 0) result.notes.push(`${withoutNorm} log_history entries without grad_norm (evaluation and summary logs) were left out`);
+  if (withoutNorm > 0)
+    result.notes.push(
+      `${withoutNorm} log_history entries without grad_norm (evaluation and summary logs) were left out`,
+    );
 
   const end = runEndFor(id.run_id, state, scan.closed);
   if (end) {
@@ -103,13 +131,17 @@ function entryToStep(text: string, runId: string): Parsed<StepMessage | undefine
   } catch (e) {
     return { error: `log_history entry is not valid JSON: ${(e as Error).message}` };
   }
-  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return { error: 'log_history entry is not an object' };
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+    return { error: 'log_history entry is not an object' };
   const e = entry as Record<string, unknown>;
   if (e.grad_norm === undefined || e.grad_norm === null) return { ok: undefined };
   const norm = toNumber(e.grad_norm);
-  if (norm === undefined) return { error: `grad_norm must be a number, got ${JSON.stringify(e.grad_norm).slice(0, 40)}` };
+  if (norm === undefined)
+    return { error: `grad_norm must be a number, got ${JSON.stringify(e.grad_norm).slice(0, 40)}` };
   if (typeof e.step !== 'number' || !Number.isSafeInteger(e.step) || e.step < 0) {
-    return { error: `log_history entry with grad_norm has no valid "step" (got ${JSON.stringify(e.step) ?? 'nothing'})` };
+    return {
+      error: `log_history entry with grad_norm has no valid "step" (got ${JSON.stringify(e.step) ?? 'nothing'})`,
+    };
   }
   const step: StepMessage = { type: 'step', run_id: runId, step: e.step, total_norm: norm };
   const loss = toNumber(e.loss);
@@ -126,10 +158,18 @@ function runEndFor(runId: string, state: Record<string, unknown>, complete: bool
   const maxSteps = state.max_steps;
   if (typeof globalStep !== 'number' || typeof maxSteps !== 'number' || maxSteps <= 0) return undefined;
   if (globalStep >= maxSteps) return { type: 'run_end', run_id: runId, status: 'completed' };
-  return { type: 'run_end', run_id: runId, status: 'interrupted', message: `trainer state saved at step ${globalStep} of ${maxSteps}` };
+  return {
+    type: 'run_end',
+    run_id: runId,
+    status: 'interrupted',
+    message: `trainer state saved at step ${globalStep} of ${maxSteps}`,
+  };
 }
 
-function parseTopLevel(text: string, lines: LineCounter): { ok: Record<string, unknown> } | { error: { line: number; message: string } } {
+function parseTopLevel(
+  text: string,
+  lines: LineCounter,
+): { ok: Record<string, unknown> } | { error: { line: number; message: string } } {
   try {
     const doc = parseJsonAllowingNonFinite(text);
     if (typeof doc === 'object' && doc !== null && !Array.isArray(doc)) return { ok: doc as Record<string, unknown> };
@@ -137,7 +177,9 @@ function parseTopLevel(text: string, lines: LineCounter): { ok: Record<string, u
   } catch (e) {
     const message = (e as Error).message;
     const at = /at position (\d+)/.exec(message);
-    return { error: { line: at ? lines.lineOf(Number(at[1])) : 1, message: `not valid JSON: ${message.split('\n')[0]}` } };
+    return {
+      error: { line: at ? lines.lineOf(Number(at[1])) : 1, message: `not valid JSON: ${message.split('\n')[0]}` },
+    };
   }
 }
 
@@ -221,7 +263,8 @@ class LineCounter {
       this.offset = 0;
       this.line = 1;
     }
-    for (let nl = this.text.indexOf('\n', this.offset); nl !== -1 && nl < target; nl = this.text.indexOf('\n', nl + 1)) this.line++;
+    for (let nl = this.text.indexOf('\n', this.offset); nl !== -1 && nl < target; nl = this.text.indexOf('\n', nl + 1))
+      this.line++;
     this.offset = target;
     return this.line;
   }

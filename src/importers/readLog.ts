@@ -35,7 +35,8 @@ export function detectFormatFromContent(head: Buffer): LogFormat | undefined {
   if (head.length >= 12 && maskedCrc32c(head.subarray(0, 8)) === head.readUInt32LE(8)) return 'tensorboard';
   const text = head.toString('utf8').replace(/^\uFEFF/, '');
   const firstLine = text.trimStart().split('\n', 1)[0];
-  if (firstLine.startsWith('{') && firstLine.includes('"type"') && firstLine.includes('"run_id"')) return 'gradient-monitor';
+  if (firstLine.startsWith('{') && firstLine.includes('"type"') && firstLine.includes('"run_id"'))
+    return 'gradient-monitor';
   if (text.trimStart().startsWith('{') && text.includes('"log_history"')) return 'hf-trainer-state';
   if (/^"?step"?\s*,\s*"?total_norm"?\s*(,|\r?$)/i.test(firstLine)) return 'csv';
   return undefined;
@@ -86,5 +87,13 @@ async function readOwnLog(file: string, sink: MessageSink, opts: LogReadOptions)
     size >= PARALLEL_MIN_BYTES && opts.parallel?.workers !== 0
       ? await readRunLogParallel(file, sink, { ...options, ...opts.parallel })
       : await readRunLog(file, sink, options);
-  return { format: 'gradient-monitor', bytes: s.bytes, lines: s.lines, messages: s.messages, problems: s.errors, tornTail: s.tornTail, notes: [] };
+  return {
+    format: 'gradient-monitor',
+    bytes: s.bytes,
+    lines: s.lines,
+    messages: s.messages,
+    problems: s.errors,
+    tornTail: s.tornTail,
+    notes: [],
+  };
 }

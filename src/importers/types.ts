@@ -38,4 +38,3 @@ export interface LogReadOptions {
 }
 
 export type MessageSink = (m: ClientMessage) => void;
-

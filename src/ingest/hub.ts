@@ -49,7 +49,10 @@ export class Hub extends EventEmitter<HubEvents> {
    * catches up (and the live view keeps going while a disk is failing). `verbatim[i]`, when given,
    * is message i's text (or its bytes) as the client sent it, recorded as is (see protocol/frame.ts).
    */
-  async ingest(messages: readonly ClientMessage[], verbatim: readonly (LogLine | undefined)[] = []): Promise<IngestResult> {
+  async ingest(
+    messages: readonly ClientMessage[],
+    verbatim: readonly (LogLine | undefined)[] = [],
+  ): Promise<IngestResult> {
     const rejected: IngestResult['rejected'] = [];
     for (const m of messages) {
       if (!this.store.has(m.run_id) || this.loading.has(m.run_id)) await this.resume(m.run_id);

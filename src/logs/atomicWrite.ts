@@ -18,7 +18,11 @@ export class OutputExistsError extends Error {
 const FLUSH_CHARS = 1 << 20;
 
 /** `produce` writes text through `write`, synchronously and in order, and may await between writes. */
-export async function writeFileAtomically(target: string, produce: (write: (text: string) => void) => Promise<void>, opts: { overwrite?: boolean } = {}): Promise<void> {
+export async function writeFileAtomically(
+  target: string,
+  produce: (write: (text: string) => void) => Promise<void>,
+  opts: { overwrite?: boolean } = {},
+): Promise<void> {
   if (!opts.overwrite && existsSync(target)) throw new OutputExistsError(target); // fail before any work
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o644);

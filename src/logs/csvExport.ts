@@ -12,7 +12,12 @@ export function stepsCsvHeader(layers: readonly string[]): string {
 }
 
 /** One row; missing layer values are written empty (read back as NaN, as pandas does). */
-export function stepCsvRow(step: number, total: number, layerNorms: ArrayLike<number> | undefined, layerCount: number): string {
+export function stepCsvRow(
+  step: number,
+  total: number,
+  layerNorms: ArrayLike<number> | undefined,
+  layerCount: number,
+): string {
   const cells: (number | string)[] = [step, total];
   for (let i = 0; i < layerCount; i++) cells.push(layerNorms && i < layerNorms.length ? layerNorms[i] : '');
   return csvLine(cells);
@@ -36,7 +41,9 @@ export interface CsvExportOptions extends LogReadOptions {
  * numbered when the run named none.
  */
 export async function exportLogToCsv(source: string, out: string, opts: CsvExportOptions = {}): Promise<CsvExport> {
-  const inRange = opts.steps ? (step: number): boolean => step >= opts.steps!.from && step <= opts.steps!.to : (): boolean => true;
+  const inRange = opts.steps
+    ? (step: number): boolean => step >= opts.steps!.from && step <= opts.steps!.to
+    : (): boolean => true;
   let exported: CsvExport | undefined;
   await writeFileAtomically(
     out,

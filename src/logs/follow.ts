@@ -26,7 +26,11 @@ export class LogFollower {
   private stopped = false;
 
   /** `offset`: bytes already read, ending at a line boundary; `lines`: complete lines before it. */
-  constructor(readonly file: string, offset: number, lines: number) {
+  constructor(
+    readonly file: string,
+    offset: number,
+    lines: number,
+  ) {
     this.offset = offset;
     this.line = lines;
   }
@@ -37,7 +41,7 @@ export class LogFollower {
     try {
       // Walk back from the end to the last newline: everything after it is a partial line still being written.
       const chunk = Buffer.alloc(64 * 1024);
-      for (let end = size; end > 0; ) {
+      for (let end = size; end > 0;) {
         const start = Math.max(0, end - chunk.length);
         const { bytesRead } = await handle.read(chunk, 0, end - start, start);
         const nl = chunk.subarray(0, bytesRead).lastIndexOf(NEWLINE);
@@ -75,7 +79,10 @@ export class LogFollower {
     }
     const complete = buffer.lastIndexOf(NEWLINE) + 1;
     if (complete === 0) return result; // only part of a line so far
-    for (const text of buffer.subarray(0, complete - 1).toString('utf8').split('\n')) {
+    for (const text of buffer
+      .subarray(0, complete - 1)
+      .toString('utf8')
+      .split('\n')) {
       const lineNo = ++this.line;
       const parsed = parseLogLine(text);
       if (parsed === undefined) continue;

@@ -50,7 +50,8 @@ export interface MessageColumns {
   extras: ColumnExtra[];
 }
 
-export type ParsedLine = { line: number; message: ClientMessage } | { line: number; error: string; torn?: boolean; tail?: boolean };
+export type ParsedLine =
+  { line: number; message: ClientMessage } | { line: number; error: string; torn?: boolean; tail?: boolean };
 
 /**
  * Packs messages as they are parsed, so a range's step objects die young instead of all living
@@ -109,13 +110,13 @@ export class ColumnsBuilder {
       this.storeLayers(m.layer_norms);
     }
     c.layerEnd[r] = this.layerAt;
-    if (m.loss !== undefined) (fields |= HAS_LOSS), (c.loss[r] = m.loss);
-    if (m.lr !== undefined) (fields |= HAS_LR), (c.lr[r] = m.lr);
-    if (m.time !== undefined) (fields |= HAS_TIME), (c.time[r] = m.time);
+    if (m.loss !== undefined) ((fields |= HAS_LOSS), (c.loss[r] = m.loss));
+    if (m.lr !== undefined) ((fields |= HAS_LR), (c.lr[r] = m.lr));
+    if (m.time !== undefined) ((fields |= HAS_TIME), (c.time[r] = m.time));
     if (m.clipped !== undefined) fields |= HAS_CLIPPED | (m.clipped ? CLIPPED : 0);
     if (m.skipped !== undefined) fields |= HAS_SKIPPED | (m.skipped ? SKIPPED : 0);
-    if (m.rank !== undefined) (fields |= HAS_RANK), (c.rank[r] = m.rank);
-    if (m.seq !== undefined) (fields |= HAS_SEQ), (c.seq[r] = m.seq);
+    if (m.rank !== undefined) ((fields |= HAS_RANK), (c.rank[r] = m.rank));
+    if (m.seq !== undefined) ((fields |= HAS_SEQ), (c.seq[r] = m.seq));
     c.fields[r] = fields;
     c.rows++;
   }
@@ -155,7 +156,20 @@ export class ColumnsBuilder {
 
 /** The buffers to transfer (not copy) when posting the columns to another thread. */
 export function transferList(c: MessageColumns): ArrayBuffer[] {
-  return [c.runIndex, c.line, c.step, c.total, c.fields, c.loss, c.lr, c.time, c.rank, c.seq, c.layerEnd, c.layerValues].map((a) => a.buffer as ArrayBuffer);
+  return [
+    c.runIndex,
+    c.line,
+    c.step,
+    c.total,
+    c.fields,
+    c.loss,
+    c.lr,
+    c.time,
+    c.rank,
+    c.seq,
+    c.layerEnd,
+    c.layerValues,
+  ].map((a) => a.buffer as ArrayBuffer);
 }
 
 /** The step of row r, as validation would have built it from its line. */

@@ -65,13 +65,26 @@ export async function readRunLogParallel(
 ): Promise<ParallelReadSummary> {
   opts.signal?.throwIfAborted();
   const maxErrors = opts.maxErrors ?? 100;
-  const summary: ParallelReadSummary = { lines: 0, messages: 0, errors: [], tornTail: false, bytes: 0, ranges: 0, rangesInWorkers: 0 };
+  const summary: ParallelReadSummary = {
+    lines: 0,
+    messages: 0,
+    errors: [],
+    tornTail: false,
+    bytes: 0,
+    ranges: 0,
+    rangesInWorkers: 0,
+  };
   const handle = await open(file, 'r');
   // Started once the first range is handed on: starting threads first made the first chart wait.
   let pool: ParsePool | undefined;
   try {
     const size = (await handle.stat()).size;
-    const planner = new RangePlanner(handle, size, opts.firstRangeBytes ?? FIRST_RANGE_BYTES, opts.rangeBytes ?? RANGE_BYTES);
+    const planner = new RangePlanner(
+      handle,
+      size,
+      opts.firstRangeBytes ?? FIRST_RANGE_BYTES,
+      opts.rangeBytes ?? RANGE_BYTES,
+    );
     // Ranges dispatched and not yet handed on, by index; a handed-on range is dropped at once, so
     // memory holds a few ranges whatever the file's size.
     const parsing = new Map<number, Promise<RangeResult>>();
@@ -97,13 +110,19 @@ export async function readRunLogParallel(
       const range = await parsing.get(applied)!;
       parsing.delete(applied);
       const lineBase = summary.lines;
-      await handOn(range.columns, lineBase, slicer, (m, line) => {
-        summary.messages++;
-        onMessage(m, line);
-      }, (line, error, torn, tail) => {
-        if (tail && torn) summary.tornTail = true;
-        else if (summary.errors.length < maxErrors) summary.errors.push({ line, message: error });
-      });
+      await handOn(
+        range.columns,
+        lineBase,
+        slicer,
+        (m, line) => {
+          summary.messages++;
+          onMessage(m, line);
+        },
+        (line, error, torn, tail) => {
+          if (tail && torn) summary.tornTail = true;
+          else if (summary.errors.length < maxErrors) summary.errors.push({ line, message: error });
+        },
+      );
       summary.lines += range.lines;
       summary.ranges++;
       if (range.inWorker) summary.rangesInWorkers++;
@@ -201,12 +220,17 @@ class ParsePool {
       }
       const entry = { worker, tasks: new Map<number, PendingRange>() };
       const { tasks } = entry;
-      worker.on('message', (reply: { index: number; lines: number; columns: MessageColumns } | { index: number; failure: string }) => {
-        const t = tasks.get(reply.index);
-        if (!t) return;
-        tasks.delete(reply.index);
-        t.resolve('failure' in reply ? parseLocally(t.task) : { lines: reply.lines, columns: reply.columns, inWorker: true });
-      });
+      worker.on(
+        'message',
+        (reply: { index: number; lines: number; columns: MessageColumns } | { index: number; failure: string }) => {
+          const t = tasks.get(reply.index);
+          if (!t) return;
+          tasks.delete(reply.index);
+          t.resolve(
+            'failure' in reply ? parseLocally(t.task) : { lines: reply.lines, columns: reply.columns, inWorker: true },
+          );
+        },
+      );
       const retire = (): void => {
         const at = this.workers.indexOf(entry);
         if (at >= 0) this.workers.splice(at, 1);
@@ -241,7 +265,9 @@ class ParsePool {
 
 function startWorker(script: string): Worker {
   // From source (tests and benchmarks run under tsx) the worker needs tsx's loader as well.
-  return script.endsWith('.ts') ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true, resourceLimits: WORKER_HEAP }) : new Worker(script, { resourceLimits: WORKER_HEAP, execArgv: [] });
+  return script.endsWith('.ts')
+    ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true, resourceLimits: WORKER_HEAP })
+    : new Worker(script, { resourceLimits: WORKER_HEAP, execArgv: [] });
 }
 
 /** The bundled worker next to the bundle (dist/), or the TypeScript source when run from src/ (tests, benchmarks). */

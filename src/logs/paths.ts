@@ -11,7 +11,10 @@ const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)$/i;
 
 export function logFileName(runId: string): string {
   const hash = createHash('sha256').update(runId).digest('hex').slice(0, 10);
-  let slug = runId.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, 80);
+  let slug = runId
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._-]+/, '')
+    .slice(0, 80);
   if (RESERVED.test(slug.split('.')[0])) slug = `_${slug}`;
   return `${slug || 'run'}-${hash}${LOG_EXTENSION}`;
 }
@@ -19,7 +22,8 @@ export function logFileName(runId: string): string {
 export function logFilePath(dir: string, runId: string): string {
   const file = path.join(dir, logFileName(runId));
   // Defence in depth: the slug cannot contain separators, but never trust that alone.
-  if (path.dirname(file) !== path.resolve(dir) && path.dirname(file) !== dir) throw new Error(`refusing log path outside ${dir}`);
+  if (path.dirname(file) !== path.resolve(dir) && path.dirname(file) !== dir)
+    throw new Error(`refusing log path outside ${dir}`);
   return file;
 }
 

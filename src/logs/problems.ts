@@ -31,9 +31,16 @@ export function problemLocation(p: ReadProblem): string {
 }
 
 /** One line naming the file and its first problems, for messages and notifications; undefined when clean. */
-export function describeReadProblems(file: string, problems: readonly ReadProblem[], unit = 'problems'): string | undefined {
+export function describeReadProblems(
+  file: string,
+  problems: readonly ReadProblem[],
+  unit = 'problems',
+): string | undefined {
   if (problems.length === 0) return undefined;
-  const first = problems.slice(0, 3).map((p) => `${problemLocation(p)}: ${p.message}`).join('; ');
+  const first = problems
+    .slice(0, 3)
+    .map((p) => `${problemLocation(p)}: ${p.message}`)
+    .join('; ');
   const more = problems.length > 3 ? ` (and ${problems.length - 3} more ${unit})` : '';
   return `${file}: ${first}${more}`;
 }

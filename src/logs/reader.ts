@@ -9,7 +9,11 @@ import { validateMessage, ValidationLimits } from '../protocol/validate';
 import { LineReadOptions, readLines } from './lines';
 
 /** A log holds what an endpoint accepted under its own limits, which may exceed the defaults. */
-const LOG_LIMITS: Partial<ValidationLimits> = { maxLayers: Infinity, maxStringLength: Infinity, maxMetaChars: Infinity };
+const LOG_LIMITS: Partial<ValidationLimits> = {
+  maxLayers: Infinity,
+  maxStringLength: Infinity,
+  maxMetaChars: Infinity,
+};
 
 export interface LogLineError {
   line: number;
@@ -30,7 +34,11 @@ export interface ReadOptions extends LineReadOptions {
   maxErrors?: number;
 }
 
-export async function readRunLog(file: string, onMessage: (m: ClientMessage, line: number) => void, opts: ReadOptions = {}): Promise<ReadSummary> {
+export async function readRunLog(
+  file: string,
+  onMessage: (m: ClientMessage, line: number) => void,
+  opts: ReadOptions = {},
+): Promise<ReadSummary> {
   const maxErrors = opts.maxErrors ?? 100;
   const summary: ReadSummary = { lines: 0, messages: 0, errors: [], tornTail: false, bytes: 0 };
   const handleLine = (text: string, lineNo: number, isTail: boolean): void => {

@@ -37,9 +37,15 @@ export interface RunSummary {
   other_runs: string[];
 }
 
-export async function summarizeLog(file: string, settings: AlertSettings = DEFAULT_ALERT_SETTINGS): Promise<RunSummary> {
+export async function summarizeLog(
+  file: string,
+  settings: AlertSettings = DEFAULT_ALERT_SETTINGS,
+): Promise<RunSummary> {
   // Only statistics are needed, so the chart series stays small.
-  const loaded = await loadRun(file, { alerts: settings, series: { ...DEFAULT_SERIES_LIMITS, recentSteps: 1024, envelopeBuckets: 64 } });
+  const loaded = await loadRun(file, {
+    alerts: settings,
+    series: { ...DEFAULT_SERIES_LIMITS, recentSteps: 1024, envelopeBuckets: 64 },
+  });
   const r = reportFor(loaded);
   const orNull = (v: number): number | null => (Number.isNaN(v) ? null : v);
   return {
@@ -66,7 +72,12 @@ export async function summarizeLog(file: string, settings: AlertSettings = DEFAU
     status: r.status,
     layers: r.layers.length,
     ranks: r.ranks,
-    read: { lines: loaded.read.lines ?? 0, bad_lines: loaded.read.problems, torn_tail: loaded.read.tornTail, notes: loaded.read.notes },
+    read: {
+      lines: loaded.read.lines ?? 0,
+      bad_lines: loaded.read.problems,
+      torn_tail: loaded.read.tornTail,
+      notes: loaded.read.notes,
+    },
     other_runs: loaded.otherRunIds,
   };
 }

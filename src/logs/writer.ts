@@ -132,7 +132,17 @@ export class RunRecorder {
   private file(runId: string): LogFile {
     let f = this.files.get(runId);
     if (!f) {
-      f = { runId, path: this.pathFor(runId), ino: -1, pending: [], appended: 0, written: 0, writing: false, waiters: [], size: -1 };
+      f = {
+        runId,
+        path: this.pathFor(runId),
+        ino: -1,
+        pending: [],
+        appended: 0,
+        written: 0,
+        writing: false,
+        waiters: [],
+        size: -1,
+      };
       this.files.set(runId, f);
     }
     return f;
@@ -250,7 +260,7 @@ function encodeLines(lines: readonly LogLine[]): Buffer {
 /** Length of the file up to and including its last newline: a partial last line is a torn write. */
 async function completeLinesSize(handle: fsp.FileHandle, size: number): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024);
-  for (let end = size; end > 0; ) {
+  for (let end = size; end > 0;) {
     const start = Math.max(0, end - chunk.length);
     const { bytesRead } = await handle.read(chunk, 0, end - start, start);
     const nl = chunk.subarray(0, bytesRead).lastIndexOf(NEWLINE);

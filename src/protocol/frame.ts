@@ -61,7 +61,7 @@ export function splitFrame(text: string): SplitFrame | undefined {
 function splitLines(text: string, from: number, to: number): SplitFrame {
   const elements: FrameElement[] = [];
   const carriageReturns = text.indexOf('\r', from) !== -1;
-  for (let lineStart = from; lineStart < to; ) {
+  for (let lineStart = from; lineStart < to;) {
     let lineEnd = text.indexOf('\n', lineStart);
     if (lineEnd === -1 || lineEnd > to) lineEnd = to;
     const e = element(text, lineStart, lineEnd);

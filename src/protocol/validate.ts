@@ -62,13 +62,18 @@ export function decodeFrame(text: string, overrides: Partial<ValidationLimits> =
   for (let i = 0; i < elements.length; i++) {
     const p = parsed[i];
     if ('error' in p) {
-      const error: ErrorMessage = { type: 'error', code: 'bad_json', message: `${batched ? `message ${i}` : 'frame'} is not valid JSON: ${p.error}` };
+      const error: ErrorMessage = {
+        type: 'error',
+        code: 'bad_json',
+        message: `${batched ? `message ${i}` : 'frame'} is not valid JSON: ${p.error}`,
+      };
       if (batched) error.index = i;
       out.errors.push(error);
       continue;
     }
     const e = elements[i];
-    const line = !e.verbatim || p.rewritten ? undefined : ascii ? ascii.subarray(e.start, e.start + e.text.length) : e.text;
+    const line =
+      !e.verbatim || p.rewritten ? undefined : ascii ? ascii.subarray(e.start, e.start + e.text.length) : e.text;
     collect(out, p.ok, i, batched, limits, line);
   }
   return out;
@@ -109,7 +114,11 @@ function decodeWhole(text: string, limits: ValidationLimits): DecodedFrame {
   try {
     raw = parseJsonAllowingNonFinite(text);
   } catch (e) {
-    return { messages: [], verbatim: [], errors: [{ type: 'error', code: 'bad_json', message: `frame is not valid JSON: ${(e as Error).message}` }] };
+    return {
+      messages: [],
+      verbatim: [],
+      errors: [{ type: 'error', code: 'bad_json', message: `frame is not valid JSON: ${(e as Error).message}` }],
+    };
   }
   const items = Array.isArray(raw) ? raw : [raw];
   if (items.length > limits.maxBatch) return tooMany(items.length, limits);
@@ -122,18 +131,35 @@ function tooMany(n: number, limits: ValidationLimits): DecodedFrame {
   return {
     messages: [],
     verbatim: [],
-    errors: [{ type: 'error', code: 'too_many_messages', message: `a frame may hold at most ${limits.maxBatch} messages, this one holds ${n}` }],
+    errors: [
+      {
+        type: 'error',
+        code: 'too_many_messages',
+        message: `a frame may hold at most ${limits.maxBatch} messages, this one holds ${n}`,
+      },
+    ],
   };
 }
 
-function collect(out: DecodedFrame, item: unknown, index: number, batched: boolean, limits: ValidationLimits, verbatim: LogLine | undefined): void {
+function collect(
+  out: DecodedFrame,
+  item: unknown,
+  index: number,
+  batched: boolean,
+  limits: ValidationLimits,
+  verbatim: LogLine | undefined,
+): void {
   const result = validate(item, limits);
   if ('ok' in result) {
     out.messages.push(result.ok);
     out.verbatim.push(verbatim);
     return;
   }
-  const error: ErrorMessage = { type: 'error', code: result.error.startsWith('unknown message type') ? 'unknown_type' : 'bad_message', message: result.error };
+  const error: ErrorMessage = {
+    type: 'error',
+    code: result.error.startsWith('unknown message type') ? 'unknown_type' : 'bad_message',
+    message: result.error,
+  };
   if (batched) error.index = index;
   if (isRecord(item)) {
     if (typeof item.run_id === 'string') error.run_id = item.run_id;
@@ -171,12 +197,15 @@ function validateRunStart(v: Record<string, unknown>, limits: ValidationLimits):
     msg.framework = v.framework as Framework;
   }
   if (v.layers !== undefined && v.layers !== null) {
-    if (!Array.isArray(v.layers)) return { error: `run_start.layers must be an array of strings, got ${describe(v.layers)}` };
-    if (v.layers.length > limits.maxLayers) return { error: `run_start.layers has ${v.layers.length} entries, the limit is ${limits.maxLayers}` };
+    if (!Array.isArray(v.layers))
+      return { error: `run_start.layers must be an array of strings, got ${describe(v.layers)}` };
+    if (v.layers.length > limits.maxLayers)
+      return { error: `run_start.layers has ${v.layers.length} entries, the limit is ${limits.maxLayers}` };
     const layers: string[] = [];
     for (let i = 0; i < v.layers.length; i++) {
       const layer = v.layers[i];
-      if (typeof layer !== 'string') return { error: `run_start.layers[${i}] must be a string, got ${describe(layer)}` };
+      if (typeof layer !== 'string')
+        return { error: `run_start.layers[${i}] must be a string, got ${describe(layer)}` };
       layers.push(layer.slice(0, limits.maxStringLength));
     }
     msg.layers = layers;
@@ -193,7 +222,8 @@ function validateRunStart(v: Record<string, unknown>, limits: ValidationLimits):
     const depth = depthOver(v.meta, limits.maxMetaDepth);
     if (depth) return { error: `run_start.meta is nested more than ${limits.maxMetaDepth} levels deep` };
     const chars = JSON.stringify(v.meta).length;
-    if (chars > limits.maxMetaChars) return { error: `run_start.meta is ${chars} characters as JSON, the limit is ${limits.maxMetaChars}` };
+    if (chars > limits.maxMetaChars)
+      return { error: `run_start.meta is ${chars} characters as JSON, the limit is ${limits.maxMetaChars}` };
     msg.meta = v.meta;
   }
   return withSeq(msg, v);
@@ -202,15 +232,22 @@ function validateRunStart(v: Record<string, unknown>, limits: ValidationLimits):
 function validateStep(v: Record<string, unknown>, limits: ValidationLimits): Result<StepMessage> {
   const runId = requireRunId(v, limits);
   if (typeof runId !== 'string') return runId;
-  if (!isSafeInteger(v.step) || v.step < 0) return { error: `step.step must be an integer >= 0, got ${describe(v.step)}` };
+  if (!isSafeInteger(v.step) || v.step < 0)
+    return { error: `step.step must be an integer >= 0, got ${describe(v.step)}` };
   const total = toNumber(v.total_norm);
-  if (total === undefined) return { error: `step.total_norm must be a number (or "NaN"/"Infinity"/"-Infinity"), got ${describe(v.total_norm)}` };
+  if (total === undefined)
+    return {
+      error: `step.total_norm must be a number (or "NaN"/"Infinity"/"-Infinity"), got ${describe(v.total_norm)}`,
+    };
   const msg: StepMessage = { type: 'step', run_id: runId, step: v.step, total_norm: total };
   if (v.layer_norms !== undefined && v.layer_norms !== null) {
-    if (!Array.isArray(v.layer_norms)) return { error: `step.layer_norms must be an array of numbers, got ${describe(v.layer_norms)}` };
-    if (v.layer_norms.length > limits.maxLayers) return { error: `step.layer_norms has ${v.layer_norms.length} values, the limit is ${limits.maxLayers}` };
+    if (!Array.isArray(v.layer_norms))
+      return { error: `step.layer_norms must be an array of numbers, got ${describe(v.layer_norms)}` };
+    if (v.layer_norms.length > limits.maxLayers)
+      return { error: `step.layer_norms has ${v.layer_norms.length} values, the limit is ${limits.maxLayers}` };
     const norms = numbers(v.layer_norms);
-    if (typeof norms === 'number') return { error: `step.layer_norms[${norms}] must be a number, got ${describe(v.layer_norms[norms])}` };
+    if (typeof norms === 'number')
+      return { error: `step.layer_norms[${norms}] must be a number, got ${describe(v.layer_norms[norms])}` };
     msg.layer_norms = norms;
   }
   for (const key of ['loss', 'lr', 'time'] as const) {
@@ -227,7 +264,8 @@ function validateStep(v: Record<string, unknown>, limits: ValidationLimits): Res
     msg[key] = raw;
   }
   if (v.rank !== undefined && v.rank !== null) {
-    if (!isSafeInteger(v.rank) || v.rank < 0 || v.rank > 1_000_000) return { error: `step.rank must be an integer in 0..1000000, got ${describe(v.rank)}` };
+    if (!isSafeInteger(v.rank) || v.rank < 0 || v.rank > 1_000_000)
+      return { error: `step.rank must be an integer in 0..1000000, got ${describe(v.rank)}` };
     msg.rank = v.rank;
   }
   return withSeq(msg, v);
@@ -267,14 +305,17 @@ function validateRunEnd(v: Record<string, unknown>, limits: ValidationLimits): R
 function requireRunId(v: Record<string, unknown>, limits: ValidationLimits): string | { error: string } {
   const id = v.run_id;
   const type = String(v.type);
-  if (typeof id !== 'string' || id.length === 0) return { error: `${type}.run_id must be a non-empty string, got ${describe(id)}` };
-  if (id.length > limits.maxStringLength) return { error: `${type}.run_id is ${id.length} characters long, the limit is ${limits.maxStringLength}` };
+  if (typeof id !== 'string' || id.length === 0)
+    return { error: `${type}.run_id must be a non-empty string, got ${describe(id)}` };
+  if (id.length > limits.maxStringLength)
+    return { error: `${type}.run_id is ${id.length} characters long, the limit is ${limits.maxStringLength}` };
   return id;
 }
 
 function withSeq<T extends ClientMessage>(msg: T, v: Record<string, unknown>): Result<T> {
   if (v.seq === undefined || v.seq === null) return { ok: msg };
-  if (!isSafeInteger(v.seq) || v.seq < 0) return { error: `${msg.type}.seq must be an integer >= 0, got ${describe(v.seq)}` };
+  if (!isSafeInteger(v.seq) || v.seq < 0)
+    return { error: `${msg.type}.seq must be an integer >= 0, got ${describe(v.seq)}` };
   msg.seq = v.seq;
   return { ok: msg };
 }

@@ -24,7 +24,11 @@ export class PythonAnalysis {
   private readonly errorCount: number;
 
   /** Sites and checks hold the syntax tree: call dispose() when done. */
-  constructor(private readonly parser: PythonParser, readonly source: string, private readonly tree: Tree = parser.parse(source)) {
+  constructor(
+    private readonly parser: PythonParser,
+    readonly source: string,
+    private readonly tree: Tree = parser.parse(source),
+  ) {
     this.lines = new LineIndex(source);
     this.syntaxError = firstSyntaxProblem(tree.rootNode);
     this.errorCount = this.syntaxError ? parser.errorCount(source) : 0;
@@ -33,7 +37,9 @@ export class PythonAnalysis {
     this.ctx = ctx;
     const steps = findTorchSteps(ctx);
     const torch = steps.map((s) => torchSite(ctx, s));
-    this.sites = [...torch, ...trainerSites(ctx), ...kerasSites(ctx), ...optaxSites(ctx)].sort((a, b) => a.line - b.line);
+    this.sites = [...torch, ...trainerSites(ctx), ...kerasSites(ctx), ...optaxSites(ctx)].sort(
+      (a, b) => a.line - b.line,
+    );
     this.checks = torchChecks(ctx, steps, torch);
   }
 
@@ -45,12 +51,19 @@ export class PythonAnalysis {
   editsFor(fixes: readonly Fix[]): TextEdit[] {
     const edits = fixes.flatMap((f) => f.edits);
     const lines = [...new Map(fixes.flatMap((f) => f.imports).map((i: ImportSpec) => [i.line, i])).values()]
-      .filter((i) => !this.ctx?.imports.bindings.some((b) => b.moduleLevel && b.local === i.local && b.qualified === i.qualified))
+      .filter(
+        (i) =>
+          !this.ctx?.imports.bindings.some((b) => b.moduleLevel && b.local === i.local && b.qualified === i.qualified),
+      )
       .map((i) => i.line);
     if (lines.length && this.ctx) {
       const { insertAt, insertNeedsNewline } = this.ctx.imports;
       const eol = this.ctx.style.eol;
-      edits.unshift({ start: insertAt, end: insertAt, text: (insertNeedsNewline ? eol : '') + lines.map((l) => l + eol).join('') });
+      edits.unshift({
+        start: insertAt,
+        end: insertAt,
+        text: (insertNeedsNewline ? eol : '') + lines.map((l) => l + eol).join(''),
+      });
     }
     return edits;
   }

@@ -21,16 +21,26 @@ export function appendArgumentEdits(call: Node, added: readonly string[], source
   }
   // One argument per line: a new line at the same indentation, after any comment that ends the last one's line.
   const lineEnd = source.indexOf('\n', last.endIndex);
-  const endOfLastLine = lineEnd === -1 || lineEnd > close ? last.endIndex : lineEnd - (source[lineEnd - 1] === '\r' ? 1 : 0);
+  const endOfLastLine =
+    lineEnd === -1 || lineEnd > close ? last.endIndex : lineEnd - (source[lineEnd - 1] === '\r' ? 1 : 0);
   const indent = indentAt(source, last.startIndex);
   const edits: TextEdit[] = [];
   if (!trailingComma) edits.push({ start: last.endIndex, end: last.endIndex, text: ',' });
-  edits.push({ start: endOfLastLine, end: endOfLastLine, text: added.map((a) => `${style.eol}${indent}${a}`).join(',') + (trailingComma ? ',' : '') });
+  edits.push({
+    start: endOfLastLine,
+    end: endOfLastLine,
+    text: added.map((a) => `${style.eol}${indent}${a}`).join(',') + (trailingComma ? ',' : ''),
+  });
   return edits;
 }
 
 /** Edits giving keyword arguments these values: existing ones are replaced in place, the others appended. */
-export function setKeywordEdits(call: Node, values: ReadonlyArray<readonly [string, string]>, source: string, style: Style): TextEdit[] {
+export function setKeywordEdits(
+  call: Node,
+  values: ReadonlyArray<readonly [string, string]>,
+  source: string,
+  style: Style,
+): TextEdit[] {
   const keywords = callArguments(call).keywords;
   const edits: TextEdit[] = [];
   const added: string[] = [];

@@ -24,15 +24,29 @@ export interface ClipPlan {
 export function planClipping(a: PythonAnalysis, req: ClipRequest): ClipPlan {
   const proposals = a.sites.map((site): ClipProposal => {
     if (site.clipping) return { site };
-    return { site, fix: a.safe(req.clipValue !== undefined ? site.addValueClipping?.(req.clipValue) : site.addNormClipping?.(req.maxNorm)) };
+    return {
+      site,
+      fix: a.safe(
+        req.clipValue !== undefined ? site.addValueClipping?.(req.clipValue) : site.addNormClipping?.(req.maxNorm),
+      ),
+    };
   });
   const fixes = proposals.flatMap((p) => (p.fix ? [p.fix] : []));
   const patched = fixes.length && a.keepsParsing(fixes) ? a.apply(fixes) : undefined;
-  const outcome = a.sites.length === 0 ? 'no-training-step' : patched !== undefined ? 'proposed' : proposals.every((p) => p.site.clipping) ? 'already-clipped' : 'cannot-place';
+  const outcome =
+    a.sites.length === 0
+      ? 'no-training-step'
+      : patched !== undefined
+        ? 'proposed'
+        : proposals.every((p) => p.site.clipping)
+          ? 'already-clipped'
+          : 'cannot-place';
   return { proposals, patched, outcome };
 }
 
 /** A unified diff of a file's change (`a/` and `b/` prefixes, 3 lines of context). */
 export function unifiedDiff(file: string, before: string, after: string): string {
-  return createTwoFilesPatch(`a/${file}`, `b/${file}`, before, after, undefined, undefined, { context: 3 }).replace(/^=+\n/, '').trimEnd();
+  return createTwoFilesPatch(`a/${file}`, `b/${file}`, before, after, undefined, undefined, { context: 3 })
+    .replace(/^=+\n/, '')
+    .trimEnd();
 }

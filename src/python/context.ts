@@ -25,7 +25,10 @@ export class AnalysisContext {
   readonly calls: Node[];
   private readonly assignments = new Map<string, Assignment[]>();
 
-  constructor(readonly root: Node, readonly source: string) {
+  constructor(
+    readonly root: Node,
+    readonly source: string,
+  ) {
     this.imports = new Imports(root, source);
     this.style = detectStyle(root, source);
     this.lines = new LineIndex(source);
@@ -86,7 +89,8 @@ export class AnalysisContext {
     const name = typeof expr === 'string' ? expr : dottedName(expr);
     const list = name ? this.assignments.get(name) : undefined;
     const pick = last((list ?? []).filter((a) => a.node.endIndex <= at.startIndex));
-    if (!pick || pick.index === undefined || pick.value.type !== 'call' || methodName(pick.value) !== 'prepare') return undefined;
+    if (!pick || pick.index === undefined || pick.value.type !== 'call' || methodName(pick.value) !== 'prepare')
+      return undefined;
     return pick.value.childForFieldName('function')?.childForFieldName('object')?.text;
   }
 
@@ -109,7 +113,10 @@ export class AnalysisContext {
     };
     if (left.type === 'pattern_list' || left.type === 'tuple_pattern') {
       const targets = left.namedChildren.filter((c): c is Node => !!c);
-      const values = right.type === 'expression_list' || right.type === 'tuple' ? right.namedChildren.filter((c): c is Node => !!c) : undefined;
+      const values =
+        right.type === 'expression_list' || right.type === 'tuple'
+          ? right.namedChildren.filter((c): c is Node => !!c)
+          : undefined;
       targets.forEach((t, i) => {
         if (values && values.length === targets.length) add(dottedName(t), { node: a, value: values[i] });
         else add(dottedName(t), { node: a, value: right, index: i });

@@ -9,7 +9,9 @@ export interface TextEdit {
 
 /** Applies non-overlapping edits; insertions at the same offset keep their given order. */
 export function applyEdits(source: string, edits: readonly TextEdit[]): string {
-  const ordered = edits.map((e, i) => ({ e, i })).sort((a, b) => a.e.start - b.e.start || a.e.end - b.e.end || a.i - b.i);
+  const ordered = edits
+    .map((e, i) => ({ e, i }))
+    .sort((a, b) => a.e.start - b.e.start || a.e.end - b.e.end || a.i - b.i);
   let out = '';
   let at = 0;
   for (const { e } of ordered) {
@@ -134,7 +136,8 @@ function joinable(lines: readonly CodeLine[]): boolean {
 
 /** An edit placing statements just before a statement, at its indentation; undefined where that cannot be done. */
 export function insertBefore(anchor: StatementAnchor, lines: readonly CodeLine[], style: Style): TextEdit | undefined {
-  if (anchor.firstOnLine) return { start: anchor.lineStart, end: anchor.lineStart, text: renderLines(lines, anchor.indent, style) };
+  if (anchor.firstOnLine)
+    return { start: anchor.lineStart, end: anchor.lineStart, text: renderLines(lines, anchor.indent, style) };
   if (!joinable(lines)) return undefined;
   return { start: anchor.start, end: anchor.start, text: `${lines.map((l) => l.text).join('; ')}; ` };
 }

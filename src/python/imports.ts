@@ -108,7 +108,10 @@ function importInsertionPoint(root: Node, source: string): { offset: number; nee
   let after: Node | undefined;
   for (const child of root.namedChildren) {
     if (!child) continue;
-    const isImport = child.type === 'import_statement' || child.type === 'import_from_statement' || child.type === 'future_import_statement';
+    const isImport =
+      child.type === 'import_statement' ||
+      child.type === 'import_from_statement' ||
+      child.type === 'future_import_statement';
     const isDocstring = !after && child.type === 'expression_statement' && child.namedChildren[0]?.type === 'string';
     if (isImport || isDocstring || (child.type === 'comment' && !after)) {
       after = child;
@@ -128,6 +131,15 @@ function importInsertionPoint(root: Node, source: string): { offset: number; nee
 }
 
 function onlyImports(node: Node): boolean {
-  const simple = node.descendantsOfType(['expression_statement', 'assignment', 'call', 'function_definition', 'class_definition']);
-  return node.descendantsOfType(['import_statement', 'import_from_statement']).length > 0 && simple.every((n) => n && n.type !== 'function_definition' && n.type !== 'class_definition' && n.type !== 'call');
+  const simple = node.descendantsOfType([
+    'expression_statement',
+    'assignment',
+    'call',
+    'function_definition',
+    'class_definition',
+  ]);
+  return (
+    node.descendantsOfType(['import_statement', 'import_from_statement']).length > 0 &&
+    simple.every((n) => n && n.type !== 'function_definition' && n.type !== 'class_definition' && n.type !== 'call')
+  );
 }

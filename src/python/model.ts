@@ -2,7 +2,8 @@
 import type { TextEdit } from './edits';
 import type { ImportSpec } from './imports';
 
-export type SiteFramework = 'pytorch' | 'accelerate' | 'fsdp' | 'lightning' | 'transformers' | 'keras' | 'tensorflow' | 'optax';
+export type SiteFramework =
+  'pytorch' | 'accelerate' | 'fsdp' | 'lightning' | 'transformers' | 'keras' | 'tensorflow' | 'optax';
 
 export interface Fix {
   title: string;
@@ -49,7 +50,14 @@ export interface TrainingSite {
   addMonitoring?(): Fix | undefined;
 }
 
-export type CheckCode = 'clip-after-step' | 'clip-before-backward' | 'clip-scaled-gradients' | 'clip-every-micro-batch' | 'log-every-micro-batch' | 'fsdp-plain-clip' | 'per-parameter-sync';
+export type CheckCode =
+  | 'clip-after-step'
+  | 'clip-before-backward'
+  | 'clip-scaled-gradients'
+  | 'clip-every-micro-batch'
+  | 'log-every-micro-batch'
+  | 'fsdp-plain-clip'
+  | 'per-parameter-sync';
 
 export interface Check {
   code: CheckCode;

@@ -6,9 +6,35 @@ import type { Node } from './parser';
 import { argument, callArguments, numberLiteral } from './syntax';
 
 const OPTIMIZERS = new Set([
-  'adabelief', 'adadelta', 'adafactor', 'adagrad', 'adam', 'adamax', 'adamaxw', 'adamw', 'adan', 'amsgrad', 'fromage', 'lamb', 'lars',
-  'lion', 'nadam', 'nadamw', 'noisy_sgd', 'novograd', 'optimistic_gradient_descent', 'polyak_sgd', 'radam', 'rmsprop', 'rprop', 'sgd',
-  'sign_sgd', 'sm3', 'yogi', 'muon', 'lbfgs',
+  'adabelief',
+  'adadelta',
+  'adafactor',
+  'adagrad',
+  'adam',
+  'adamax',
+  'adamaxw',
+  'adamw',
+  'adan',
+  'amsgrad',
+  'fromage',
+  'lamb',
+  'lars',
+  'lion',
+  'nadam',
+  'nadamw',
+  'noisy_sgd',
+  'novograd',
+  'optimistic_gradient_descent',
+  'polyak_sgd',
+  'radam',
+  'rmsprop',
+  'rprop',
+  'sgd',
+  'sign_sgd',
+  'sm3',
+  'yogi',
+  'muon',
+  'lbfgs',
 ]);
 const CHAINS = new Set(['optax.chain', 'optax.named_chain']);
 
@@ -46,13 +72,34 @@ function outermostChain(ctx: AnalysisContext, node: Node): Node {
 
 function site(ctx: AnalysisContext, expr: Node, optax: string): TrainingSite {
   const line = ctx.line(expr.startIndex);
-  const s: TrainingSite = { framework: 'optax', line, lines: [line], summary: `${expr.text.split('\n')[0]} at line ${line + 1}`, details: { optimizer: expr.text.split('\n')[0] } };
-  const clip = expr.descendantsOfType('call').find((c) => c && /^optax\.(clip\w*|adaptive_grad_clip)$/.test(ctx.qualifiedCallee(c) ?? ''));
+  const s: TrainingSite = {
+    framework: 'optax',
+    line,
+    lines: [line],
+    summary: `${expr.text.split('\n')[0]} at line ${line + 1}`,
+    details: { optimizer: expr.text.split('\n')[0] },
+  };
+  const clip = expr
+    .descendantsOfType('call')
+    .find((c) => c && /^optax\.(clip\w*|adaptive_grad_clip)$/.test(ctx.qualifiedCallee(c) ?? ''));
   if (clip) {
     const q = ctx.qualifiedCallee(clip)!;
     const limit = q === 'optax.clip_by_global_norm' ? argument(clip, 0, 'max_norm') : undefined;
-    s.clipping = { line: ctx.line(clip.startIndex), kind: q === 'optax.clip' ? 'value' : 'norm', code: clip.text, maxNorm: limit?.text };
-    if (limit) s.setMaxNorm = (n) => (numberLiteral(limit) === n ? undefined : { title: `Set clip_by_global_norm to ${pyNumber(n)}`, edits: [{ start: limit.startIndex, end: limit.endIndex, text: pyNumber(n) }], imports: [] });
+    s.clipping = {
+      line: ctx.line(clip.startIndex),
+      kind: q === 'optax.clip' ? 'value' : 'norm',
+      code: clip.text,
+      maxNorm: limit?.text,
+    };
+    if (limit)
+      s.setMaxNorm = (n) =>
+        numberLiteral(limit) === n
+          ? undefined
+          : {
+              title: `Set clip_by_global_norm to ${pyNumber(n)}`,
+              edits: [{ start: limit.startIndex, end: limit.endIndex, text: pyNumber(n) }],
+              imports: [],
+            };
     return s;
   }
   const prepend = (transform: string, title: string): Fix => {
@@ -61,12 +108,25 @@ function site(ctx: AnalysisContext, expr: Node, optax: string): TrainingSite {
       const first = list.namedChildren.find((c) => c && c.type !== 'comment');
       if (first) {
         const gap = ctx.source.slice(list.startIndex + 1, first.startIndex);
-        return { title, edits: [{ start: first.startIndex, end: first.startIndex, text: `${transform},${gap || ' '}` }], imports: [] };
+        return {
+          title,
+          edits: [{ start: first.startIndex, end: first.startIndex, text: `${transform},${gap || ' '}` }],
+          imports: [],
+        };
       }
     }
-    return { title, edits: [{ start: expr.startIndex, end: expr.endIndex, text: `${optax}.chain(${transform}, ${expr.text})` }], imports: [] };
+    return {
+      title,
+      edits: [{ start: expr.startIndex, end: expr.endIndex, text: `${optax}.chain(${transform}, ${expr.text})` }],
+      imports: [],
+    };
   };
-  s.addNormClipping = (n) => prepend(`${optax}.clip_by_global_norm(${pyNumber(n)})`, `Clip first: ${optax}.chain(${optax}.clip_by_global_norm(${pyNumber(n)}), ...)`);
-  s.addValueClipping = (v) => prepend(`${optax}.clip(${pyNumber(v)})`, `Clip first: ${optax}.chain(${optax}.clip(${pyNumber(v)}), ...)`);
+  s.addNormClipping = (n) =>
+    prepend(
+      `${optax}.clip_by_global_norm(${pyNumber(n)})`,
+      `Clip first: ${optax}.chain(${optax}.clip_by_global_norm(${pyNumber(n)}), ...)`,
+    );
+  s.addValueClipping = (v) =>
+    prepend(`${optax}.clip(${pyNumber(v)})`, `Clip first: ${optax}.chain(${optax}.clip(${pyNumber(v)}), ...)`);
   return s;
 }

@@ -15,7 +15,10 @@ export interface ParserFiles {
 }
 
 export function defaultParserFiles(dir: string = __dirname): ParserFiles {
-  const beside = { runtimeWasm: path.join(dir, 'tree-sitter.wasm'), pythonWasm: path.join(dir, 'tree-sitter-python.wasm') };
+  const beside = {
+    runtimeWasm: path.join(dir, 'tree-sitter.wasm'),
+    pythonWasm: path.join(dir, 'tree-sitter-python.wasm'),
+  };
   if (existsSync(beside.runtimeWasm) && existsSync(beside.pythonWasm)) return beside;
   const modules = path.join(__dirname, '..', '..', 'node_modules'); // from src/python when run from source
   return {

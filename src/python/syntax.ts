@@ -93,13 +93,18 @@ export function contains(outer: Node, inner: Node): boolean {
 }
 
 /** Descendants of given types, not descending into nested function definitions or lambdas. */
-export function descendantsInScope(root: Node, types: ReadonlySet<string>, allowFunction?: (fn: Node) => boolean): Node[] {
+export function descendantsInScope(
+  root: Node,
+  types: ReadonlySet<string>,
+  allowFunction?: (fn: Node) => boolean,
+): Node[] {
   const out: Node[] = [];
   const visit = (n: Node): void => {
     for (const child of n.namedChildren) {
       if (!child) continue;
       if (types.has(child.type)) out.push(child);
-      if ((child.type === 'function_definition' || child.type === 'lambda') && !(allowFunction?.(child) ?? false)) continue;
+      if ((child.type === 'function_definition' || child.type === 'lambda') && !(allowFunction?.(child) ?? false))
+        continue;
       visit(child);
     }
   };

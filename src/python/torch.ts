@@ -5,7 +5,18 @@
  */
 import type { AnalysisContext } from './context';
 import type { Node } from './parser';
-import { argument, callArguments, contains, descendantsInScope, dottedName, enclosingFunction, isLoop, methodName, receiver, stringLiteral } from './syntax';
+import {
+  argument,
+  callArguments,
+  contains,
+  descendantsInScope,
+  dottedName,
+  enclosingFunction,
+  isLoop,
+  methodName,
+  receiver,
+  stringLiteral,
+} from './syntax';
 
 export type BackwardMode = 'plain' | 'amp' | 'accelerate' | 'lightning-manual';
 
@@ -66,7 +77,13 @@ export interface TorchStep {
   monitored: boolean;
 }
 
-const CLIP_NAMES = new Set(['clip_grad_norm_', 'clip_grad_value_', 'clip_grads_with_norm_', 'clip_grad_norm', 'clip_gradients']);
+const CLIP_NAMES = new Set([
+  'clip_grad_norm_',
+  'clip_grad_value_',
+  'clip_grads_with_norm_',
+  'clip_grad_norm',
+  'clip_gradients',
+]);
 
 export function findTorchSteps(ctx: AnalysisContext): TorchStep[] {
   const byStep = new Map<number, { backward: Backward; step: Node; closure?: Node }>();
@@ -78,7 +95,9 @@ export function findTorchSteps(ctx: AnalysisContext): TorchStep[] {
     // Several backward calls (retain_graph) feeding one step: the last one before it counts.
     byStep.set(found.step.id, { backward, ...found });
   }
-  const steps = [...byStep.values()].sort((a, b) => a.step.startIndex - b.step.startIndex).map((s) => describeStep(ctx, s.backward, s.step, s.closure));
+  const steps = [...byStep.values()]
+    .sort((a, b) => a.step.startIndex - b.step.startIndex)
+    .map((s) => describeStep(ctx, s.backward, s.step, s.closure));
   assignClips(ctx, steps);
   return steps;
 }
@@ -87,9 +106,11 @@ function backwardOf(ctx: AnalysisContext, call: Node): Backward | undefined {
   const name = methodName(call);
   const recv = receiver(call);
   const args = callArguments(call).positional;
-  if (name === 'manual_backward' && recv?.text === 'self' && args[0]) return { call, mode: 'lightning-manual', loss: args[0].text };
+  if (name === 'manual_backward' && recv?.text === 'self' && args[0])
+    return { call, mode: 'lightning-manual', loss: args[0].text };
   if (name !== 'backward') {
-    if (ctx.qualifiedCallee(call) === 'torch.autograd.backward' && args[0]) return { call, mode: 'plain', loss: args[0].text };
+    if (ctx.qualifiedCallee(call) === 'torch.autograd.backward' && args[0])
+      return { call, mode: 'plain', loss: args[0].text };
     return undefined;
   }
   if (recv?.type === 'call' && methodName(recv) === 'scale') {
@@ -99,7 +120,8 @@ function backwardOf(ctx: AnalysisContext, call: Node): Backward | undefined {
   }
   if (args.length > 0) {
     // `accelerator.backward(loss)`; other engines (DeepSpeed, Fabric) clip by their own configuration.
-    if (recv && isAccelerator(ctx, recv, call)) return { call, mode: 'accelerate', loss: args[0].text, accelerator: recv.text };
+    if (recv && isAccelerator(ctx, recv, call))
+      return { call, mode: 'accelerate', loss: args[0].text, accelerator: recv.text };
     return undefined;
   }
   return recv ? { call, mode: 'plain', loss: recv.text } : undefined;
@@ -123,7 +145,8 @@ function optimizerStep(ctx: AnalysisContext, call: Node): { optimizer: Node; sca
 
 function isScaler(ctx: AnalysisContext, expr: Node, at: Node): boolean {
   const value = ctx.resolve(expr, at)?.value;
-  if (value && value.type === 'call') return ctx.constructs(value, (q) => q.endsWith('GradScaler') || q.endsWith('ShardedGradScaler'));
+  if (value && value.type === 'call')
+    return ctx.constructs(value, (q) => q.endsWith('GradScaler') || q.endsWith('ShardedGradScaler'));
   return /scaler/i.test(expr.text);
 }
 
@@ -135,7 +158,12 @@ function isOptimizer(ctx: AnalysisContext, expr: Node, at: Node): boolean {
     if (methodName(value) === 'optimizers' && receiver(value)?.text === 'self') return true; // Lightning manual optimization
     const q = ctx.qualifiedCallee(value) ?? dottedName(value.childForFieldName('function')) ?? '';
     if (SCHEDULER.test(q)) return false;
-    if (/(^|\.)(optim|optimizers?|optimization)(\.|$)|Optimizer$|^(Adam|AdamW|SGD|LBFGS|RMSprop|Adagrad|Adafactor)/.test(q)) return true;
+    if (
+      /(^|\.)(optim|optimizers?|optimization)(\.|$)|Optimizer$|^(Adam|AdamW|SGD|LBFGS|RMSprop|Adagrad|Adafactor)/.test(
+        q,
+      )
+    )
+      return true;
   }
   const last = dottedName(expr)?.split('.').pop() ?? '';
   return /^opt|optim/i.test(last) && !SCHEDULER.test(last);
@@ -154,7 +182,9 @@ function stepFor(ctx: AnalysisContext, backward: Backward): { step: Node; closur
     }
   }
   const scope = fn?.childForFieldName('body') ?? ctx.root;
-  const steps = descendantsInScope(scope, new Set(['call'])).filter((c) => c.startIndex > backward.call.endIndex && optimizerStep(ctx, c));
+  const steps = descendantsInScope(scope, new Set(['call'])).filter(
+    (c) => c.startIndex > backward.call.endIndex && optimizerStep(ctx, c),
+  );
   for (let n: Node | null = backward.call.parent; n; n = n.parent) {
     if (!isLoop(n) && n.id !== scope.id) continue;
     const inside = steps.find((s) => contains(n!, s));
@@ -171,7 +201,8 @@ function describeStep(ctx: AnalysisContext, backward: Backward, step: Node, clos
   const fn = enclosingFunction(step);
   const scope = fn?.childForFieldName('body') ?? ctx.root;
   const resolved = ctx.resolve(found.optimizer, step);
-  const constructor = resolved?.value.type === 'call' && methodName(resolved.value) !== 'optimizers' ? resolved.value : undefined;
+  const constructor =
+    resolved?.value.type === 'call' && methodName(resolved.value) !== 'optimizers' ? resolved.value : undefined;
   const accelerator = backward.accelerator ?? ctx.preparedBy(found.optimizer, step);
 
   let params = `[p for group in ${optimizer}.param_groups for p in group["params"]]`;
@@ -181,8 +212,15 @@ function describeStep(ctx: AnalysisContext, backward: Backward, step: Node, clos
   if (paramsArg && constructor && visibleAt(constructor, step, paramsArg)) {
     const reusable = reusableParams(ctx, paramsArg, constructor);
     if (reusable) params = reusable;
-    const source = paramsArg.type === 'call' && methodName(paramsArg) === 'parameters' ? paramsArg : ctx.resolve(paramsArg, constructor)?.value;
-    if (source?.type === 'call' && methodName(source) === 'parameters' && callArguments(source).positional.length === 0) {
+    const source =
+      paramsArg.type === 'call' && methodName(paramsArg) === 'parameters'
+        ? paramsArg
+        : ctx.resolve(paramsArg, constructor)?.value;
+    if (
+      source?.type === 'call' &&
+      methodName(source) === 'parameters' &&
+      callArguments(source).positional.length === 0
+    ) {
       const owner = receiver(source);
       if (owner && (owner.type === 'identifier' || owner.type === 'attribute')) {
         model = owner.text;
@@ -196,12 +234,24 @@ function describeStep(ctx: AnalysisContext, backward: Backward, step: Node, clos
   for (let n = step.parent; n && n.id !== scope.id; n = n.parent) ancestorsOfStep.push(n);
   const bound = closure ?? backward.call;
   const guard = ancestorsOfStep.find((n) => n.type === 'if_statement' && !contains(n, bound));
-  const syncGuarded = ancestorsOfStep.some((n) => n.type === 'if_statement' && /\bsync_gradients\b/.test(n.childForFieldName('condition')?.text ?? ''));
-  const accumulateContext = ancestorsOfStep.some((n) => n.type === 'with_statement' && n.descendantsOfType('call').some((c) => c && methodName(c) === 'accumulate'));
+  const syncGuarded = ancestorsOfStep.some(
+    (n) => n.type === 'if_statement' && /\bsync_gradients\b/.test(n.childForFieldName('condition')?.text ?? ''),
+  );
+  const accumulateContext = ancestorsOfStep.some(
+    (n) => n.type === 'with_statement' && n.descendantsOfType('call').some((c) => c && methodName(c) === 'accumulate'),
+  );
   const loops = ancestorsOfStep.filter(isLoop);
   const region = loops.find((l) => contains(l, bound)) ?? scope;
   const calls = descendantsInScope(region, new Set(['call']), (f) => f.id === closure?.id);
-  const unscaled = scaler !== undefined && calls.some((c) => methodName(c) === 'unscale_' && receiver(c)?.text === scaler && c.startIndex > bound.startIndex && c.startIndex < step.startIndex);
+  const unscaled =
+    scaler !== undefined &&
+    calls.some(
+      (c) =>
+        methodName(c) === 'unscale_' &&
+        receiver(c)?.text === scaler &&
+        c.startIndex > bound.startIndex &&
+        c.startIndex < step.startIndex,
+    );
   const monitored = calls.some((c) => isMonitorCall(ctx, c));
   return {
     backward,
@@ -251,7 +301,10 @@ function reusableParams(ctx: AnalysisContext, arg: Node, constructor: Node): str
 
 /** A list of parameters (not param-group dicts, not a one-shot iterator). */
 function isTensorList(value: Node): boolean {
-  if (value.type === 'list' || value.type === 'list_comprehension') return value.descendantsOfType('dictionary').length === 0 && value.namedChildren.every((c) => c?.type !== 'dictionary');
+  if (value.type === 'list' || value.type === 'list_comprehension')
+    return (
+      value.descendantsOfType('dictionary').length === 0 && value.namedChildren.every((c) => c?.type !== 'dictionary')
+    );
   if (value.type === 'call') {
     const f = value.childForFieldName('function')?.text;
     return f === 'list' && !/param_groups|\{/.test(value.text);
@@ -270,18 +323,25 @@ export function isMonitorCall(ctx: AnalysisContext, call: Node): boolean {
   const recv = receiver(call);
   if (!recv) return false;
   const value = ctx.resolve(recv, call)?.value;
-  if (value) return ctx.constructs(value, (q) => q === 'gradient_monitor.Monitor' || q.endsWith('.Monitor') || q === 'Monitor');
+  if (value)
+    return ctx.constructs(value, (q) => q === 'gradient_monitor.Monitor' || q.endsWith('.Monitor') || q === 'Monitor');
   return false;
 }
 
 export function clipOf(ctx: AnalysisContext, call: Node): Omit<Clip, 'placement'> | undefined {
   const f = call.childForFieldName('function');
-  const name = f?.type === 'attribute' ? f.childForFieldName('attribute')?.text : f?.type === 'identifier' ? f.text : undefined;
+  const name =
+    f?.type === 'attribute' ? f.childForFieldName('attribute')?.text : f?.type === 'identifier' ? f.text : undefined;
   if (!name || !CLIP_NAMES.has(name)) return undefined;
   const args = callArguments(call);
   if (name === 'clip_gradients') {
     const algorithm = stringLiteral(args.keywords.get('gradient_clip_algorithm')?.value);
-    return { call, kind: algorithm === 'value' ? 'value' : 'norm', via: 'lightning', limit: argument(call, 1, 'gradient_clip_val') };
+    return {
+      call,
+      kind: algorithm === 'value' ? 'value' : 'norm',
+      via: 'lightning',
+      limit: argument(call, 1, 'gradient_clip_val'),
+    };
   }
   const qualified = ctx.qualifiedCallee(call);
   const via = qualified?.startsWith('torch.') ? 'torch' : f?.type === 'identifier' ? 'torch' : 'method';
@@ -312,7 +372,9 @@ function assignClips(ctx: AnalysisContext, steps: TorchStep[]): void {
 function ownerOf(call: Node, mates: TorchStep[]): { step: TorchStep; placement: Clip['placement'] } | undefined {
   const at = call.startIndex;
   const start = (s: TorchStep): number => (s.closure ?? s.backward.call).startIndex;
-  const between = mates.find((s) => (s.closure && contains(s.closure, call)) || (start(s) <= at && at <= s.step.endIndex));
+  const between = mates.find(
+    (s) => (s.closure && contains(s.closure, call)) || (start(s) <= at && at <= s.step.endIndex),
+  );
   if (between) return { step: between, placement: 'between' };
   const after = [...mates].reverse().find((s) => s.step.endIndex < at);
   if (after) return { step: after, placement: 'after-step' };

@@ -7,10 +7,20 @@ import { numberLiteral } from './syntax';
 import { Clip, TorchStep } from './torch';
 
 export const TORCH_IMPORT: ImportSpec = { line: 'import torch', local: 'torch', qualified: 'torch' };
-export const MONITOR_IMPORT: ImportSpec = { line: 'from gradient_monitor import Monitor', local: 'Monitor', qualified: 'gradient_monitor.Monitor' };
+export const MONITOR_IMPORT: ImportSpec = {
+  line: 'from gradient_monitor import Monitor',
+  local: 'Monitor',
+  qualified: 'gradient_monitor.Monitor',
+};
 
 export function torchSite(ctx: AnalysisContext, s: TorchStep): TrainingSite {
-  const framework: SiteFramework = s.fsdp ? 'fsdp' : s.accelerator ? 'accelerate' : s.backward.mode === 'lightning-manual' ? 'lightning' : 'pytorch';
+  const framework: SiteFramework = s.fsdp
+    ? 'fsdp'
+    : s.accelerator
+      ? 'accelerate'
+      : s.backward.mode === 'lightning-manual'
+        ? 'lightning'
+        : 'pytorch';
   const line = ctx.line(s.step.startIndex);
   const backwardLine = ctx.line(s.backward.call.startIndex);
   const clip = s.clips.find((c) => c.placement === 'between') ?? s.clips[0];
@@ -43,7 +53,10 @@ export function torchSite(ctx: AnalysisContext, s: TorchStep): TrainingSite {
   if (s.clips.length > 0) {
     if (clip.kind === 'norm' && clip.limit) site.setMaxNorm = (n) => retarget(clip, n);
   } else {
-    const edit = (lines: CodeLine[]): TextEdit | undefined => (s.closure ? insertAfter(ctx.anchor(s.backward.call), lines, ctx.style) : insertBefore(ctx.anchor(s.step), lines, ctx.style));
+    const edit = (lines: CodeLine[]): TextEdit | undefined =>
+      s.closure
+        ? insertAfter(ctx.anchor(s.backward.call), lines, ctx.style)
+        : insertBefore(ctx.anchor(s.step), lines, ctx.style);
     site.addNormClipping = (n) => {
       const { lines, imports } = clippingCode(ctx, s, 'norm', pyNumber(n));
       const e = edit(lines);
@@ -54,7 +67,8 @@ export function torchSite(ctx: AnalysisContext, s: TorchStep): TrainingSite {
       const e = edit(lines);
       return e && { title: `Add gradient value clipping (clip_value=${pyNumber(v)})`, edits: [e], imports };
     };
-    if (!site.addNormClipping(1)) site.cannotFix = 'the step shares a one-line block with other code; clipping needs its own line here';
+    if (!site.addNormClipping(1))
+      site.cannotFix = 'the step shares a one-line block with other code; clipping needs its own line here';
   }
   site.addMonitoring = () => monitoring(ctx, s, clip);
   return site;
@@ -68,11 +82,20 @@ function retarget(c: Clip, n: number): Fix | undefined {
   if (!c.limit || numberLiteral(c.limit) === n) return undefined;
   const name = c.via === 'lightning' ? 'gradient_clip_val' : 'max_norm';
   const replaces = numberLiteral(c.limit) === undefined ? ` (replaces ${c.limit.text})` : '';
-  return { title: `Set ${name} to ${pyNumber(n)}${replaces}`, edits: [{ start: c.limit.startIndex, end: c.limit.endIndex, text: pyNumber(n) }], imports: [] };
+  return {
+    title: `Set ${name} to ${pyNumber(n)}${replaces}`,
+    edits: [{ start: c.limit.startIndex, end: c.limit.endIndex, text: pyNumber(n) }],
+    imports: [],
+  };
 }
 
 /** The statements that clip this step's gradients, in its framework's idiom. */
-function clippingCode(ctx: AnalysisContext, s: TorchStep, kind: 'norm' | 'value', limit: string): { lines: CodeLine[]; imports: ImportSpec[] } {
+function clippingCode(
+  ctx: AnalysisContext,
+  s: TorchStep,
+  kind: 'norm' | 'value',
+  limit: string,
+): { lines: CodeLine[]; imports: ImportSpec[] } {
   const imports: ImportSpec[] = [];
   const torchFn = (name: string): string => {
     const ref = ctx.imports.reference([`torch.nn.utils.${name}`], TORCH_IMPORT);
@@ -81,24 +104,51 @@ function clippingCode(ctx: AnalysisContext, s: TorchStep, kind: 'norm' | 'value'
   };
   const unscale: CodeLine[] = s.scaler && !s.unscaled ? [{ text: `${s.scaler}.unscale_(${s.optimizer})` }] : [];
   if (s.backward.mode === 'lightning-manual') {
-    return { lines: [{ text: `self.clip_gradients(${s.optimizer}, gradient_clip_val=${limit}, gradient_clip_algorithm="${kind}")` }], imports };
+    return {
+      lines: [
+        { text: `self.clip_gradients(${s.optimizer}, gradient_clip_val=${limit}, gradient_clip_algorithm="${kind}")` },
+      ],
+      imports,
+    };
   }
   if (s.accelerator) {
     // Accelerate unscales fp16 gradients itself; clip only on the steps that really update.
-    const call = kind === 'norm' ? `${s.accelerator}.clip_grad_norm_(${s.params}, max_norm=${limit})` : `${s.accelerator}.clip_grad_value_(${s.params}, clip_value=${limit})`;
-    return { lines: s.syncGuarded ? [{ text: call }] : [{ text: `if ${s.accelerator}.sync_gradients:` }, { text: call, depth: 1 }], imports };
+    const call =
+      kind === 'norm'
+        ? `${s.accelerator}.clip_grad_norm_(${s.params}, max_norm=${limit})`
+        : `${s.accelerator}.clip_grad_value_(${s.params}, clip_value=${limit})`;
+    return {
+      lines: s.syncGuarded
+        ? [{ text: call }]
+        : [{ text: `if ${s.accelerator}.sync_gradients:` }, { text: call, depth: 1 }],
+      imports,
+    };
   }
-  if (s.fsdp && kind === 'norm') return { lines: [...unscale, { text: `${s.model}.clip_grad_norm_(${limit})` }], imports };
-  const call = kind === 'norm' ? `${torchFn('clip_grad_norm_')}(${s.params}, max_norm=${limit})` : `${torchFn('clip_grad_value_')}(${s.params}, clip_value=${limit})`;
+  if (s.fsdp && kind === 'norm')
+    return { lines: [...unscale, { text: `${s.model}.clip_grad_norm_(${limit})` }], imports };
+  const call =
+    kind === 'norm'
+      ? `${torchFn('clip_grad_norm_')}(${s.params}, max_norm=${limit})`
+      : `${torchFn('clip_grad_value_')}(${s.params}, clip_value=${limit})`;
   return { lines: [...unscale, { text: call }], imports };
 }
 
 function monitoring(ctx: AnalysisContext, s: TorchStep, clip: Clip | undefined): Fix | undefined {
-  if (s.monitored || !s.outerLoop || !s.model || ctx.calls.some((c) => ctx.constructs(c, (q) => q === MONITOR_IMPORT.qualified))) return undefined;
+  if (
+    s.monitored ||
+    !s.outerLoop ||
+    !s.model ||
+    ctx.calls.some((c) => ctx.constructs(c, (q) => q === MONITOR_IMPORT.qualified))
+  )
+    return undefined;
   const ref = ctx.imports.reference([MONITOR_IMPORT.qualified], MONITOR_IMPORT);
   // The client divides still-scaled AMP gradients by the scaler's scale itself: no unscale_ needed.
   const watch = s.scaler ? `monitor.watch(${s.model}, scaler=${s.scaler})` : `monitor.watch(${s.model})`;
-  const setup = insertBefore(ctx.anchor(s.outerLoop), [{ text: `monitor = ${ref.text}()` }, { text: watch }], ctx.style);
+  const setup = insertBefore(
+    ctx.anchor(s.outerLoop),
+    [{ text: `monitor = ${ref.text}()` }, { text: watch }],
+    ctx.style,
+  );
   let report: TextEdit | undefined;
   if (clip && clip.placement === 'between' && clip.via === 'torch' && clip.kind === 'norm') {
     // The monitor's clip_grad_norm_ clips the same way and reports the norm before clipping.
@@ -107,8 +157,13 @@ function monitoring(ctx: AnalysisContext, s: TorchStep, clip: Clip | undefined):
   } else {
     // The loss travels with the norms (a tensor is fine: no extra device sync).
     const call = /^[A-Za-z_][\w.]*$/.test(s.backward.loss) ? `monitor.step(loss=${s.backward.loss})` : 'monitor.step()';
-    const lines: CodeLine[] = s.accelerator && !s.syncGuarded ? [{ text: `if ${s.accelerator}.sync_gradients:` }, { text: call, depth: 1 }] : [{ text: call }];
-    report = s.closure ? insertAfter(ctx.anchor(s.backward.call), lines, ctx.style) : insertBefore(ctx.anchor(s.step), lines, ctx.style);
+    const lines: CodeLine[] =
+      s.accelerator && !s.syncGuarded
+        ? [{ text: `if ${s.accelerator}.sync_gradients:` }, { text: call, depth: 1 }]
+        : [{ text: call }];
+    report = s.closure
+      ? insertAfter(ctx.anchor(s.backward.call), lines, ctx.style)
+      : insertBefore(ctx.anchor(s.step), lines, ctx.style);
   }
   if (!setup || !report) return undefined;
   return { title: 'Add gradient monitoring here', edits: [setup, report], imports: ref.needs ? [ref.needs] : [] };

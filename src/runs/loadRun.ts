@@ -71,7 +71,15 @@ export async function loadRun(file: string, opts: LoadOptions = {}): Promise<Loa
   const interval = opts.progressIntervalMs ?? 100;
   const others = new Set<string>();
   const totals = new GrowableFloat64Array();
-  const tally: StepTally = { firstStep: Infinity, maxTotal: -Infinity, maxTotalStep: -1, clipKnown: 0, clipped: 0, firstTime: NaN, lastTime: NaN };
+  const tally: StepTally = {
+    firstStep: Infinity,
+    maxTotal: -Infinity,
+    maxTotalStep: -1,
+    clipKnown: 0,
+    clipped: 0,
+    firstTime: NaN,
+    lastTime: NaN,
+  };
   let run: Run | undefined;
   let lastReport = -Infinity;
 
@@ -115,7 +123,12 @@ export async function loadRun(file: string, opts: LoadOptions = {}): Promise<Loa
     opts.onProgress({ bytes, totalBytes, steps: run?.stepCount ?? 0, run });
   };
 
-  const read = await readLog(file, onMessage, { onProgress: report, signal: opts.signal, maxProblems: opts.maxProblems, parallel: opts.parallel });
+  const read = await readLog(file, onMessage, {
+    onProgress: report,
+    signal: opts.signal,
+    maxProblems: opts.maxProblems,
+    parallel: opts.parallel,
+  });
   if (run && Number.isFinite(tally.firstTime)) {
     // A recorded run's clock is its steps' clock, not the time it was opened.
     run.startedAt = tally.firstTime * 1000;

@@ -38,7 +38,13 @@ const SKIPPED_DIRS = new Set(['node_modules', '__pycache__', '.git']);
 /** File names that may be logs; the content decides. */
 export function isCandidateLogName(name: string): boolean {
   const n = name.toLowerCase();
-  return n.endsWith('.jsonl') || n.endsWith('.ndjson') || n.endsWith('.csv') || n === 'trainer_state.json' || n.startsWith('events.out.tfevents.');
+  return (
+    n.endsWith('.jsonl') ||
+    n.endsWith('.ndjson') ||
+    n.endsWith('.csv') ||
+    n === 'trainer_state.json' ||
+    n.startsWith('events.out.tfevents.')
+  );
 }
 
 /** Every run log under the folders (missing folders are skipped), newest first. */
@@ -69,7 +75,8 @@ async function collectCandidates(dir: string, depth: number, max: number, out: s
     if (out.length >= max) return;
     const full = path.join(dir, e.name);
     if (e.isFile() && isCandidateLogName(e.name)) out.push(full);
-    else if (e.isDirectory() && depth > 0 && !SKIPPED_DIRS.has(e.name)) await collectCandidates(full, depth - 1, max, out);
+    else if (e.isDirectory() && depth > 0 && !SKIPPED_DIRS.has(e.name))
+      await collectCandidates(full, depth - 1, max, out);
   }
 }
 
@@ -86,9 +93,17 @@ export async function describeRunFile(file: string, folder: string): Promise<Run
     await handle.close();
   }
   // Any CSV may sit in a folder; only one with our header is a log. Other names are specific enough.
-  const format = detectFormatFromContent(head) ?? (file.toLowerCase().endsWith('.csv') ? undefined : formatFromName(file));
+  const format =
+    detectFormatFromContent(head) ?? (file.toLowerCase().endsWith('.csv') ? undefined : formatFromName(file));
   if (!format) return undefined;
-  const entry: RunFile = { path: file, folder, format, size: info.size, mtimeMs: info.mtimeMs, name: importedRunIdentity(file, format).name };
+  const entry: RunFile = {
+    path: file,
+    folder,
+    format,
+    size: info.size,
+    mtimeMs: info.mtimeMs,
+    name: importedRunIdentity(file, format).name,
+  };
   if (format === 'gradient-monitor') Object.assign(entry, peekOwnLog(head));
   return entry;
 }
@@ -149,7 +164,11 @@ export interface RunsTreeModel {
  * Live runs first; recorded files grouped by local day, newest first. A live run's own log is shown
  * only as the live run, not twice.
  */
-export function buildRunsTreeModel(files: readonly RunFile[], live: readonly LiveRunInfo[], now: Date = new Date()): RunsTreeModel {
+export function buildRunsTreeModel(
+  files: readonly RunFile[],
+  live: readonly LiveRunInfo[],
+  now: Date = new Date(),
+): RunsTreeModel {
   const liveRuns = live.filter((r) => r.state === 'live');
   const livePaths = new Set(liveRuns.map((r) => path.resolve(r.logPath)));
   const groups = new Map<string, RunFile[]>();

@@ -57,7 +57,10 @@ export function reportFor(loaded: LoadedRun): RunReport {
     norm: normStats(totals),
     maxNormStep: tally.maxTotalStep >= 0 ? tally.maxTotalStep : null,
     threshold: run?.threshold ?? null,
-    thresholdExceeded: { count: rules?.thresholdCount ?? 0, firstStep: rules && rules.thresholdFirstStep >= 0 ? rules.thresholdFirstStep : null },
+    thresholdExceeded: {
+      count: rules?.thresholdCount ?? 0,
+      firstStep: rules && rules.thresholdFirstStep >= 0 ? rules.thresholdFirstStep : null,
+    },
     firstNonFinite: rules?.firstNonFinite ?? null,
     nonFiniteSteps: rules?.nonFiniteCount ?? 0,
     skippedSteps: rules?.skippedCount ?? 0,

@@ -36,7 +36,13 @@ export class Run {
   private readonly seriesLimits: SeriesLimits;
   private readonly windowBudget: WindowBudget;
 
-  constructor(id: string, alertSettings: AlertSettings, seriesLimits: SeriesLimits, now: number, windowBudget = new WindowBudget()) {
+  constructor(
+    id: string,
+    alertSettings: AlertSettings,
+    seriesLimits: SeriesLimits,
+    now: number,
+    windowBudget = new WindowBudget(),
+  ) {
     this.id = id;
     this.name = id;
     this.rules = new RunAlerts(id, alertSettings);
@@ -87,7 +93,8 @@ export class Run {
     const rank = m.rank ?? 0;
     let seen = this.seenByRank.get(rank);
     if (!seen) {
-      if (this.seenByRank.size >= MAX_RANKS) throw new LimitError(`run ${this.id} already has ${MAX_RANKS} ranks; step from rank ${rank} refused`);
+      if (this.seenByRank.size >= MAX_RANKS)
+        throw new LimitError(`run ${this.id} already has ${MAX_RANKS} ranks; step from rank ${rank} refused`);
       seen = new StepSet();
       if (this.seenByRank.size === 0 || rank < this.lowestRank) this.lowestRank = rank;
       this.seenByRank.set(rank, seen);
@@ -99,7 +106,15 @@ export class Run {
       this.seriesByRank.set(rank, series);
       this.windowBudget.add(series);
     }
-    series.append({ step: m.step, total: m.total_norm, layers: m.layer_norms, loss: m.loss, lr: m.lr, clipped: m.clipped, skipped: m.skipped });
+    series.append({
+      step: m.step,
+      total: m.total_norm,
+      layers: m.layer_norms,
+      loss: m.loss,
+      lr: m.lr,
+      clipped: m.clipped,
+      skipped: m.skipped,
+    });
     if (rank !== this.primaryRank) return [];
     if (m.step >= this.lastStep) {
       this.lastStep = m.step;

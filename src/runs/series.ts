@@ -111,7 +111,10 @@ export class Series {
    * `trim`, a slice at a time: folding half of a full window at once took about 30 ms.
    */
   limitLayerValues(layerValues: number): void {
-    this.maxPoints = capacityFor(this.layerCount, { ...this.limits, layerValueBudget: Math.min(this.limits.layerValueBudget, layerValues) });
+    this.maxPoints = capacityFor(this.layerCount, {
+      ...this.limits,
+      layerValueBudget: Math.min(this.limits.layerValueBudget, layerValues),
+    });
   }
 
   /**
@@ -130,7 +133,8 @@ export class Series {
     if (this.size > 0 && p.step < this.stepAt(this.size - 1)) this.lastInversion = this.count + 1;
     if (p.step < this.stepMin) this.stepMin = p.step;
     if (p.step > this.stepMax) this.stepMax = p.step;
-    if (this.size >= this.maxPoints) this.evictOldest(); // a narrowed window keeps its size until trimmed
+    if (this.size >= this.maxPoints)
+      this.evictOldest(); // a narrowed window keeps its size until trimmed
     else if (this.size === this.allocated) this.reallocate(Math.min(this.maxPoints, this.allocated * 2));
     const i = (this.head + this.size) % this.allocated;
     this.steps[i] = p.step;
@@ -299,7 +303,14 @@ export class Series {
   private evictOldest(): void {
     const i = this.head;
     const hasLayers = (this.flags[i] & FLAG_LAYERS) !== 0;
-    this.envelope.add(this.steps[i], this.totals[i], hasLayers ? this.layerValues : undefined, i * this.layerCount, this.lossAt(0), this.lrAt(0));
+    this.envelope.add(
+      this.steps[i],
+      this.totals[i],
+      hasLayers ? this.layerValues : undefined,
+      i * this.layerCount,
+      this.lossAt(0),
+      this.lrAt(0),
+    );
     this.head = (this.head + 1) % this.allocated;
     this.size--;
   }
@@ -310,7 +321,11 @@ export class Series {
     const head = this.head;
     const tail = Math.min(this.size, this.allocated - head); // points from head to the arrays' end; the rest wrapped to 0
     const wrapped = this.size - tail;
-    const unwrap = <T extends Float64Array | Float32Array | Uint8Array>(a: T, width: number, make: (n: number) => T): T => {
+    const unwrap = <T extends Float64Array | Float32Array | Uint8Array>(
+      a: T,
+      width: number,
+      make: (n: number) => T,
+    ): T => {
       const out = make(n * width);
       out.set(a.subarray(head * width, (head + tail) * width), 0);
       out.set(a.subarray(0, wrapped * width), tail * width);
@@ -485,7 +500,11 @@ export class Envelope {
   }
 
   /** Calls fn for each bucket whose steps overlap from..to, with a view of its per-layer maxima. */
-  forEachBucketIn(from: number, to: number, fn: (stepFirst: number, stepLast: number, layerMax: Float32Array) => void): void {
+  forEachBucketIn(
+    from: number,
+    to: number,
+    fn: (stepFirst: number, stepLast: number, layerMax: Float32Array) => void,
+  ): void {
     for (let b = 0; b < this.buckets; b++) {
       const first = Math.min(this.stepFirst[b], this.stepLast[b]);
       const last = Math.max(this.stepFirst[b], this.stepLast[b]);

@@ -18,7 +18,9 @@ export interface DiscoveryRecord {
   logDir: string;
 }
 
-export function discoveryDir(home = process.env.GRADIENT_MONITOR_HOME ?? path.join(os.homedir(), '.gradient-monitor')): string {
+export function discoveryDir(
+  home = process.env.GRADIENT_MONITOR_HOME ?? path.join(os.homedir(), '.gradient-monitor'),
+): string {
   return path.join(home, 'endpoints');
 }
 
@@ -68,7 +70,11 @@ export function listDiscovery(dir = discoveryDir()): DiscoveryRecord[] {
  * the one with the longest workspace folder containing cwd, else the newest. Records left behind
  * by a crashed endpoint are ignored.
  */
-export function pickEndpoint(records: readonly DiscoveryRecord[], cwd: string, alive: (pid: number) => boolean = processAlive): DiscoveryRecord | undefined {
+export function pickEndpoint(
+  records: readonly DiscoveryRecord[],
+  cwd: string,
+  alive: (pid: number) => boolean = processAlive,
+): DiscoveryRecord | undefined {
   const live = records.filter((r) => alive(r.pid)).sort((a, b) => b.startedAt - a.startedAt);
   let best: DiscoveryRecord | undefined;
   let bestLength = -1;

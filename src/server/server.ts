@@ -84,12 +84,21 @@ export class GradientServer {
   private boundHost = '';
   private boundPort = 0;
 
-  constructor(readonly hub: Hub, options: ServerOptions) {
+  constructor(
+    readonly hub: Hub,
+    options: ServerOptions,
+  ) {
     if (!options.token) throw new Error('a token is required');
     const host = options.host ?? DEFAULT_HOST;
     if (!isLoopbackAddress(host)) {
-      if (!options.explicitToken) throw new Error(`refusing to listen on ${host}, which the network can reach, with a generated token: set a token of your own (gradientMonitor.token, or --token for serve), or bind 127.0.0.1`);
-      if (options.token.length < MIN_NETWORK_TOKEN_LENGTH) throw new Error(`refusing to listen on ${host} with a token of ${options.token.length} characters: a network-reachable endpoint needs at least ${MIN_NETWORK_TOKEN_LENGTH}`);
+      if (!options.explicitToken)
+        throw new Error(
+          `refusing to listen on ${host}, which the network can reach, with a generated token: set a token of your own (gradientMonitor.token, or --token for serve), or bind 127.0.0.1`,
+        );
+      if (options.token.length < MIN_NETWORK_TOKEN_LENGTH)
+        throw new Error(
+          `refusing to listen on ${host} with a token of ${options.token.length} characters: a network-reachable endpoint needs at least ${MIN_NETWORK_TOKEN_LENGTH}`,
+        );
     }
     this.opts = {
       host,
@@ -112,7 +121,12 @@ export class GradientServer {
     });
     // Text that is not valid UTF-8 is decoded with U+FFFD rather than failing the connection (1007):
     // a client would reconnect and resend the same frame forever, and its valid messages would never land.
-    this.wss = new WebSocketServer({ noServer: true, maxPayload: this.opts.maxFrameBytes, perMessageDeflate: false, skipUTF8Validation: true });
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.opts.maxFrameBytes,
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+    });
     this.flow = new IngestFlow(options.flow ?? DEFAULT_FLOW_LIMITS, () => {
       for (const c of this.connections) this.updateReading(c);
     });
@@ -178,20 +192,35 @@ export class GradientServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const refuse = (status: number, reason: string): void => {
       const body = JSON.stringify({ error: reason });
-      socket.end(`HTTP/1.1 ${status} ${httpReason(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status} ${httpReason(status)}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
     };
     if (url.pathname !== STREAM_PATH) return refuse(404, `not found: the stream is at ${STREAM_PATH}`);
-    if (!hostAllowed(req.headers.host, isLoopbackAddress(this.opts.host))) return refuse(403, 'forbidden Host header: connect through a loopback address');
+    if (!hostAllowed(req.headers.host, isLoopbackAddress(this.opts.host)))
+      return refuse(403, 'forbidden Host header: connect through a loopback address');
     const origin = req.headers.origin;
-    if (!originAllowed(origin, this.opts.allowedOrigins)) return refuse(403, `origin ${origin} is not allowed (gradientMonitor.allowedOrigins)`);
+    if (!originAllowed(origin, this.opts.allowedOrigins))
+      return refuse(403, `origin ${origin} is not allowed (gradientMonitor.allowedOrigins)`);
     const token = tokenFromRequest(req, url);
     if (token === undefined || !tokensEqual(token, this.opts.token)) return refuse(401, 'missing or wrong token');
-    if (this.connections.size >= this.opts.maxConnections) return refuse(503, `too many connections (limit ${this.opts.maxConnections})`);
+    if (this.connections.size >= this.opts.maxConnections)
+      return refuse(503, `too many connections (limit ${this.opts.maxConnections})`);
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws));
   }
 
   private onConnection(ws: WebSocket): void {
-    const c: Connection = { ws, applied: Promise.resolve(), acked: Promise.resolve(), unackedBytes: 0, paused: false, alive: true, budget: { windowStart: Date.now(), used: 0 }, runs: new Set(), told: new Set() };
+    const c: Connection = {
+      ws,
+      applied: Promise.resolve(),
+      acked: Promise.resolve(),
+      unackedBytes: 0,
+      paused: false,
+      alive: true,
+      budget: { windowStart: Date.now(), used: 0 },
+      runs: new Set(),
+      told: new Set(),
+    };
     this.connections.add(c);
     this.updateReading(c);
     ws.on('message', (data: RawData, isBinary: boolean) => {
@@ -212,18 +241,26 @@ export class GradientServer {
   }
 
   private async onFrame(c: Connection, data: RawData, isBinary: boolean, bytes: number): Promise<void> {
-    if (isBinary) return this.reply(c, bytes, [{ type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' }]);
+    if (isBinary)
+      return this.reply(c, bytes, [
+        { type: 'error', code: 'bad_message', message: 'frames must be JSON text, not binary' },
+      ]);
     const frame = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
     const { messages, verbatim, errors } = decodeFrame(frame.toString('utf8'), this.opts.validation, frame);
     const replies: ServerMessage[] = errors;
     if (!this.withinRate(c, messages.length + errors.length)) {
-      replies.push({ type: 'error', code: 'rate_limited', message: `more than ${this.opts.maxMessagesPerSecond} messages per second on one connection: this frame's ${messages.length} messages were dropped, send them again later` });
+      replies.push({
+        type: 'error',
+        code: 'rate_limited',
+        message: `more than ${this.opts.maxMessagesPerSecond} messages per second on one connection: this frame's ${messages.length} messages were dropped, send them again later`,
+      });
       return this.reply(c, bytes, replies);
     }
     if (messages.length === 0) return this.reply(c, bytes, replies);
     const { rejected, runIds, recorded } = await this.hub.ingest(messages, verbatim);
     const refused = new Set(rejected.map((r) => r.index));
-    for (const r of rejected) replies.push({ type: 'error', code: 'limit_exceeded', message: r.message, run_id: messages[r.index].run_id });
+    for (const r of rejected)
+      replies.push({ type: 'error', code: 'limit_exceeded', message: r.message, run_id: messages[r.index].run_id });
     let maxSeq = -1;
     messages.forEach((m, i) => {
       if (!refused.has(i) && m.seq !== undefined && m.seq > maxSeq) maxSeq = m.seq;
@@ -288,7 +325,14 @@ export class GradientServer {
   private tellRecordingFailed(c: Connection, runId: string, error: Error): void {
     if (!c.runs.has(runId) || c.told.has(runId)) return;
     c.told.add(runId);
-    send(c.ws, [{ type: 'error', code: 'recording_failed', run_id: runId, message: `cannot write the log of run ${runId}: ${error.message}; messages are kept in memory and acknowledged once written` }]);
+    send(c.ws, [
+      {
+        type: 'error',
+        code: 'recording_failed',
+        run_id: runId,
+        message: `cannot write the log of run ${runId}: ${error.message}; messages are kept in memory and acknowledged once written`,
+      },
+    ]);
   }
 
   /** Drops peers that did not answer the previous ping (a vanished laptop, a half-open socket). */
@@ -322,10 +366,18 @@ function capErrors(replies: ServerMessage[]): ServerMessage[] {
   const errors = replies.filter((r) => r.type === 'error');
   if (errors.length <= MAX_ERRORS_PER_REPLY) return replies;
   const rest = errors.length - (MAX_ERRORS_PER_REPLY - 1);
-  const summary: ErrorMessage = { type: 'error', code: 'bad_message', message: `and ${rest} more messages of this frame were refused (only the first ${MAX_ERRORS_PER_REPLY - 1} are listed)` };
+  const summary: ErrorMessage = {
+    type: 'error',
+    code: 'bad_message',
+    message: `and ${rest} more messages of this frame were refused (only the first ${MAX_ERRORS_PER_REPLY - 1} are listed)`,
+  };
   return [...errors.slice(0, MAX_ERRORS_PER_REPLY - 1), summary, ...replies.filter((r) => r.type === 'ack')];
 }
 
 function httpReason(status: number): string {
-  return ({ 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' } as Record<number, string>)[status] ?? 'Error';
+  return (
+    ({ 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' } as Record<number, string>)[
+      status
+    ] ?? 'Error'
+  );
 }

@@ -103,7 +103,8 @@ export interface NormSummary {
 }
 
 /** Which steps a view shows: the whole run, the latest `width` steps, or a fixed range. */
-export type StepWindow = { kind: 'all' } | { kind: 'latest'; width: number } | { kind: 'range'; from: number; to: number };
+export type StepWindow =
+  { kind: 'all' } | { kind: 'latest'; width: number } | { kind: 'range'; from: number; to: number };
 
 /** Per-layer maxima over `columns` equal slices of steps from..to (see Series.layerColumns). */
 export interface LayerView {
@@ -275,20 +276,37 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
   const v = m as Record<string, unknown>;
   switch (v.type) {
     case 'ready':
-      return v.runId === undefined || typeof v.runId === 'string' ? { type: 'ready', runId: v.runId as string | undefined } : undefined;
+      return v.runId === undefined || typeof v.runId === 'string'
+        ? { type: 'ready', runId: v.runId as string | undefined }
+        : undefined;
     case 'selectRun':
       return typeof v.runId === 'string' ? { type: 'selectRun', runId: v.runId } : undefined;
     case 'viewLayers': {
       const window = parseStepWindow(v.window);
       const columns = v.columns;
-      if (typeof v.runId !== 'string' || !window || !isWholeNumber(columns) || columns < 1 || columns > MAX_LAYER_COLUMNS || !isWholeNumber(v.requestId)) return undefined;
+      if (
+        typeof v.runId !== 'string' ||
+        !window ||
+        !isWholeNumber(columns) ||
+        columns < 1 ||
+        columns > MAX_LAYER_COLUMNS ||
+        !isWholeNumber(v.requestId)
+      )
+        return undefined;
       return { type: 'viewLayers', runId: v.runId, window, columns, requestId: v.requestId };
     }
     case 'exportCsv':
-      if (typeof v.runId !== 'string' || !isFiniteNumber(v.from) || !isFiniteNumber(v.to) || v.to < v.from) return undefined;
+      if (typeof v.runId !== 'string' || !isFiniteNumber(v.from) || !isFiniteNumber(v.to) || v.to < v.from)
+        return undefined;
       return { type: 'exportCsv', runId: v.runId, from: v.from, to: v.to };
     case 'exportPng':
-      if (typeof v.runId !== 'string' || typeof v.dataUrl !== 'string' || !v.dataUrl.startsWith(PNG_DATA_URL_PREFIX) || v.dataUrl.length > MAX_PNG_DATA_URL) return undefined;
+      if (
+        typeof v.runId !== 'string' ||
+        typeof v.dataUrl !== 'string' ||
+        !v.dataUrl.startsWith(PNG_DATA_URL_PREFIX) ||
+        v.dataUrl.length > MAX_PNG_DATA_URL
+      )
+        return undefined;
       return { type: 'exportPng', runId: v.runId, dataUrl: v.dataUrl };
     default:
       return undefined;
@@ -304,7 +322,8 @@ export function parseStepWindow(w: unknown): StepWindow | undefined {
   const v = w as Record<string, unknown>;
   if (v.kind === 'all') return { kind: 'all' };
   if (v.kind === 'latest' && isFiniteNumber(v.width) && v.width > 0) return { kind: 'latest', width: v.width };
-  if (v.kind === 'range' && isFiniteNumber(v.from) && isFiniteNumber(v.to) && v.to >= v.from) return { kind: 'range', from: v.from, to: v.to };
+  if (v.kind === 'range' && isFiniteNumber(v.from) && isFiniteNumber(v.to) && v.to >= v.from)
+    return { kind: 'range', from: v.from, to: v.to };
   return undefined;
 }
 

@@ -37,7 +37,9 @@ export function registerCompareRuns(context: vscode.ExtensionContext, ep: Endpoi
       if (targets.length < 2) targets = (await pickTargets(ep, targets.map(keyOf))) ?? [];
       if (targets.length === 0) return;
       if (targets.length > MAX_COMPARED_RUNS) {
-        void vscode.window.showWarningMessage(`Gradient Monitor compares at most ${MAX_COMPARED_RUNS} runs at once; showing the first ${MAX_COMPARED_RUNS} of the ${targets.length} selected.`);
+        void vscode.window.showWarningMessage(
+          `Gradient Monitor compares at most ${MAX_COMPARED_RUNS} runs at once; showing the first ${MAX_COMPARED_RUNS} of the ${targets.length} selected.`,
+        );
         targets = targets.slice(0, MAX_COMPARED_RUNS);
       }
       openComparison(context.extensionUri, ep, targets);
@@ -46,18 +48,39 @@ export function registerCompareRuns(context: vscode.ExtensionContext, ep: Endpoi
 }
 
 async function pickTargets(ep: Endpoint, preselected: string[]): Promise<Target[] | undefined> {
-  const live: LiveRunInfo[] = ep.hub.store.all().map((r) => ({ id: r.id, name: r.name, state: r.state, steps: r.stepCount, lastStep: r.lastStep, logPath: ep.hub.logPath(r.id) }));
+  const live: LiveRunInfo[] = ep.hub.store
+    .all()
+    .map((r) => ({
+      id: r.id,
+      name: r.name,
+      state: r.state,
+      steps: r.stepCount,
+      lastStep: r.lastStep,
+      logPath: ep.hub.logPath(r.id),
+    }));
   const model = buildRunsTreeModel(await listRunFiles(runFolders(ep)), live);
   type Item = vscode.QuickPickItem & { target: Target };
-  const item = (target: Target, description: string, detail?: string): Item => ({ label: target.name, description, detail, picked: preselected.includes(keyOf(target)), target });
+  const item = (target: Target, description: string, detail?: string): Item => ({
+    label: target.name,
+    description,
+    detail,
+    picked: preselected.includes(keyOf(target)),
+    target,
+  });
   const items: (Item | vscode.QuickPickItem)[] = [];
   if (model.live.length > 0) items.push({ label: 'Live', kind: vscode.QuickPickItemKind.Separator });
-  for (const r of model.live) items.push(item({ kind: 'live', id: r.id, name: r.name }, `live · ${r.steps.toLocaleString('en-US')} steps`));
+  for (const r of model.live)
+    items.push(item({ kind: 'live', id: r.id, name: r.name }, `live · ${r.steps.toLocaleString('en-US')} steps`));
   for (const g of model.groups) {
     items.push({ label: g.label, kind: vscode.QuickPickItemKind.Separator });
     for (const f of g.files) items.push(item({ kind: 'file', path: f.path, name: f.name }, fileDescription(f), f.path));
   }
-  const picked = await vscode.window.showQuickPick(items as Item[], { canPickMany: true, title: 'Compare Runs', placeHolder: 'Runs to overlay on one chart (two or more)', matchOnDescription: true });
+  const picked = await vscode.window.showQuickPick(items as Item[], {
+    canPickMany: true,
+    title: 'Compare Runs',
+    placeHolder: 'Runs to overlay on one chart (two or more)',
+    matchOnDescription: true,
+  });
   return picked?.map((p) => p.target);
 }
 
@@ -67,7 +90,12 @@ function fileDescription(f: RunFile): string {
 
 function openComparison(extensionUri: vscode.Uri, ep: Endpoint, targets: Target[]): void {
   const title = `Compare: ${targets.map((t) => t.name).join(', ')}`;
-  const panel = vscode.window.createWebviewPanel(COMPARE_VIEW_TYPE, title.length > 60 ? `${title.slice(0, 59)}…` : title, vscode.ViewColumn.Active, { enableFindWidget: false });
+  const panel = vscode.window.createWebviewPanel(
+    COMPARE_VIEW_TYPE,
+    title.length > 60 ? `${title.slice(0, 59)}…` : title,
+    vscode.ViewColumn.Active,
+    { enableFindWidget: false },
+  );
   const loaded = new Map<string, Run>();
   const recorded = new StoreRunSource({ all: () => [...loaded.values()], get: () => undefined });
   const members: CompareMember[] = targets.map((t) => {
@@ -75,14 +103,25 @@ function openComparison(extensionUri: vscode.Uri, ep: Endpoint, targets: Target[
     return { key, run: t.kind === 'live' ? () => ep.hub.store.get(t.id) : () => loaded.get(key) };
   });
   const closed = new AbortController();
-  servePage(panel, extensionUri, (post) => new CompareSession(members, [hubRunSource(ep.hub), recorded], post), () => closed.abort());
+  servePage(
+    panel,
+    extensionUri,
+    (post) => new CompareSession(members, [hubRunSource(ep.hub), recorded], post),
+    () => closed.abort(),
+  );
   for (const t of targets) {
     if (t.kind === 'file') void loadMember(t.path, keyOf(t), loaded, recorded, closed.signal);
   }
 }
 
 /** Loads one recorded run into the comparison, drawing it as it grows; a failure names the file. */
-async function loadMember(file: string, key: string, loaded: Map<string, Run>, source: StoreRunSource, closed: AbortSignal): Promise<void> {
+async function loadMember(
+  file: string,
+  key: string,
+  loaded: Map<string, Run>,
+  source: StoreRunSource,
+  closed: AbortSignal,
+): Promise<void> {
   const show = (run: Run | undefined): void => {
     if (!run) return;
     loaded.set(key, run);
@@ -99,6 +138,8 @@ async function loadMember(file: string, key: string, loaded: Map<string, Run>, s
   } catch (e) {
     // Cancelled: the steps read until then stay in the comparison.
     if (closed.aborted || (e as Error).name === 'AbortError') return;
-    void vscode.window.showErrorMessage(`Gradient Monitor could not read ${file} to compare it: ${(e as Error).message}`);
+    void vscode.window.showErrorMessage(
+      `Gradient Monitor could not read ${file} to compare it: ${(e as Error).message}`,
+    );
   }
 }

@@ -23,10 +23,19 @@ export interface PageSession {
 }
 
 /** Serves the dashboard page in a webview panel and connects it to the session `create` makes. Everything is released with the panel. */
-export function servePage<S extends PageSession>(panel: vscode.WebviewPanel, extensionUri: vscode.Uri, create: (post: (message: HostMessage) => void) => S, onDispose: () => void = () => undefined): S {
+export function servePage<S extends PageSession>(
+  panel: vscode.WebviewPanel,
+  extensionUri: vscode.Uri,
+  create: (post: (message: HostMessage) => void) => S,
+  onDispose: () => void = () => undefined,
+): S {
   const webview = panel.webview;
-  webview.options = { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')] };
-  const uri = (...parts: string[]): string => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
+  webview.options = {
+    enableScripts: true,
+    localResourceRoots: [vscode.Uri.joinPath(extensionUri, 'dist'), vscode.Uri.joinPath(extensionUri, 'media')],
+  };
+  const uri = (...parts: string[]): string =>
+    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
   const session = create((message) => void webview.postMessage(message));
   const subscriptions = [
     webview.onDidReceiveMessage((m) => session.handle(m)),
@@ -62,7 +71,8 @@ export function connectDashboard(
     extensionUri,
     (post) =>
       new DashboardSession(source, post, {
-        onExport: (request) => void saveExport(request, source.get(request.runId)?.name ?? request.runId, logFileOf(request.runId)),
+        onExport: (request) =>
+          void saveExport(request, source.get(request.runId)?.name ?? request.runId, logFileOf(request.runId)),
       }),
     onDispose,
   );
@@ -72,9 +82,15 @@ export function registerDashboard(context: vscode.ExtensionContext, hub: Hub): v
   const source = hubRunSource(hub);
   let current: { panel: vscode.WebviewPanel; session: DashboardSession } | undefined;
   const attach = (panel: vscode.WebviewPanel, runId: string | undefined): void => {
-    const session = connectDashboard(panel, context.extensionUri, source, (id) => hub.logPath(id), () => {
-      if (current?.panel === panel) current = undefined;
-    });
+    const session = connectDashboard(
+      panel,
+      context.extensionUri,
+      source,
+      (id) => hub.logPath(id),
+      () => {
+        if (current?.panel === panel) current = undefined;
+      },
+    );
     session.select(runId);
     current = { panel, session };
   };
@@ -87,7 +103,12 @@ export function registerDashboard(context: vscode.ExtensionContext, hub: Hub): v
         if (id !== undefined) current.session.select(id);
         return;
       }
-      attach(vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'Gradient Monitor', vscode.ViewColumn.Active, { enableFindWidget: false }), id);
+      attach(
+        vscode.window.createWebviewPanel(DASHBOARD_VIEW_TYPE, 'Gradient Monitor', vscode.ViewColumn.Active, {
+          enableFindWidget: false,
+        }),
+        id,
+      );
     }),
     vscode.window.registerWebviewPanelSerializer(DASHBOARD_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {

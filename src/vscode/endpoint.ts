@@ -20,7 +20,9 @@ export interface Endpoint {
 /** The workspace's `.gradient-monitor/runs`, or the extension's global storage without a workspace. */
 export function runsFolder(context: vscode.ExtensionContext): string {
   const folder = vscode.workspace.workspaceFolders?.[0];
-  return folder ? path.join(folder.uri.fsPath, '.gradient-monitor', 'runs') : path.join(context.globalStorageUri.fsPath, 'runs');
+  return folder
+    ? path.join(folder.uri.fsPath, '.gradient-monitor', 'runs')
+    : path.join(context.globalStorageUri.fsPath, 'runs');
 }
 
 export async function startEndpoint(context: vscode.ExtensionContext): Promise<Endpoint> {

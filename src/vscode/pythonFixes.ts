@@ -85,7 +85,11 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
       checks.set(
         doc.uri,
         a.checks.map((c) => {
-          const d = new vscode.Diagnostic(new vscode.Range(doc.positionAt(c.start), doc.positionAt(c.end)), c.message, c.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information);
+          const d = new vscode.Diagnostic(
+            new vscode.Range(doc.positionAt(c.start), doc.positionAt(c.end)),
+            c.message,
+            c.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information,
+          );
           d.source = CHECK_SOURCE;
           d.code = c.code;
           return d;
@@ -122,13 +126,20 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
       const line = Math.min(data.line ?? fallbackLine, Math.max(0, lines.length - 1));
       const content = (lines[line] ?? '').replace(/\r$/, '');
       const start = content.length - content.trimStart().length;
-      const diagnostic = new vscode.Diagnostic(new vscode.Range(line, start, line, Math.max(start, content.length)), data.message, data.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning);
+      const diagnostic = new vscode.Diagnostic(
+        new vscode.Range(line, start, line, Math.max(start, content.length)),
+        data.message,
+        data.severity === 'error' ? vscode.DiagnosticSeverity.Error : vscode.DiagnosticSeverity.Warning,
+      );
       diagnostic.source = LIVE_SOURCE;
       diagnostic.code = data.kind;
       return { diagnostic, data };
     });
     published.set(uri.toString(), entries);
-    live.set(uri, entries.map((e) => e.diagnostic));
+    live.set(
+      uri,
+      entries.map((e) => e.diagnostic),
+    );
   };
 
   hub.on('alert', (alert, run) => {
@@ -143,10 +154,13 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
   const later = (doc: vscode.TextDocument): void => {
     const key = doc.uri.toString();
     clearTimeout(pending.get(key));
-    pending.set(key, setTimeout(() => {
-      pending.delete(key);
-      void refreshChecks(doc);
-    }, 300));
+    pending.set(
+      key,
+      setTimeout(() => {
+        pending.delete(key);
+        void refreshChecks(doc);
+      }, 300),
+    );
   };
   vscode.workspace.textDocuments.forEach((d) => void refreshChecks(d));
   context.subscriptions.push(
@@ -160,9 +174,13 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
       const file = links.dismiss(key);
       if (file) void refreshLive(file);
     }),
-    vscode.languages.registerCodeActionsProvider(SELECTOR, new ClippingActions(analyses, hub, (uri) => published.get(uri.toString()) ?? []), {
-      providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite],
-    }),
+    vscode.languages.registerCodeActionsProvider(
+      SELECTOR,
+      new ClippingActions(analyses, hub, (uri) => published.get(uri.toString()) ?? []),
+      {
+        providedCodeActionKinds: [vscode.CodeActionKind.QuickFix, vscode.CodeActionKind.RefactorRewrite],
+      },
+    ),
     { dispose: () => pending.forEach((t) => clearTimeout(t)) },
   );
 }
@@ -174,17 +192,28 @@ class ClippingActions implements vscode.CodeActionProvider {
     private readonly liveAt: (uri: vscode.Uri) => { diagnostic: vscode.Diagnostic; data: ScriptDiagnostic }[],
   ) {}
 
-  async provideCodeActions(doc: vscode.TextDocument, range: vscode.Range, context: vscode.CodeActionContext): Promise<vscode.CodeAction[]> {
+  async provideCodeActions(
+    doc: vscode.TextDocument,
+    range: vscode.Range,
+    context: vscode.CodeActionContext,
+  ): Promise<vscode.CodeAction[]> {
     const a = await this.analyses.of(doc);
     if (a.syntaxError) return [];
     const actions: vscode.CodeAction[] = [];
-    const wants = (kind: vscode.CodeActionKind): boolean => !context.only || context.only.contains(kind) || kind.contains(context.only);
-    const action = (fix: Fix | undefined, kind: vscode.CodeActionKind, diagnostic?: vscode.Diagnostic, suffix = ''): void => {
+    const wants = (kind: vscode.CodeActionKind): boolean =>
+      !context.only || context.only.contains(kind) || kind.contains(context.only);
+    const action = (
+      fix: Fix | undefined,
+      kind: vscode.CodeActionKind,
+      diagnostic?: vscode.Diagnostic,
+      suffix = '',
+    ): void => {
       const safe = a.safe(fix);
       if (!safe || !wants(kind)) return;
       const act = new vscode.CodeAction(safe.title + suffix, kind);
       act.edit = new vscode.WorkspaceEdit();
-      for (const e of a.editsFor([safe])) act.edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.text);
+      for (const e of a.editsFor([safe]))
+        act.edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.text);
       if (diagnostic) act.diagnostics = [diagnostic];
       act.isPreferred = actions.length === 0;
       actions.push(act);
@@ -196,13 +225,25 @@ class ClippingActions implements vscode.CodeActionProvider {
         const check = a.checks.find((c) => c.code === d.code && c.start === doc.offsetAt(d.range.start));
         for (const fix of check?.fixes ?? []) action(fix, vscode.CodeActionKind.QuickFix, d);
       } else if (d.source === LIVE_SOURCE) {
-        const entry = this.liveAt(doc.uri).find((e) => e.diagnostic.message === d.message && e.diagnostic.range.start.line === d.range.start.line);
+        const entry = this.liveAt(doc.uri).find(
+          (e) => e.diagnostic.message === d.message && e.diagnostic.range.start.line === d.range.start.line,
+        );
         if (!entry) continue;
         const run = this.hub.store.get(entry.data.runId);
         const suggested = run && suggestionForRun(run);
-        const s: Suggestion = suggested !== undefined ? { maxNorm: suggested, origin: ` (suggested by run ${run!.name})` } : { maxNorm: defaults().maxNorm, origin: '' };
+        const s: Suggestion =
+          suggested !== undefined
+            ? { maxNorm: suggested, origin: ` (suggested by run ${run!.name})` }
+            : { maxNorm: defaults().maxNorm, origin: '' };
         const site = siteNearLine(a, d.range.start.line);
-        if (site) this.clippingActions(site, s, clipValue, (fix, suffix) => action(fix, vscode.CodeActionKind.QuickFix, d, suffix), false);
+        if (site)
+          this.clippingActions(
+            site,
+            s,
+            clipValue,
+            (fix, suffix) => action(fix, vscode.CodeActionKind.QuickFix, d, suffix),
+            false,
+          );
         if (wants(vscode.CodeActionKind.QuickFix)) {
           const dismiss = new vscode.CodeAction('Dismiss this alert', vscode.CodeActionKind.QuickFix);
           dismiss.command = { command: DISMISS_COMMAND, title: 'Dismiss', arguments: [entry.data.key] };
@@ -218,14 +259,32 @@ class ClippingActions implements vscode.CodeActionProvider {
       for (const site of sitesAtLine(a, line)) {
         if (seen.has(site)) continue;
         seen.add(site);
-        this.clippingActions(site, suggestion, clipValue, (fix, suffix, primary) => action(fix, primary ? vscode.CodeActionKind.QuickFix : vscode.CodeActionKind.RefactorRewrite, undefined, suffix), true);
+        this.clippingActions(
+          site,
+          suggestion,
+          clipValue,
+          (fix, suffix, primary) =>
+            action(
+              fix,
+              primary ? vscode.CodeActionKind.QuickFix : vscode.CodeActionKind.RefactorRewrite,
+              undefined,
+              suffix,
+            ),
+          true,
+        );
       }
     }
     return actions;
   }
 
   /** Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick fix, so the lightbulb shows. */
-  private clippingActions(site: TrainingSite, s: Suggestion, clipValue: number, offer: (fix: Fix | undefined, suffix: string, primary: boolean) => void, withMonitoring: boolean): void {
+  private clippingActions(
+    site: TrainingSite,
+    s: Suggestion,
+    clipValue: number,
+    offer: (fix: Fix | undefined, suffix: string, primary: boolean) => void,
+    withMonitoring: boolean,
+  ): void {
     if (site.clipping) {
       offer(site.setMaxNorm?.(s.maxNorm), s.origin, true);
     } else {
@@ -238,6 +297,8 @@ class ClippingActions implements vscode.CodeActionProvider {
 
   private suggestionFor(doc: vscode.TextDocument): Suggestion {
     const found = suggestionForScript(this.hub.store.all(), doc.uri.fsPath);
-    return found ? { maxNorm: found.maxNorm, origin: ` (suggested by run ${found.run.name})` } : { maxNorm: defaults().maxNorm, origin: '' };
+    return found
+      ? { maxNorm: found.maxNorm, origin: ` (suggested by run ${found.run.name})` }
+      : { maxNorm: defaults().maxNorm, origin: '' };
   }
 }

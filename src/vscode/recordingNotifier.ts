@@ -6,19 +6,28 @@
 import * as vscode from 'vscode';
 import { Hub } from '../ingest/hub';
 
-export function registerRecordingNotifier(context: vscode.ExtensionContext, hub: Hub, log: vscode.LogOutputChannel): void {
+export function registerRecordingNotifier(
+  context: vscode.ExtensionContext,
+  hub: Hub,
+  log: vscode.LogOutputChannel,
+): void {
   const failing = new Set<string>();
   const onRecording = (runId: string, err: Error | undefined): void => {
     if (err) {
-      log.error(`cannot write the log of run ${runId}: ${err.message}; steps are kept in memory and writing is retried`);
+      log.error(
+        `cannot write the log of run ${runId}: ${err.message}; steps are kept in memory and writing is retried`,
+      );
       if (failing.size === 0) {
-        void vscode.window.showErrorMessage(`Gradient Monitor cannot record run ${runId}: ${err.message}. Data is kept in memory and recording resumes when possible.`);
+        void vscode.window.showErrorMessage(
+          `Gradient Monitor cannot record run ${runId}: ${err.message}. Data is kept in memory and recording resumes when possible.`,
+        );
       }
       failing.add(runId);
       return;
     }
     log.info(`recording of run ${runId} resumed`);
-    if (failing.delete(runId) && failing.size === 0) void vscode.window.showInformationMessage('Gradient Monitor is recording again; nothing was lost.');
+    if (failing.delete(runId) && failing.size === 0)
+      void vscode.window.showInformationMessage('Gradient Monitor is recording again; nothing was lost.');
   };
   hub.on('recording', onRecording);
   context.subscriptions.push({ dispose: () => hub.off('recording', onRecording) });

@@ -5,15 +5,27 @@ import { Run } from '../runs/runStore';
 import { AlertNotifier } from './alertNotifier';
 import { Endpoint } from './endpoint';
 
-export function registerRunCommands(context: vscode.ExtensionContext, ep: Endpoint, notifier: AlertNotifier, log: vscode.LogOutputChannel): void {
+export function registerRunCommands(
+  context: vscode.ExtensionContext,
+  ep: Endpoint,
+  notifier: AlertNotifier,
+  log: vscode.LogOutputChannel,
+): void {
   const pickRun = async (placeHolder: string): Promise<Run | undefined> => {
     const runs = ep.hub.store.all().sort((a, b) => b.updatedAt - a.updatedAt);
     if (runs.length === 0) {
-      void vscode.window.showInformationMessage(`No runs yet. Stream one to ${ep.url} (see "Gradient Monitor: Copy Endpoint").`);
+      void vscode.window.showInformationMessage(
+        `No runs yet. Stream one to ${ep.url} (see "Gradient Monitor: Copy Endpoint").`,
+      );
       return undefined;
     }
     const picked = await vscode.window.showQuickPick(
-      runs.map((r) => ({ label: r.name, description: `${r.state} · ${r.stepCount} steps · ${r.alertCount} alerts`, detail: `latest norm ${fmt(r.lastTotal)} at step ${r.lastStep}`, run: r })),
+      runs.map((r) => ({
+        label: r.name,
+        description: `${r.state} · ${r.stepCount} steps · ${r.alertCount} alerts`,
+        detail: `latest norm ${fmt(r.lastTotal)} at step ${r.lastStep}`,
+        run: r,
+      })),
       { placeHolder },
     );
     return picked?.run;
@@ -29,8 +41,12 @@ export function registerRunCommands(context: vscode.ExtensionContext, ep: Endpoi
       if (id) notifier.mute(id);
     }),
     vscode.commands.registerCommand('gradientMonitor.copyEndpoint', async () => {
-      await vscode.env.clipboard.writeText(`export GRADIENT_MONITOR_URL=${ep.url}\nexport GRADIENT_MONITOR_TOKEN=${ep.token}\n`);
-      void vscode.window.showInformationMessage('Gradient Monitor: export lines for the endpoint URL and token copied to the clipboard.');
+      await vscode.env.clipboard.writeText(
+        `export GRADIENT_MONITOR_URL=${ep.url}\nexport GRADIENT_MONITOR_TOKEN=${ep.token}\n`,
+      );
+      void vscode.window.showInformationMessage(
+        'Gradient Monitor: export lines for the endpoint URL and token copied to the clipboard.',
+      );
     }),
     vscode.commands.registerCommand('gradientMonitor.showOutput', () => log.show()),
   );

@@ -33,14 +33,29 @@ class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
   resolveCustomEditor(document: vscode.CustomDocument, panel: vscode.WebviewPanel): void {
     const file = document.uri.fsPath;
     let run: Run | undefined;
-    const source = new StoreRunSource({ all: () => (run ? [run] : []), get: (id) => (run?.id === id ? run : undefined) });
+    const source = new StoreRunSource({
+      all: () => (run ? [run] : []),
+      get: (id) => (run?.id === id ? run : undefined),
+    });
     const abort = new AbortController();
-    const session = connectDashboard(panel, this.extensionUri, source, (id) => (run?.id === id ? file : undefined), () => abort.abort());
+    const session = connectDashboard(
+      panel,
+      this.extensionUri,
+      source,
+      (id) => (run?.id === id ? file : undefined),
+      () => abort.abort(),
+    );
     session.showLogStatus(loadingStatus(file));
     void this.load(file, session, source, abort.signal, (r) => (run = r));
   }
 
-  private async load(file: string, session: DashboardSession, source: StoreRunSource, closed: AbortSignal, found: (run: Run) => void): Promise<void> {
+  private async load(
+    file: string,
+    session: DashboardSession,
+    source: StoreRunSource,
+    closed: AbortSignal,
+    found: (run: Run) => void,
+  ): Promise<void> {
     let partial: Run | undefined;
     const show = (r: Run | undefined): void => {
       if (!r) return;
@@ -62,7 +77,9 @@ class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
     } catch (e) {
       if (closed.aborted) return;
       const cancelled = (e as Error).name === 'AbortError';
-      const why = cancelled ? `loading was cancelled${partial ? `; the ${partial.stepCount.toLocaleString('en')} steps read until then are shown` : ''}` : (e as Error).message;
+      const why = cancelled
+        ? `loading was cancelled${partial ? `; the ${partial.stepCount.toLocaleString('en')} steps read until then are shown` : ''}`
+        : (e as Error).message;
       session.showLogStatus(loadedStatus(file, undefined, why));
       if (!cancelled) void vscode.window.showErrorMessage(`Gradient Monitor could not read ${file}: ${why}`);
     }
@@ -74,7 +91,12 @@ class RunLogEditorProvider implements vscode.CustomReadonlyEditorProvider {
  * appended lines are polled every second while the editor is open, a growing log's run counts as
  * live, and one left unchanged for a while settles as interrupted again (or ends with its run_end).
  */
-async function followAppends(file: string, loaded: LoadedRun, source: StoreRunSource, closed: AbortSignal): Promise<void> {
+async function followAppends(
+  file: string,
+  loaded: LoadedRun,
+  source: StoreRunSource,
+  closed: AbortSignal,
+): Promise<void> {
   const run = loaded.run!;
   const follower = await LogFollower.afterCompleteLines(file, loaded.read.bytes, loaded.read.lines ?? 0);
   let lastGrowth = 0;
@@ -108,7 +130,11 @@ async function followAppends(file: string, loaded: LoadedRun, source: StoreRunSo
  * Loads a log with loadRun behind a cancellable progress notification, handing over the partial run
  * as it grows. It stops when cancelled from the notification or when `closed` aborts (its viewer closed).
  */
-export function loadWithProgress(file: string, closed: AbortSignal, onRun: (run: Run | undefined) => void): Thenable<LoadedRun> {
+export function loadWithProgress(
+  file: string,
+  closed: AbortSignal,
+  onRun: (run: Run | undefined) => void,
+): Thenable<LoadedRun> {
   return withLogProgress(`Loading ${path.basename(file)}`, file, (onProgress, signal) =>
     loadRun(file, {
       alerts: alertSettings(),
@@ -124,6 +150,8 @@ export function loadWithProgress(file: string, closed: AbortSignal, onRun: (run:
 export function registerRunLogEditor(context: vscode.ExtensionContext): void {
   const provider = new RunLogEditorProvider(context.extensionUri);
   for (const viewType of [RUN_LOG_VIEW_TYPE, LOG_FILE_VIEW_TYPE]) {
-    context.subscriptions.push(vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }));
+    context.subscriptions.push(
+      vscode.window.registerCustomEditorProvider(viewType, provider, { supportsMultipleEditorsPerDocument: true }),
+    );
   }
 }

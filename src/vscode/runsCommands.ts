@@ -53,19 +53,26 @@ export function registerRunsCommands(context: vscode.ExtensionContext, ep: Endpo
     if (!target) return;
     try {
       // The save dialog has already asked before replacing a file.
-      const result = await withLogProgress(`Exporting ${f.name} to CSV`, f.path, (onProgress, signal) => exportLogToCsv(f.path, target.fsPath, { overwrite: true, onProgress, signal }));
+      const result = await withLogProgress(`Exporting ${f.name} to CSV`, f.path, (onProgress, signal) =>
+        exportLogToCsv(f.path, target.fsPath, { overwrite: true, onProgress, signal }),
+      );
       const problems = describeReadProblems(f.path, result.read.problems);
       const message = `Exported ${result.rows.toLocaleString('en-US')} steps of ${f.name} to ${target.fsPath}.`;
-      const choice = await (problems ? vscode.window.showWarningMessage(`${message} Some of the log could not be read: ${problems}`, 'Open') : vscode.window.showInformationMessage(message, 'Open'));
+      const choice = await (problems
+        ? vscode.window.showWarningMessage(`${message} Some of the log could not be read: ${problems}`, 'Open')
+        : vscode.window.showInformationMessage(message, 'Open'));
       if (choice === 'Open') await vscode.commands.executeCommand('vscode.open', target);
     } catch (e) {
-      if ((e as Error).name !== 'AbortError') void vscode.window.showErrorMessage(`Gradient Monitor could not export ${f.name}: ${(e as Error).message}`);
+      if ((e as Error).name !== 'AbortError')
+        void vscode.window.showErrorMessage(`Gradient Monitor could not export ${f.name}: ${(e as Error).message}`);
     }
   });
 
   command('gradientMonitor.runs.delete', async (node?: RunsNode, selected?: RunsNode[]) => {
     // With several rows selected, the action applies to all of them (our own logs only).
-    const files = (selected && selected.length > 0 ? selected : node ? [node] : []).flatMap((n) => (n.kind === 'file' && n.file.format === 'gradient-monitor' ? [n.file] : []));
+    const files = (selected && selected.length > 0 ? selected : node ? [node] : []).flatMap((n) =>
+      n.kind === 'file' && n.file.format === 'gradient-monitor' ? [n.file] : [],
+    );
     if (files.length === 0) return;
     const what = files.length === 1 ? `the log of run "${files[0].name}"` : `the logs of ${files.length} runs`;
     const detail = `${files.map((f) => f.path).join('\n')}\n\nThis cannot be undone.`;
@@ -85,7 +92,8 @@ export function registerRunsCommands(context: vscode.ExtensionContext, ep: Endpo
     const picked = await vscode.window.showOpenDialog({
       canSelectMany: true,
       openLabel: 'Import',
-      title: 'Import logs: trainer_state.json, TensorBoard event files (events.out.tfevents.*), CSV (step,total_norm[,layer...])',
+      title:
+        'Import logs: trainer_state.json, TensorBoard event files (events.out.tfevents.*), CSV (step,total_norm[,layer...])',
       filters: { 'Training logs': ['json', 'csv', 'jsonl'], 'All files': ['*'] },
     });
     if (!picked) return;
@@ -99,12 +107,19 @@ export function registerRunsCommands(context: vscode.ExtensionContext, ep: Endpo
   });
 
   command('gradientMonitor.runs.addFolder', async () => {
-    const picked = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, canSelectMany: false, openLabel: 'Show Runs from This Folder' });
+    const picked = await vscode.window.showOpenDialog({
+      canSelectFolders: true,
+      canSelectFiles: false,
+      canSelectMany: false,
+      openLabel: 'Show Runs from This Folder',
+    });
     if (!picked?.[0]) return;
     const config = vscode.workspace.getConfiguration(SECTION);
     const folders = config.get<string[]>('runFolders', []);
     if (folders.includes(picked[0].fsPath)) return;
-    const target = vscode.workspace.workspaceFolders ? vscode.ConfigurationTarget.Workspace : vscode.ConfigurationTarget.Global;
+    const target = vscode.workspace.workspaceFolders
+      ? vscode.ConfigurationTarget.Workspace
+      : vscode.ConfigurationTarget.Global;
     await config.update('runFolders', [...folders, picked[0].fsPath], target);
   });
 }
@@ -112,25 +127,34 @@ export function registerRunsCommands(context: vscode.ExtensionContext, ep: Endpo
 /** Imports one file into the runs folder, asking before replacing an earlier import; returns the new log, if any. */
 async function importOne(source: string, folder: string): Promise<string | undefined> {
   const name = path.basename(source);
-  const attempt = (overwrite: boolean) => withLogProgress(`Importing ${name}`, source, (onProgress, signal) => importIntoFolder(source, folder, { overwrite, onProgress, signal }));
+  const attempt = (overwrite: boolean) =>
+    withLogProgress(`Importing ${name}`, source, (onProgress, signal) =>
+      importIntoFolder(source, folder, { overwrite, onProgress, signal }),
+    );
   try {
     let result;
     try {
       result = await attempt(false);
     } catch (e) {
       if (!(e instanceof OutputExistsError)) throw e;
-      const choice = await vscode.window.showWarningMessage(`${name} was imported before. Replace that import?`, { modal: true, detail: e.file }, 'Replace');
+      const choice = await vscode.window.showWarningMessage(
+        `${name} was imported before. Replace that import?`,
+        { modal: true, detail: e.file },
+        'Replace',
+      );
       if (choice !== 'Replace') return undefined;
       result = await attempt(true);
     }
     const problems = describeReadProblems(source, result.read.problems);
     const summary = `Imported ${result.steps.toLocaleString('en-US')} steps of "${result.name}".`;
     const notes = result.read.notes.length > 0 ? ` ${result.read.notes.join('. ')}.` : '';
-    if (problems) void vscode.window.showWarningMessage(`${summary} Everything readable was kept; the problems: ${problems}`);
+    if (problems)
+      void vscode.window.showWarningMessage(`${summary} Everything readable was kept; the problems: ${problems}`);
     else void vscode.window.showInformationMessage(summary + notes);
     return result.out;
   } catch (e) {
-    if ((e as Error).name !== 'AbortError') void vscode.window.showErrorMessage(`Gradient Monitor could not import ${source}: ${(e as Error).message}`);
+    if ((e as Error).name !== 'AbortError')
+      void vscode.window.showErrorMessage(`Gradient Monitor could not import ${source}: ${(e as Error).message}`);
     return undefined;
   }
 }

@@ -14,7 +14,11 @@ import { SECTION } from './settings';
 
 export const RUNS_VIEW_ID = 'gradientMonitor.runs';
 
-export type RunsNode = { kind: 'liveGroup' } | { kind: 'live'; run: LiveRunInfo } | { kind: 'day'; group: DateGroup } | { kind: 'file'; file: RunFile };
+export type RunsNode =
+  | { kind: 'liveGroup' }
+  | { kind: 'live'; run: LiveRunInfo }
+  | { kind: 'day'; group: DateGroup }
+  | { kind: 'file'; file: RunFile };
 
 /** Live step counts repaint at most this often. */
 const LIVE_REFRESH_MS = 250;
@@ -90,7 +94,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
         return liveItem(node.run);
       case 'day': {
         const first = this.model.groups[0] === node.group;
-        const item = new vscode.TreeItem(node.group.label, first ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed);
+        const item = new vscode.TreeItem(
+          node.group.label,
+          first ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed,
+        );
         item.id = `day:${node.group.label}`;
         item.description = `${node.group.files.length} run${node.group.files.length === 1 ? '' : 's'}`;
         return item;
@@ -118,7 +125,10 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
   }
 
   private rebuild(): void {
-    this.model = buildRunsTreeModel(this.files, this.ep.hub.store.all().map((r) => liveInfo(r, this.ep)));
+    this.model = buildRunsTreeModel(
+      this.files,
+      this.ep.hub.store.all().map((r) => liveInfo(r, this.ep)),
+    );
     this.changed.fire(undefined);
   }
 
@@ -131,7 +141,12 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     for (const w of this.watchers) w.dispose();
     // Appends to a log (a live run writing) are not worth a rescan; files appearing and going are.
     this.watchers = runFolders(this.ep).map((folder) => {
-      const watcher = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), '**/*'), false, true, false);
+      const watcher = vscode.workspace.createFileSystemWatcher(
+        new vscode.RelativePattern(vscode.Uri.file(folder), '**/*'),
+        false,
+        true,
+        false,
+      );
       watcher.onDidCreate(() => this.scheduleRescan());
       watcher.onDidDelete(() => this.scheduleRescan());
       return watcher;
@@ -140,7 +155,14 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
 }
 
 function liveInfo(run: Run, ep: Endpoint): LiveRunInfo {
-  return { id: run.id, name: run.name, state: run.state, steps: run.stepCount, lastStep: run.lastStep, logPath: ep.hub.logPath(run.id) };
+  return {
+    id: run.id,
+    name: run.name,
+    state: run.state,
+    steps: run.stepCount,
+    lastStep: run.lastStep,
+    logPath: ep.hub.logPath(run.id),
+  };
 }
 
 function liveItem(run: LiveRunInfo): vscode.TreeItem {
@@ -183,7 +205,11 @@ function formatBytes(n: number): string {
 
 export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint): void {
   const provider = new RunsTreeProvider(ep);
-  const view = vscode.window.createTreeView(RUNS_VIEW_ID, { treeDataProvider: provider, canSelectMany: true, showCollapseAll: true });
+  const view = vscode.window.createTreeView(RUNS_VIEW_ID, {
+    treeDataProvider: provider,
+    canSelectMany: true,
+    showCollapseAll: true,
+  });
   context.subscriptions.push(provider, view);
   ep.hub.on('run', () => provider.onRunChanged());
   ep.hub.on('steps', () => provider.onSteps());

@@ -52,10 +52,17 @@ export class NormStatusBar implements vscode.Disposable {
     const icon = health === 'error' ? '$(error)' : health === 'warning' ? '$(warning)' : '$(pulse)';
     const value = run.lastStep >= 0 ? fmt(run.lastTotal) : '…';
     this.item.text = `${icon} grad ${value}`;
-    this.item.backgroundColor = health === 'ok' ? undefined : new vscode.ThemeColor(health === 'error' ? 'statusBarItem.errorBackground' : 'statusBarItem.warningBackground');
+    this.item.backgroundColor =
+      health === 'ok'
+        ? undefined
+        : new vscode.ThemeColor(
+            health === 'error' ? 'statusBarItem.errorBackground' : 'statusBarItem.warningBackground',
+          );
     const md = new vscode.MarkdownString(undefined, true);
     md.isTrusted = false; // run names come from the network
-    md.appendText(`${run.name} (${run.state})\nstep ${Math.max(run.lastStep, 0)}, total norm ${value}, ${run.alertCount} alerts\n`);
+    md.appendText(
+      `${run.name} (${run.state})\nstep ${Math.max(run.lastStep, 0)}, total norm ${value}, ${run.alertCount} alerts\n`,
+    );
     md.appendText(`Endpoint: ${this.endpointUrl()}\nClick to open the dashboard.`);
     this.item.tooltip = md;
   }

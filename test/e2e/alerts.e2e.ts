@@ -28,7 +28,26 @@ test('a streamed run with a NaN raises a notification, colors the status bar and
   const status = vscode.page.locator('.statusbar-item', { hasText: 'grad' }).first();
   await status.waitFor({ timeout: 30_000 });
 
-  const { stdout } = await run(process.execPath, [path.join(REPO, 'bin', 'gradient-monitor'), 'simulate', '--url', endpoint.url, '--token', endpoint.token, '--steps', '300', '--rate', '200', '--spike-at', '120', '--nan-at', '250', '--run-id', 'e2e-nan-run', '--name', 'e2e run']);
+  const { stdout } = await run(process.execPath, [
+    path.join(REPO, 'bin', 'gradient-monitor'),
+    'simulate',
+    '--url',
+    endpoint.url,
+    '--token',
+    endpoint.token,
+    '--steps',
+    '300',
+    '--rate',
+    '200',
+    '--spike-at',
+    '120',
+    '--nan-at',
+    '250',
+    '--run-id',
+    'e2e-nan-run',
+    '--name',
+    'e2e run',
+  ]);
   assert.match(stdout, /sent 300 steps/);
 
   const toast = vscode.page.locator('.notification-toast', { hasText: 'non-finite gradient norm' }).first();
@@ -43,17 +62,26 @@ test('a streamed run with a NaN raises a notification, colors the status bar and
   assert.equal(await spikeToasts.count(), 1);
   assert.match(await spikeToasts.first().innerText(), /exceeds the threshold 10 at step 120/);
 
-  await vscode.page.waitForFunction(() => {
-    const items = [...document.querySelectorAll('.statusbar-item')];
-    return items.some((el) => /grad/.test(el.textContent ?? '') && el.querySelector('.codicon-error'));
-  }, undefined, { timeout: 10_000 });
+  await vscode.page.waitForFunction(
+    () => {
+      const items = [...document.querySelectorAll('.statusbar-item')];
+      return items.some((el) => /grad/.test(el.textContent ?? '') && el.querySelector('.codicon-error'));
+    },
+    undefined,
+    { timeout: 10_000 },
+  );
   await vscode.screenshot('alerts-nan-notification');
 
   const runsDir = path.join(vscode.workspace, '.gradient-monitor', 'runs');
   assert.ok(existsSync(runsDir), `${runsDir} exists`);
   const logs = readdirSync(runsDir).filter((f) => f.startsWith('e2e-nan-run'));
   assert.equal(logs.length, 1, `one log for the run in ${readdirSync(runsDir).join(', ')}`);
-  const { stdout: summary } = await run(process.execPath, [path.join(REPO, 'bin', 'gradient-monitor'), 'inspect', '--json', path.join(runsDir, logs[0])]);
+  const { stdout: summary } = await run(process.execPath, [
+    path.join(REPO, 'bin', 'gradient-monitor'),
+    'inspect',
+    '--json',
+    path.join(runsDir, logs[0]),
+  ]);
   const s = JSON.parse(summary);
   assert.equal(s.steps, 300);
   assert.equal(s.first_nonfinite.step, 250);

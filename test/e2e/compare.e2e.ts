@@ -21,9 +21,14 @@ const RUNS: SyntheticOptions[] = [
 
 /** The log of a run, and its largest finite total norm. */
 function log(o: SyntheticOptions): { text: string; max: number } {
-  const messages: ClientMessage[] = [runStartFor(o), ...syntheticSteps(o), { type: 'run_end', run_id: o.runId, status: 'completed' }];
+  const messages: ClientMessage[] = [
+    runStartFor(o),
+    ...syntheticSteps(o),
+    { type: 'run_end', run_id: o.runId, status: 'completed' },
+  ];
   let max = -Infinity;
-  for (const m of messages) if (m.type === 'step' && Number.isFinite(m.total_norm) && m.total_norm > max) max = m.total_norm;
+  for (const m of messages)
+    if (m.type === 'step' && Number.isFinite(m.total_norm) && m.total_norm > max) max = m.total_norm;
   return { text: messages.map((m) => stringifyKeepingNonFinite(m) + '\n').join(''), max };
 }
 
@@ -43,7 +48,10 @@ after(async () => {
 const row = (text: string | RegExp) => vscode.page.locator('.monaco-list-row', { hasText: text }).first();
 
 test('two recorded runs selected in the Runs view compare on one chart, each in its own color', async () => {
-  await vscode.page.locator('.activitybar .action-item a[aria-label^="Gradient Monitor"]').first().click({ timeout: 30_000 });
+  await vscode.page
+    .locator('.activitybar .action-item a[aria-label^="Gradient Monitor"]')
+    .first()
+    .click({ timeout: 30_000 });
   // Select both rows without opening them (a plain click opens the log editor).
   await row('baseline lr 1e-3').waitFor({ timeout: 30_000 });
   await row('baseline lr 1e-3').click({ modifiers: ['ControlOrMeta'] });
@@ -51,7 +59,10 @@ test('two recorded runs selected in the Runs view compare on one chart, each in 
   await vscode.page.locator('.monaco-list-row.selected').nth(1).waitFor({ timeout: 10_000 });
   await row('warmup lr 3e-3').click({ button: 'right' });
   // Menu items act on mouse-up in VS Code's own menus; choosing the hovered item with Enter works in every build.
-  await vscode.page.locator('.context-view .action-label', { hasText: 'Compare Runs' }).first().hover({ timeout: 10_000 });
+  await vscode.page
+    .locator('.context-view .action-label', { hasText: 'Compare Runs' })
+    .first()
+    .hover({ timeout: 10_000 });
   await vscode.page.keyboard.press('Enter');
 
   const frame = await dashboardFrame(vscode, 30_000, 'body.compare-mode');
@@ -60,7 +71,16 @@ test('two recorded runs selected in the Runs view compare on one chart, each in 
     const runs = h.drawnOverlay();
     return runs.length === 2 && runs.every((r) => r.norms.length > 0 && r.markers.length === 1) && h.range().to >= 899;
   });
-  const runs = await hook(frame, (h) => h.drawnOverlay().map((r) => ({ name: r.name, color: r.color, max: Math.max(...r.norms.map((p) => p.y)), markers: r.markers.map((m) => m.step) })));
+  const runs = await hook(frame, (h) =>
+    h
+      .drawnOverlay()
+      .map((r) => ({
+        name: r.name,
+        color: r.color,
+        max: Math.max(...r.norms.map((p) => p.y)),
+        markers: r.markers.map((m) => m.step),
+      })),
+  );
   assert.deepEqual(new Set(runs.map((r) => r.name)), new Set(RUNS.map((o) => o.name)));
   for (const r of runs) {
     const i = RUNS.findIndex((o) => o.name === r.name);

@@ -14,7 +14,10 @@ import { launchVSCode, REPO, VSCodeSession } from './harness';
 let vscode: VSCodeSession;
 
 before(async () => {
-  vscode = await launchVSCode({ files: { 'train.py': 'print("training")\n' }, settings: { 'gradientMonitor.notifications.enabled': false } });
+  vscode = await launchVSCode({
+    files: { 'train.py': 'print("training")\n' },
+    settings: { 'gradientMonitor.notifications.enabled': false },
+  });
 });
 
 after(async () => {
@@ -25,7 +28,17 @@ const dashboardFrame = (timeoutMs?: number) => findDashboard(vscode, timeoutMs);
 
 /** `--token=T`: a random token may start with '-', which a separate argument would turn into an option. */
 function simulate(endpoint: DiscoveryRecord, args: string[]): { done: Promise<number>; child: ChildProcess } {
-  const child = spawn(process.execPath, [path.join(REPO, 'bin', 'gradient-monitor'), 'simulate', `--url=${endpoint.url}`, `--token=${endpoint.token}`, ...args], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      path.join(REPO, 'bin', 'gradient-monitor'),
+      'simulate',
+      `--url=${endpoint.url}`,
+      `--token=${endpoint.token}`,
+      ...args,
+    ],
+    { stdio: 'ignore' },
+  );
   return { child, done: new Promise((resolve) => child.once('exit', (code) => resolve(code ?? -1))) };
 }
 
@@ -36,12 +49,29 @@ test('the dashboard grows with a streamed run and marks the threshold breach and
   await frame.waitForSelector('#message:not([hidden])');
   assert.match((await frame.textContent('#message')) ?? '', /No runs yet/);
 
-  const sim = simulate(endpoint, ['--steps', '1500', '--rate', '300', '--spike-at', '400', '--nan-at', '1100', '--threshold', '5', '--run-id', 'e2e-dashboard', '--name', 'e2e dashboard run']);
+  const sim = simulate(endpoint, [
+    '--steps',
+    '1500',
+    '--rate',
+    '300',
+    '--spike-at',
+    '400',
+    '--nan-at',
+    '1100',
+    '--threshold',
+    '5',
+    '--run-id',
+    'e2e-dashboard',
+    '--name',
+    'e2e dashboard run',
+  ]);
   await waitForHook(frame, 'the first steps', (h) => h.range().to > 50);
   const early = await hook(frame, (h) => h.range().to);
   await waitForHook(frame, 'the chart to grow', (h) => h.range().to > 600);
   assert.ok((await hook(frame, (h) => h.range().to)) > early, 'the view follows the growing run');
-  await waitForHook(frame, 'a threshold marker at the spike', (h) => h.drawnAlerts().some((a) => a.kind === 'threshold' && a.step === 400));
+  await waitForHook(frame, 'a threshold marker at the spike', (h) =>
+    h.drawnAlerts().some((a) => a.kind === 'threshold' && a.step === 400),
+  );
   await waitForHook(frame, 'the NaN marker', (h) => h.drawnMarkers().some((m) => m.step === 1100));
   assert.equal(await sim.done, 0);
   await waitForHook(frame, 'the whole run', (h) => h.range().to === 1499);
@@ -64,7 +94,11 @@ test('the dashboard grows with a streamed run and marks the threshold breach and
   assert.equal(await dashboardFrame(2000).catch(() => undefined), undefined, 'the hidden panel dropped its page');
   await vscode.page.locator('.tab', { hasText: 'Gradient Monitor' }).click();
   frame = await dashboardFrame();
-  await waitForHook(frame, 'the restored chart', (h) => h.range().to === 1499 && h.drawnMarkers().some((m) => m.step === 1100));
+  await waitForHook(
+    frame,
+    'the restored chart',
+    (h) => h.range().to === 1499 && h.drawnMarkers().some((m) => m.step === 1100),
+  );
 
   // A window reload restarts the extension host: the serializer restores the panel, which waits
   // for its run and re-attaches when the training process streams again.
@@ -73,11 +107,33 @@ test('the dashboard grows with a streamed run and marks the threshold breach and
   const next = await waitForNewEndpoint(endpoint);
   frame = await dashboardFrame(60_000);
   await frame.waitForSelector('#message:not([hidden])');
-  assert.match((await frame.textContent('#message')) ?? '', /Waiting for run “e2e-dashboard”/, 'the restored panel waits for its run');
-  const again = simulate(next, ['--steps', '200', '--rate', '400', '--run-id', 'e2e-dashboard', '--name', 'e2e dashboard run']);
+  assert.match(
+    (await frame.textContent('#message')) ?? '',
+    /Waiting for run “e2e-dashboard”/,
+    'the restored panel waits for its run',
+  );
+  const again = simulate(next, [
+    '--steps',
+    '200',
+    '--rate',
+    '400',
+    '--run-id',
+    'e2e-dashboard',
+    '--name',
+    'e2e dashboard run',
+  ]);
   assert.equal(await again.done, 0);
-  await waitForHook(frame, 'the re-attached run', (h) => h.range().to === 1499 && h.drawnMarkers().some((m) => m.step === 1100), 30_000);
-  await waitForHook(frame, 'the run to show completed', () => document.getElementById('run-state')?.textContent === 'completed');
+  await waitForHook(
+    frame,
+    'the re-attached run',
+    (h) => h.range().to === 1499 && h.drawnMarkers().some((m) => m.step === 1100),
+    30_000,
+  );
+  await waitForHook(
+    frame,
+    'the run to show completed',
+    () => document.getElementById('run-state')?.textContent === 'completed',
+  );
   await vscode.screenshot('dashboard-e2e-restored');
 });
 

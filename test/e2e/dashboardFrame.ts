@@ -13,13 +13,20 @@ export interface Hook {
 }
 
 /** The document of a dashboard webview holding `selector`: VS Code nests each webview in two iframes. */
-export async function dashboardFrame(vscode: VSCodeSession, timeoutMs = 30_000, selector = '#norm-chart'): Promise<Frame> {
+export async function dashboardFrame(
+  vscode: VSCodeSession,
+  timeoutMs = 30_000,
+  selector = '#norm-chart',
+): Promise<Frame> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     for (const f of vscode.page.frames()) {
       if ((await f.$('#norm-chart').catch(() => null)) && (await f.$(selector).catch(() => null))) return f;
     }
-    if (Date.now() > deadline) throw new Error(`no dashboard webview with ${selector} after ${timeoutMs} ms${'\n' + vscode.serverLog().slice(-2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `no dashboard webview with ${selector} after ${timeoutMs} ms${'\n' + vscode.serverLog().slice(-2000)}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -32,7 +39,12 @@ export async function hook<T>(frame: Frame, fn: (h: Hook) => T): Promise<T> {
   return frame.evaluate(`(${fn.toString()})(window.__gradientMonitor)`) as Promise<T>;
 }
 
-export async function waitForHook(frame: Frame, what: string, fn: (h: Hook) => boolean, timeoutMs = 30_000): Promise<void> {
+export async function waitForHook(
+  frame: Frame,
+  what: string,
+  fn: (h: Hook) => boolean,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await hook(frame, fn).catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);

@@ -14,7 +14,15 @@ import type { DiscoveryRecord } from '../../src/server/discovery';
 export const REPO = path.resolve(__dirname, '..', '..');
 export const ARTIFACTS = path.join(REPO, 'test-results');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 
 export interface LaunchOptions {
   /** Files to create in the workspace, by relative path. */
@@ -44,12 +52,19 @@ export interface VSCodeSession {
 }
 
 export function codeServerEntry(): string {
-  return execFileSync('bash', [path.join(REPO, 'scripts', 'ensure-code-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  return execFileSync('bash', [path.join(REPO, 'scripts', 'ensure-code-server.sh')], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
 }
 
 /** Copies the built extension (package.json, dist, media) the way an installed VSIX lays it out. */
 function installExtension(extensionsDir: string): void {
-  const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { publisher: string; name: string; version: string };
+  const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
+    publisher: string;
+    name: string;
+    version: string;
+  };
   const dest = path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
   mkdirSync(dest, { recursive: true });
   for (const entry of ['package.json', 'dist', 'media', 'README.md', 'LICENSE']) {
@@ -72,7 +87,12 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs: number, detail = (): string => ''): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  probe: () => T | undefined | Promise<T | undefined>,
+  timeoutMs: number,
+  detail = (): string => '',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -116,15 +136,45 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
   let log = '';
   const server: ChildProcess = spawn(
     process.execPath,
-    [entry, '--config', path.join(root, 'config.yaml'), '--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', '--user-data-dir', userData, '--extensions-dir', extensionsDir, workspace],
-    { env: { ...process.env, GRADIENT_MONITOR_HOME: home, GRADIENT_MONITOR_URL: '', GRADIENT_MONITOR_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [
+      entry,
+      '--config',
+      path.join(root, 'config.yaml'),
+      '--bind-addr',
+      `127.0.0.1:${port}`,
+      '--auth',
+      'none',
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      '--user-data-dir',
+      userData,
+      '--extensions-dir',
+      extensionsDir,
+      workspace,
+    ],
+    {
+      env: { ...process.env, GRADIENT_MONITOR_HOME: home, GRADIENT_MONITOR_URL: '', GRADIENT_MONITOR_TOKEN: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   server.stdout?.on('data', (d) => (log += d));
   server.stderr?.on('data', (d) => (log += d));
   const showLog = (): string => `\ncode-server output:\n${log.slice(-4000)}`;
   let browser: Browser | undefined;
   try {
-    await waitFor('code-server to listen', () => (log.includes('HTTP server listening') ? true : server.exitCode !== null ? Promise.reject(new Error(`code-server exited ${server.exitCode}${showLog()}`)) : undefined), 60_000, showLog);
+    await waitFor(
+      'code-server to listen',
+      () =>
+        log.includes('HTTP server listening')
+          ? true
+          : server.exitCode !== null
+            ? Promise.reject(new Error(`code-server exited ${server.exitCode}${showLog()}`))
+            : undefined,
+      60_000,
+      showLog,
+    );
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
     const page = await context.newPage();

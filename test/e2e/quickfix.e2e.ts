@@ -46,7 +46,10 @@ async function openAtLine(line: number): Promise<void> {
   const { page } = vscode;
   await vscode.runCommand('Go to File...');
   await page.keyboard.type('train.py');
-  await page.locator('.quick-input-widget .monaco-list-row', { hasText: 'train.py' }).first().waitFor({ timeout: 10_000 });
+  await page
+    .locator('.quick-input-widget .monaco-list-row', { hasText: 'train.py' })
+    .first()
+    .waitFor({ timeout: 10_000 });
   await page.keyboard.press('Enter');
   await page.locator('.monaco-editor .view-lines', { hasText: 'optimizer' }).first().waitFor({ timeout: 20_000 });
   await vscode.runCommand('Go to Line/Column...');
@@ -102,9 +105,15 @@ test('the lightbulb on optimizer.step() adds clipping before the step', async ()
   }
   await bulb.waitFor({ state: 'visible', timeout: 5_000 });
   const titles = await pickQuickFix(/Add gradient clipping \(max_norm=1\.0\)/);
-  assert.ok(titles.some((t) => /Add gradient monitoring here/.test(t)), `menu: ${titles.join(' | ')}`);
+  assert.ok(
+    titles.some((t) => /Add gradient monitoring here/.test(t)),
+    `menu: ${titles.join(' | ')}`,
+  );
   const text = await saveAndRead(TRAIN);
-  assert.match(text, /loss\.backward\(\)\n {4}torch\.nn\.utils\.clip_grad_norm_\(model\.parameters\(\), max_norm=1\.0\)\n {4}optimizer\.step\(\)\n$/);
+  assert.match(
+    text,
+    /loss\.backward\(\)\n {4}torch\.nn\.utils\.clip_grad_norm_\(model\.parameters\(\), max_norm=1\.0\)\n {4}optimizer\.step\(\)\n$/,
+  );
   await vscode.screenshot('quickfix-clipping-added');
 });
 
@@ -117,25 +126,49 @@ test("a live run's NaN shows on its script line; the quick fix sets max_norm fro
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
   const send = (messages: ClientMessage[]): void => ws.send(stringifyKeepingNonFinite(messages));
   const runId = 'e2e-live-quickfix';
-  send([{ type: 'run_start', run_id: runId, name: 'e2e live', layers: ['fc1.weight', 'fc2.weight'], meta: { script: file, line: clipLine } }]);
+  send([
+    {
+      type: 'run_start',
+      run_id: runId,
+      name: 'e2e live',
+      layers: ['fc1.weight', 'fc2.weight'],
+      meta: { script: file, line: clipLine },
+    },
+  ]);
   // 40 healthy steps between 3.0 and 3.9: the suggested max_norm is 5.0.
-  send(Array.from({ length: 40 }, (_, i): ClientMessage => ({ type: 'step', run_id: runId, step: i, total_norm: 3 + (i % 10) / 10, layer_norms: [2, 2] })));
+  send(
+    Array.from({ length: 40 }, (_, i): ClientMessage => ({
+      type: 'step',
+      run_id: runId,
+      step: i,
+      total_norm: 3 + (i % 10) / 10,
+      layer_norms: [2, 2],
+    })),
+  );
   send([{ type: 'step', run_id: runId, step: 40, total_norm: NaN, layer_norms: [NaN, 1] }]);
 
   await vscode.runCommand('View: Focus Problems (Errors, Warnings, Infos)');
-  const problem = vscode.page.locator('.markers-panel .monaco-list-row', { hasText: 'non-finite gradient norm' }).first();
+  const problem = vscode.page
+    .locator('.markers-panel .monaco-list-row', { hasText: 'non-finite gradient norm' })
+    .first();
   await problem.waitFor({ timeout: 20_000 });
   assert.match(await problem.innerText(), /fc1\.weight/);
   await vscode.screenshot('quickfix-live-diagnostic');
 
   await openAtLine(clipLine);
   const titles = await pickQuickFix(/Set max_norm to 5\.0 \(suggested by run e2e live\)/);
-  assert.ok(titles.some((t) => /Dismiss this alert/.test(t)), `menu: ${titles.join(' | ')}`);
+  assert.ok(
+    titles.some((t) => /Dismiss this alert/.test(t)),
+    `menu: ${titles.join(' | ')}`,
+  );
   const text = await saveAndRead(clipped);
   assert.match(text, /clip_grad_norm_\(model\.parameters\(\), max_norm=5\.0\)/);
 
   send([{ type: 'run_end', run_id: runId, status: 'completed' }]);
   await vscode.runCommand('View: Focus Problems (Errors, Warnings, Infos)');
-  await vscode.page.locator('.markers-panel .monaco-list-row', { hasText: 'non-finite gradient norm' }).first().waitFor({ state: 'detached', timeout: 20_000 });
+  await vscode.page
+    .locator('.markers-panel .monaco-list-row', { hasText: 'non-finite gradient norm' })
+    .first()
+    .waitFor({ state: 'detached', timeout: 20_000 });
   ws.close();
 });

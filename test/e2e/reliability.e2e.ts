@@ -29,7 +29,12 @@ async function freePort(): Promise<number> {
 
 test('two windows on one port: the second falls back, both are discoverable, clients pick their window, limit settings apply', async () => {
   const port = await freePort();
-  const limits = { 'gradientMonitor.maxConnections': 2, 'gradientMonitor.maxLayers': 4, 'gradientMonitor.maxRuns': 1, 'gradientMonitor.maxMessagesPerSecond': 50 };
+  const limits = {
+    'gradientMonitor.maxConnections': 2,
+    'gradientMonitor.maxLayers': 4,
+    'gradientMonitor.maxRuns': 1,
+    'gradientMonitor.maxMessagesPerSecond': 50,
+  };
   const first = await launchVSCode({ settings: { 'gradientMonitor.port': port } });
   sessions.push(first);
   const a = await first.endpoint();
@@ -50,14 +55,27 @@ test('two windows on one port: the second falls back, both are discoverable, cli
   const c1 = await connect(b.url, headers);
   const c2 = await connect(b.url, headers);
   const third = await rawUpgrade(Number(new URL(b.url).port), '/v1/stream', { Authorization: `Bearer ${b.token}` });
-  assert.equal(`${third.statusLine} ${third.body}`, 'HTTP/1.1 503 Service Unavailable {"error":"too many connections (limit 2)"}');
+  assert.equal(
+    `${third.statusLine} ${third.body}`,
+    'HTTP/1.1 503 Service Unavailable {"error":"too many connections (limit 2)"}',
+  );
   c1.ws.send(JSON.stringify({ type: 'run_start', run_id: 'wide', layers: ['a', 'b', 'c', 'd', 'e'], seq: 0 }));
   assert.equal(((await c1.next()) as { message: string }).message, 'run_start.layers has 5 entries, the limit is 4');
   c1.ws.send(JSON.stringify({ type: 'step', run_id: 'one', step: 0, total_norm: 1, seq: 1 }));
   assert.deepEqual(await c1.next(), { type: 'ack', seq: 1 });
   c1.ws.send(JSON.stringify({ type: 'step', run_id: 'two', step: 0, total_norm: 1, seq: 2 }));
   assert.equal(((await c1.next()) as { code: string }).code, 'limit_exceeded');
-  c2.ws.send(JSON.stringify(Array.from({ length: 51 }, (_, step) => ({ type: 'step', run_id: 'one', step: step + 1, total_norm: 1, seq: step }))));
+  c2.ws.send(
+    JSON.stringify(
+      Array.from({ length: 51 }, (_, step) => ({
+        type: 'step',
+        run_id: 'one',
+        step: step + 1,
+        total_norm: 1,
+        seq: step,
+      })),
+    ),
+  );
   assert.equal(((await c2.next()) as { code: string }).code, 'rate_limited');
   c1.ws.close();
   c2.ws.close();
@@ -68,6 +86,9 @@ test('a window asked to bind 0.0.0.0 without a token of its own refuses, and say
   sessions.push(open);
   const toast = open.page.locator('.notification-toast', { hasText: 'could not start its endpoint' }).first();
   await toast.waitFor({ timeout: 60_000 });
-  assert.match(await toast.innerText(), /refusing to listen on 0\.0\.0\.0, which the network can reach, with a generated token/);
+  assert.match(
+    await toast.innerText(),
+    /refusing to listen on 0\.0\.0\.0, which the network can reach, with a generated token/,
+  );
   await open.screenshot('reliability-network-bind-refused');
 });

@@ -30,9 +30,14 @@ function files(): Record<string, string> {
   return {
     // About 18 MB: over the size from which logs are parsed by worker threads.
     '.gradient-monitor/runs/large-e2e-0123456789.jsonl': largeLines.join('\n'),
-    '.gradient-monitor/runs/finished-e2e-0123456789.jsonl': lines([runStartFor(done), ...syntheticSteps(done), { type: 'run_end', run_id: done.runId, status: 'completed' }]),
+    '.gradient-monitor/runs/finished-e2e-0123456789.jsonl': lines([
+      runStartFor(done),
+      ...syntheticSteps(done),
+      { type: 'run_end', run_id: done.runId, status: 'completed' },
+    ]),
     // Killed while writing: the last line stops mid-record, without a newline.
-    '.gradient-monitor/runs/crashed-e2e-0123456789.jsonl': crashedLines.join('\n') + '{"type":"step","run_id":"crashed-e2e","step":250,"total_no',
+    '.gradient-monitor/runs/crashed-e2e-0123456789.jsonl':
+      crashedLines.join('\n') + '{"type":"step","run_id":"crashed-e2e","step":250,"total_no',
   };
 }
 
@@ -47,12 +52,19 @@ after(async () => {
 const row = (text: string | RegExp) => vscode.page.locator('.monaco-list-row', { hasText: text }).first();
 
 test('a recorded run opens from the Runs view in the dashboard editor, with its summary; a crashed log shows what it could read', async () => {
-  await vscode.page.locator('.activitybar .action-item a[aria-label^="Gradient Monitor"]').first().click({ timeout: 30_000 });
+  await vscode.page
+    .locator('.activitybar .action-item a[aria-label^="Gradient Monitor"]')
+    .first()
+    .click({ timeout: 30_000 });
   await row('finished e2e run').click({ timeout: 30_000 });
 
   let frame = await dashboardFrame(vscode, 30_000, '#recorded:not([hidden])');
   await vscode.page.locator('.tab', { hasText: 'finished-e2e-0123456789.jsonl' }).waitFor({ timeout: 10_000 });
-  await waitForHook(frame, 'the whole recorded run drawn', (h) => h.range().to >= 399 && h.drawnMarkers().some((m) => m.step === 300));
+  await waitForHook(
+    frame,
+    'the whole recorded run drawn',
+    (h) => h.range().to >= 399 && h.drawnMarkers().some((m) => m.step === 300),
+  );
   assert.equal(await frame.textContent('#run-state'), 'completed');
   const facts = (await frame.textContent('#recorded-facts')) ?? '';
   assert.match(facts, /Steps400 \(0 to 399\)/);
@@ -61,14 +73,21 @@ test('a recorded run opens from the Runs view in the dashboard editor, with its 
   assert.match(facts, /Suggested max_norm\d/);
   const alerts = frame.locator('#recorded-alerts button.link');
   assert.ok((await alerts.count()) >= 2, 'the threshold and NaN alerts are listed');
-  await frame.locator('#recorded-alerts button.link', { hasText: /step 300: / }).first().click();
+  await frame
+    .locator('#recorded-alerts button.link', { hasText: /step 300: / })
+    .first()
+    .click();
   await waitForHook(frame, 'the chart zoomed to step 300', (h) => h.range().from > 250 && h.range().to < 350);
   await vscode.page.waitForTimeout(300);
   await vscode.screenshot('run-log-editor');
 
   await row('crashed e2e run').click();
   frame = await dashboardFrame(vscode, 30_000, '#log-problems:not([hidden])');
-  await waitForHook(frame, 'every complete step of the crashed run', (h) => h.range().to >= 249 && h.drawnNorms().length === 250);
+  await waitForHook(
+    frame,
+    'every complete step of the crashed run',
+    (h) => h.range().to >= 249 && h.drawnNorms().length === 250,
+  );
   const problems = (await frame.textContent('#log-problems')) ?? '';
   assert.match(problems, /crashed-e2e-0123456789\.jsonl/, 'the message names the file');
   assert.match(problems, /line 11: /, 'and the bad line');
@@ -89,7 +108,8 @@ test('a log that is still being written keeps growing in the open editor, and it
   await waitForHook(frame, 'steps 250..259 appended to the open log', (h) => h.drawnNorms().length === 260, 20_000);
   assert.equal(await frame.textContent('#run-state'), 'live');
   appendFileSync(file, lines([{ type: 'run_end', run_id: 'crashed-e2e', status: 'completed' }]));
-  for (let i = 0; i < 50 && (await frame.textContent('#run-state')) !== 'completed'; i++) await vscode.page.waitForTimeout(200);
+  for (let i = 0; i < 50 && (await frame.textContent('#run-state')) !== 'completed'; i++)
+    await vscode.page.waitForTimeout(200);
   assert.equal(await frame.textContent('#run-state'), 'completed');
 });
 

@@ -5,7 +5,10 @@ import { createInterface } from 'node:readline';
 
 export const BIN = path.resolve(__dirname, '..', '..', 'bin', 'gradient-monitor');
 
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
@@ -22,8 +25,14 @@ export function stopServers(): void {
 }
 
 /** Starts `gradient-monitor serve` and resolves with its URL (its first stdout line). */
-export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
-  const proc = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function serve(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
+  const proc = spawn(process.execPath, [BIN, 'serve', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.add(proc);
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));

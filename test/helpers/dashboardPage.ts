@@ -13,8 +13,20 @@ import { dashboardHtml } from '../../src/dashboard/html';
 import { ThemeName } from './vscodeThemes';
 
 export const REPO = path.resolve(__dirname, '..', '..');
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-dev-shm-usage'];
-const TYPES: Record<string, string> = { '.js': 'text/javascript', '.css': 'text/css', '.ttf': 'font/ttf', '.html': 'text/html', '.map': 'application/json' };
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-dev-shm-usage',
+];
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.ttf': 'font/ttf',
+  '.html': 'text/html',
+  '.map': 'application/json',
+};
 
 export interface DashboardPage {
   page: Page;
@@ -33,7 +45,14 @@ export function buildOnce(): void {
 }
 
 async function standInBundle(entry: string): Promise<string> {
-  const out = await esbuild.build({ entryPoints: [entry], bundle: true, write: false, format: 'iife', platform: 'browser', target: 'chrome120' });
+  const out = await esbuild.build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome120',
+  });
   return out.outputFiles[0].text;
 }
 
@@ -62,7 +81,11 @@ function serve(html: () => string, standIn: string): Promise<{ server: Server; o
       res.writeHead(404).end();
     }
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () =>
+      resolve({ server, origin: `http://127.0.0.1:${(server.address() as { port: number }).port}` }),
+    ),
+  );
 }
 
 /**
@@ -70,16 +93,37 @@ function serve(html: () => string, standIn: string): Promise<{ server: Server; o
  * dashboardStandIn.ts; `beforeLoad` runs before the page loads (to expose functions to it).
  */
 export async function openDashboardPage(
-  opts: { theme?: ThemeName; width?: number; height?: number; standIn?: string; beforeLoad?: (page: Page) => Promise<void> } = {},
+  opts: {
+    theme?: ThemeName;
+    width?: number;
+    height?: number;
+    standIn?: string;
+    beforeLoad?: (page: Page) => Promise<void>;
+  } = {},
 ): Promise<DashboardPage> {
   buildOnce();
   const nonce = 'dGVzdC1ub25jZS1mb3ItdGhlLXBhZ2U=';
   let html = '';
-  const { server, origin } = await serve(() => html, await standInBundle(opts.standIn ?? path.join(__dirname, 'dashboardStandIn.ts')));
-  html = dashboardHtml({ cspSource: origin, nonce, scriptUri: `${origin}/dist/webview.js`, styleUri: `${origin}/media/dashboard.css`, codiconsUri: `${origin}/dist/codicon.css` });
+  const { server, origin } = await serve(
+    () => html,
+    await standInBundle(opts.standIn ?? path.join(__dirname, 'dashboardStandIn.ts')),
+  );
+  html = dashboardHtml({
+    cspSource: origin,
+    nonce,
+    scriptUri: `${origin}/dist/webview.js`,
+    styleUri: `${origin}/media/dashboard.css`,
+    codiconsUri: `${origin}/dist/codicon.css`,
+  });
   // The stand-in host must exist before the webview bundle asks for acquireVsCodeApi.
-  html = html.replace(`<script nonce="${nonce}" src="${origin}/dist/webview.js">`, `<script nonce="${nonce}" src="${origin}/standin.js"></script>\n<script nonce="${nonce}" src="${origin}/dist/webview.js">`);
-  const browser: Browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  html = html.replace(
+    `<script nonce="${nonce}" src="${origin}/dist/webview.js">`,
+    `<script nonce="${nonce}" src="${origin}/standin.js"></script>\n<script nonce="${nonce}" src="${origin}/dist/webview.js">`,
+  );
+  const browser: Browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: CHROMIUM_ARGS,
+  });
   const page = await browser.newPage({ viewport: { width: opts.width ?? 1200, height: opts.height ?? 1500 } });
   const problems: string[] = [];
   page.on('console', (m) => {
@@ -88,7 +132,9 @@ export async function openDashboardPage(
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   await page.exposeFunction('__reportCsp', (v: string) => problems.push(`CSP: ${v}`));
   await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (e) => (window as unknown as { __reportCsp(v: string): void }).__reportCsp(`${e.violatedDirective} ${e.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (e) =>
+      (window as unknown as { __reportCsp(v: string): void }).__reportCsp(`${e.violatedDirective} ${e.blockedURI}`),
+    );
   });
   await opts.beforeLoad?.(page);
   await page.goto(`${origin}/index.html#${opts.theme ?? 'dark'}`);

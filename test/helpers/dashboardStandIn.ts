@@ -46,7 +46,11 @@ const exports: ExportMessage[] = [];
 const session = new DashboardSession(
   source,
   (m: HostMessage) => {
-    posted.push({ type: m.type, at: performance.now(), append: m.type === 'update' ? m.append?.rows.steps.length : undefined });
+    posted.push({
+      type: m.type,
+      at: performance.now(),
+      append: m.type === 'update' ? m.append?.rows.steps.length : undefined,
+    });
     window.postMessage(throughVsCodeTransport(m), '*');
   },
   { onExport: (r) => exports.push(r) },
@@ -66,7 +70,14 @@ let active: { handle(m: unknown): void } = session;
 const standIn = {
   startRun(spec: RunSpec): void {
     const run = store.getOrCreate(spec.id);
-    run.start({ type: 'run_start', run_id: spec.id, name: spec.name ?? spec.id, layers: spec.layers, threshold: spec.threshold, framework: spec.framework ?? 'pytorch' });
+    run.start({
+      type: 'run_start',
+      run_id: spec.id,
+      name: spec.name ?? spec.id,
+      layers: spec.layers,
+      threshold: spec.threshold,
+      framework: spec.framework ?? 'pytorch',
+    });
     source.changed(run, 'run');
   },
   /** Records steps as one ingested frame would (one change notification). Returns the largest finite total. */
@@ -90,7 +101,14 @@ const standIn = {
         total = NaN;
       }
       if (total > max) max = total;
-      run.step({ type: 'step', run_id: runId, step, total_norm: total, layer_norms: layers.slice(), ...(s.withLoss ? { loss: 2 * decay, lr: 1e-3 } : {}) });
+      run.step({
+        type: 'step',
+        run_id: runId,
+        step,
+        total_norm: total,
+        layer_norms: layers.slice(),
+        ...(s.withLoss ? { loss: 2 * decay, lr: 1e-3 } : {}),
+      });
     }
     source.changed(run, 'steps');
     return max;
@@ -108,7 +126,12 @@ const standIn = {
   compare(runIds: string[]): void {
     session.dispose();
     const post = (m: HostMessage): void => window.postMessage(throughVsCodeTransport(m), '*');
-    const compare = new CompareSession(runIds.map((id) => ({ key: `live:${id}`, run: () => store.get(id) })), [source], post, { updateIntervalMs: 100 });
+    const compare = new CompareSession(
+      runIds.map((id) => ({ key: `live:${id}`, run: () => store.get(id) })),
+      [source],
+      post,
+      { updateIntervalMs: 100 },
+    );
     active = compare;
     compare.handle({ type: 'ready' }); // the page said ready long ago, to the session it replaces
   },
@@ -132,7 +155,11 @@ const standIn = {
     const t1 = performance.now();
     throughVsCodeTransport({ rows });
     const t2 = performance.now();
-    return { buildMs: t1 - t0, transportMs: t2 - t1, bytes: rows.steps.byteLength * (2 + (rows.losses ? 1 : 0) + (rows.lrs ? 1 : 0)) };
+    return {
+      buildMs: t1 - t0,
+      transportMs: t2 - t1,
+      bytes: rows.steps.byteLength * (2 + (rows.losses ? 1 : 0) + (rows.lrs ? 1 : 0)),
+    };
   },
   /**
    * The baseline for benchmarks: every step of a run sent raw (no envelope), as a store that keeps
@@ -146,8 +173,38 @@ const standIn = {
       steps[i] = i;
       totals[i] = 1 + random();
     }
-    const run = { id: runId, name: runId, state: 'live' as const, steps: count, alertCount: 0, updatedAt: Date.now(), layers, threshold: 10, rank: 0, ranks: [0], firstStep: 0, lastStep: count - 1, nonFinite: 0, firstNonFinite: null };
-    const message: HostMessage = { type: 'snapshot', run, rows: { steps, totals }, alerts: [], summary: { median: null, p99: null, window: 0, steps: count, stepsPerSecond: null, clipRate: null, clipWindow: 0 }, bucketWidth: 1 };
+    const run = {
+      id: runId,
+      name: runId,
+      state: 'live' as const,
+      steps: count,
+      alertCount: 0,
+      updatedAt: Date.now(),
+      layers,
+      threshold: 10,
+      rank: 0,
+      ranks: [0],
+      firstStep: 0,
+      lastStep: count - 1,
+      nonFinite: 0,
+      firstNonFinite: null,
+    };
+    const message: HostMessage = {
+      type: 'snapshot',
+      run,
+      rows: { steps, totals },
+      alerts: [],
+      summary: {
+        median: null,
+        p99: null,
+        window: 0,
+        steps: count,
+        stepsPerSecond: null,
+        clipRate: null,
+        clipWindow: 0,
+      },
+      bucketWidth: 1,
+    };
     const t0 = performance.now();
     window.postMessage(throughVsCodeTransport(message), '*');
     return performance.now() - t0;

@@ -17,7 +17,11 @@ export interface TestEndpoint {
   close(): Promise<void>;
 }
 
-export async function startEndpoint(opts: Partial<ServerOptions> = {}, store: RunStoreOptions = {}, logDir = mkdtempSync(path.join(os.tmpdir(), 'gm-logs-'))): Promise<TestEndpoint> {
+export async function startEndpoint(
+  opts: Partial<ServerOptions> = {},
+  store: RunStoreOptions = {},
+  logDir = mkdtempSync(path.join(os.tmpdir(), 'gm-logs-')),
+): Promise<TestEndpoint> {
   const hub = new Hub(new RunStore(store), logDir);
   const server = new GradientServer(hub, { port: 0, token: TOKEN, ...opts });
   const { url } = await server.listen();
@@ -34,7 +38,10 @@ export async function startEndpoint(opts: Partial<ServerOptions> = {}, store: Ru
 }
 
 /** A connected client that collects every server reply. */
-export async function connect(url: string, headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` }): Promise<{ ws: WebSocket; replies: unknown[]; next(): Promise<unknown> }> {
+export async function connect(
+  url: string,
+  headers: Record<string, string> = { authorization: `Bearer ${TOKEN}` },
+): Promise<{ ws: WebSocket; replies: unknown[]; next(): Promise<unknown> }> {
   const ws = new WebSocket(url, { headers });
   const replies: unknown[] = [];
   const waiters: ((v: unknown) => void)[] = [];

@@ -7,10 +7,33 @@ export const anyNumber = fc.oneof(fc.double(), fc.constantFrom(NaN, Infinity, -I
 
 /** Strings built from the pieces that trip NaN-token scanners: tokens, quotes, backslashes, commas. */
 export const trickyString = fc
-  .array(fc.constantFrom('NaN', 'Infinity', '-Infinity', '\\', '"', '\\"', '\\\\', 'x', ' ', ',', ':', '[', '{', '\u2028', '\u0000', '𝔑'), { maxLength: 12 })
+  .array(
+    fc.constantFrom(
+      'NaN',
+      'Infinity',
+      '-Infinity',
+      '\\',
+      '"',
+      '\\"',
+      '\\\\',
+      'x',
+      ' ',
+      ',',
+      ':',
+      '[',
+      '{',
+      '\u2028',
+      '\u0000',
+      '𝔑',
+    ),
+    { maxLength: 12 },
+  )
   .map((parts) => parts.join(''));
 
-const runId = fc.oneof(fc.string({ minLength: 1, maxLength: 40 }), trickyString.filter((s) => s.length > 0 && s.length <= 1024));
+const runId = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 40 }),
+  trickyString.filter((s) => s.length > 0 && s.length <= 1024),
+);
 
 export const validStep = fc.record(
   {
@@ -38,29 +61,53 @@ export const validRunStart = fc.record(
     framework: fc.constantFrom(...FRAMEWORKS),
     layers: fc.array(fc.string({ maxLength: 20 }), { maxLength: 8 }),
     threshold: fc.double({ min: Number.MIN_VALUE, noNaN: true }),
-    meta: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5, noNullPrototype: true }),
+    meta: fc.dictionary(fc.string({ maxLength: 10 }), fc.jsonValue({ maxDepth: 3 }), {
+      maxKeys: 5,
+      noNullPrototype: true,
+    }),
     seq: fc.maxSafeNat(),
   },
   { requiredKeys: ['type', 'run_id'] },
 );
 
 export const validRunEnd = fc.record(
-  { type: fc.constant('run_end' as const), run_id: runId, status: fc.constantFrom(...RUN_STATUSES), message: fc.string({ maxLength: 40 }), seq: fc.maxSafeNat() },
+  {
+    type: fc.constant('run_end' as const),
+    run_id: runId,
+    status: fc.constantFrom(...RUN_STATUSES),
+    message: fc.string({ maxLength: 40 }),
+    seq: fc.maxSafeNat(),
+  },
   { requiredKeys: ['type', 'run_id', 'status'] },
 );
 
-export const validMessage: fc.Arbitrary<ClientMessage> = fc.oneof(validStep, validRunStart, validRunEnd) as fc.Arbitrary<ClientMessage>;
+export const validMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
+  validStep,
+  validRunStart,
+  validRunEnd,
+) as fc.Arbitrary<ClientMessage>;
 
 /** Items that must be refused: wrong types in required fields, unknown types, non-objects. */
 export const invalidItem: fc.Arbitrary<unknown> = fc.oneof(
   validStep.chain((m) => fc.constantFrom(-1, 1.5, '3', null, [], {}, 2 ** 53, true).map((step) => ({ ...m, step }))),
-  validStep.chain((m) => fc.constantFrom('1', null, [], {}, true, 'nan', 'inf').map((total_norm) => ({ ...m, total_norm }))),
+  validStep.chain((m) =>
+    fc.constantFrom('1', null, [], {}, true, 'nan', 'inf').map((total_norm) => ({ ...m, total_norm })),
+  ),
   validStep.chain((m) => fc.constantFrom(['x'], [null], 'NaN', 3, [[1]]).map((layer_norms) => ({ ...m, layer_norms }))),
   validMessage.chain((m) => fc.constantFrom(-1, 0.5, '1', true, 2 ** 60).map((seq) => ({ ...m, seq }))),
   validMessage.chain((m) => fc.constantFrom('', 7, null, ['r'], {}).map((run_id) => ({ ...m, run_id }))),
   validRunEnd.chain((m) => fc.constantFrom('done', '', null, 1).map((status) => ({ ...m, status }))),
-  fc.string().filter((t) => t !== 'step' && t !== 'run_start' && t !== 'run_end').map((type) => ({ type, run_id: 'r' })),
-  fc.oneof(fc.string(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 })),
+  fc
+    .string()
+    .filter((t) => t !== 'step' && t !== 'run_start' && t !== 'run_end')
+    .map((type) => ({ type, run_id: 'r' })),
+  fc.oneof(
+    fc.string(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
+  ),
 );
 
 /**
@@ -69,7 +116,9 @@ export const invalidItem: fc.Arbitrary<unknown> = fc.oneof(
  */
 export function pythonDumps(value: unknown, asStrings = false): string {
   const mark = '\u0001nonfinite\u0001'; // control characters: JSON escapes them, so no generated string can forge the mark
-  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `${mark}${v}` : v));
+  const text = JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === 'number' && !Number.isFinite(v) ? `${mark}${v}` : v,
+  );
   const quoted = /"\\u0001nonfinite\\u0001(NaN|Infinity|-Infinity)"/g;
   return text.replace(quoted, asStrings ? '"$1"' : '$1');
 }
@@ -91,8 +140,38 @@ export function canonical(value: unknown): string {
 
 /** Random edits of a frame's text: characters that matter to JSON and the NaN scanner, cuts and splices. */
 export const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('replace' as const), at: fc.nat(), text: fc.constantFrom('"', '\\', '{', '}', '[', ']', ',', ':', 'N', 'NaN', 'Infinity', '-', '0', 'e', '.', '\u0000', '\uD800', '💥') }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fc.constantFrom('NaN', '-Infinity', '"NaN"', 'nan', '1e999', '-0', 'null', '[]', '{}'), fc.string({ maxLength: 4 })) }),
+  fc.record({
+    kind: fc.constant('replace' as const),
+    at: fc.nat(),
+    text: fc.constantFrom(
+      '"',
+      '\\',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      'N',
+      'NaN',
+      'Infinity',
+      '-',
+      '0',
+      'e',
+      '.',
+      '\u0000',
+      '\uD800',
+      '💥',
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(
+      fc.constantFrom('NaN', '-Infinity', '"NaN"', 'nan', '1e999', '-0', 'null', '[]', '{}'),
+      fc.string({ maxLength: 4 }),
+    ),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.nat(16) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
 );

@@ -49,13 +49,30 @@ export function goldenReport(a: PythonAnalysis, name: string): GoldenOutputs {
   }
   const norm = planClipping(a, { maxNorm: GOLDEN_MAX_NORM });
   out.push('', `## clip --max-norm ${GOLDEN_MAX_NORM} -> ${norm.outcome}`);
-  section(`clip norm`, norm.proposals.flatMap((p) => (p.fix ? [p.fix] : [])));
+  section(
+    `clip norm`,
+    norm.proposals.flatMap((p) => (p.fix ? [p.fix] : [])),
+  );
   const value = planClipping(a, { maxNorm: GOLDEN_MAX_NORM, clipValue: GOLDEN_CLIP_VALUE });
   out.push('', `## clip --value ${GOLDEN_CLIP_VALUE} -> ${value.outcome}`);
-  section('clip value', value.proposals.flatMap((p) => (p.fix ? [p.fix] : [])));
-  section('alternatives', a.sites.flatMap((s) => (s.clipping ? [] : (s.alternatives?.(GOLDEN_MAX_NORM) ?? []))).filter((f) => a.keepsParsing([f])));
-  section(`set max_norm ${GOLDEN_RETARGET}`, a.sites.flatMap((s) => a.safe(s.setMaxNorm?.(GOLDEN_RETARGET)) ?? []));
-  section('check fixes', a.checks.flatMap((c) => a.safe(c.fixes[0]) ?? []));
+  section(
+    'clip value',
+    value.proposals.flatMap((p) => (p.fix ? [p.fix] : [])),
+  );
+  section(
+    'alternatives',
+    a.sites
+      .flatMap((s) => (s.clipping ? [] : (s.alternatives?.(GOLDEN_MAX_NORM) ?? [])))
+      .filter((f) => a.keepsParsing([f])),
+  );
+  section(
+    `set max_norm ${GOLDEN_RETARGET}`,
+    a.sites.flatMap((s) => a.safe(s.setMaxNorm?.(GOLDEN_RETARGET)) ?? []),
+  );
+  section(
+    'check fixes',
+    a.checks.flatMap((c) => a.safe(c.fixes[0]) ?? []),
+  );
   section('monitoring', a.sites.flatMap((s) => a.safe(s.addMonitoring?.()) ?? []).slice(0, 1));
   return { report: out.join('\n') + '\n', patched };
 }

@@ -16,11 +16,21 @@ export interface RawResponse {
  * line is added unless one is given, or `host: null` leaves it out) and returns what came back.
  * A 101 resolves as soon as its headers arrive (with the socket left open when `keepOpen`).
  */
-export function rawUpgrade(port: number, path: string, headers: Record<string, string | null> = {}, opts: { keepOpen?: boolean } = {}): Promise<RawResponse> {
+export function rawUpgrade(
+  port: number,
+  path: string,
+  headers: Record<string, string | null> = {},
+  opts: { keepOpen?: boolean } = {},
+): Promise<RawResponse> {
   const lines = [`GET ${path} HTTP/1.1`];
   if (!Object.keys(headers).some((h) => h.toLowerCase() === 'host')) lines.push(`Host: 127.0.0.1:${port}`);
   for (const [k, v] of Object.entries(headers)) if (v !== null) lines.push(`${k}: ${v}`);
-  lines.push('Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Version: 13');
+  lines.push(
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+    'Sec-WebSocket-Version: 13',
+  );
   return rawRequest(port, lines.join('\r\n') + '\r\n\r\n', opts.keepOpen);
 }
 
@@ -32,7 +42,13 @@ export function rawRequest(port: number, request: string, keepOpen = false): Pro
       const split = data.indexOf('\r\n\r\n');
       const head = split < 0 ? data : data.slice(0, split);
       const [statusLine, ...rest] = head.split('\r\n');
-      resolve({ statusLine, status: Number(statusLine.split(' ')[1]), headers: rest.join('\n'), body: split < 0 ? '' : data.slice(split + 4), socket: open });
+      resolve({
+        statusLine,
+        status: Number(statusLine.split(' ')[1]),
+        headers: rest.join('\n'),
+        body: split < 0 ? '' : data.slice(split + 4),
+        socket: open,
+      });
     };
     socket.on('data', (d) => {
       data += d.toString('utf8');

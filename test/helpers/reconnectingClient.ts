@@ -79,7 +79,8 @@ export class ReconnectingClient {
   /** Resends every unacknowledged message on the current connection, oldest first. */
   private resend(): void {
     const batch = this.opts.resendBatch ?? 1000;
-    for (let i = 0; i < this.unacked.length; i += batch) this.ws!.send(stringifyKeepingNonFinite(this.unacked.slice(i, i + batch)));
+    for (let i = 0; i < this.unacked.length; i += batch)
+      this.ws!.send(stringifyKeepingNonFinite(this.unacked.slice(i, i + batch)));
   }
 
   private onReplies(replies: ServerMessage | ServerMessage[]): void {

@@ -18,7 +18,8 @@ function varint(n: number | bigint): Buffer {
   return Buffer.from(bytes);
 }
 const key = (field: number, wire: number): Buffer => varint((field << 3) | wire);
-const lengthDelimited = (field: number, body: Buffer): Buffer => Buffer.concat([key(field, 2), varint(body.length), body]);
+const lengthDelimited = (field: number, body: Buffer): Buffer =>
+  Buffer.concat([key(field, 2), varint(body.length), body]);
 function fixed64Double(field: number, v: number): Buffer {
   const b = Buffer.alloc(8);
   b.writeDoubleLE(v);
@@ -63,7 +64,12 @@ export interface EventSpec {
 function encodeTensor(t: TensorSpec): Buffer {
   const parts = [key(1, 0), varint(t.dtype)];
   if (t.content) parts.push(lengthDelimited(4, t.content));
-  const repeated = (field: number, values: number[] | undefined, one: (v: number) => Buffer, wire: (f: number, v: number) => Buffer): void => {
+  const repeated = (
+    field: number,
+    values: number[] | undefined,
+    one: (v: number) => Buffer,
+    wire: (f: number, v: number) => Buffer,
+  ): void => {
     if (!values || values.length === 0) return;
     if (t.packed === false) for (const v of values) parts.push(wire(field, v));
     else parts.push(lengthDelimited(field, Buffer.concat(values.map(one))));
@@ -80,7 +86,12 @@ function encodeTensor(t: TensorSpec): Buffer {
   };
   repeated(5, t.floatVal, f32, fixed32Float);
   repeated(6, t.doubleVal, f64, fixed64Double);
-  repeated(13, t.halfVal, (v) => varint(v), (f, v) => Buffer.concat([key(f, 0), varint(v)]));
+  repeated(
+    13,
+    t.halfVal,
+    (v) => varint(v),
+    (f, v) => Buffer.concat([key(f, 0), varint(v)]),
+  );
   return Buffer.concat(parts);
 }
 
@@ -98,7 +109,8 @@ function encodeValue(v: ValueSpec): Buffer {
 export function encodeEvent(e: EventSpec): Buffer {
   const parts = [fixed64Double(1, e.wallTime ?? 1_700_000_000 + e.step), key(2, 0), varint(e.step)];
   if (e.fileVersion !== undefined) parts.push(lengthDelimited(3, Buffer.from(e.fileVersion, 'utf8')));
-  if (e.values && e.values.length > 0) parts.push(lengthDelimited(5, Buffer.concat(e.values.map((v) => lengthDelimited(1, encodeValue(v))))));
+  if (e.values && e.values.length > 0)
+    parts.push(lengthDelimited(5, Buffer.concat(e.values.map((v) => lengthDelimited(1, encodeValue(v))))));
   return Buffer.concat(parts);
 }
 
@@ -129,7 +141,10 @@ export function frameRecord(data: Buffer): Buffer {
 
 /** A whole event file: the file_version event first, as every writer does, then the given events. */
 export function eventFile(events: EventSpec[]): Buffer {
-  return Buffer.concat([frameRecord(encodeEvent({ step: 0, wallTime: 1_700_000_000, fileVersion: 'brain.Event:2' })), ...events.map((e) => frameRecord(encodeEvent(e)))]);
+  return Buffer.concat([
+    frameRecord(encodeEvent({ step: 0, wallTime: 1_700_000_000, fileVersion: 'brain.Event:2' })),
+    ...events.map((e) => frameRecord(encodeEvent(e))),
+  ]);
 }
 
 /** Half-precision bits of a number (round to nearest), for half_val and DT_HALF tensor_content. */

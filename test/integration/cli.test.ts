@@ -12,7 +12,9 @@ const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'gm-cli-'));
 test('serve + simulate + inspect: a synthetic run with a spike and a NaN is recorded and summarised', async () => {
   const dir = tmp();
   const home = tmp();
-  const { proc, url } = await serve(['--port', '0', '--token', 'tok', '--log-dir', dir], { GRADIENT_MONITOR_HOME: home });
+  const { proc, url } = await serve(['--port', '0', '--token', 'tok', '--log-dir', dir], {
+    GRADIENT_MONITOR_HOME: home,
+  });
   assert.match(url, /^ws:\/\/127\.0\.0\.1:\d+\/v1\/stream$/);
   const discovery = readdirSync(path.join(home, 'endpoints'));
   assert.equal(discovery.length, 1, 'serve publishes a discovery file');
@@ -20,7 +22,10 @@ test('serve + simulate + inspect: a synthetic run with a spike and a NaN is reco
   assert.equal(record.url, url);
 
   // No --url/--token: simulate finds the endpoint through the discovery file.
-  const sim = await cli(['simulate', '--steps', '400', '--rate', '0', '--spike-at', '200', '--nan-at', '300', '--run-id', 'cli-run'], { GRADIENT_MONITOR_HOME: home, GRADIENT_MONITOR_URL: '', GRADIENT_MONITOR_TOKEN: '' });
+  const sim = await cli(
+    ['simulate', '--steps', '400', '--rate', '0', '--spike-at', '200', '--nan-at', '300', '--run-id', 'cli-run'],
+    { GRADIENT_MONITOR_HOME: home, GRADIENT_MONITOR_URL: '', GRADIENT_MONITOR_TOKEN: '' },
+  );
   assert.equal(sim.code, 0, sim.stderr);
   assert.match(sim.stdout, /sent 400 steps of run cli-run/);
 
@@ -48,7 +53,9 @@ test('serve + simulate + inspect: a synthetic run with a spike and a NaN is reco
 });
 
 test('simulate against a wrong token fails with a clear message', async () => {
-  const { proc, url } = await serve(['--port', '0', '--token', 'right', '--log-dir', tmp()], { GRADIENT_MONITOR_HOME: tmp() });
+  const { proc, url } = await serve(['--port', '0', '--token', 'right', '--log-dir', tmp()], {
+    GRADIENT_MONITOR_HOME: tmp(),
+  });
   const r = await cli(['simulate', '--url', url, '--token', 'wrong', '--steps', '3']);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /HTTP 401/);
@@ -62,7 +69,11 @@ test('usage errors exit 2 and say what is wrong', async () => {
   const u = await cli(['frobnicate']);
   assert.equal(u.code, 2);
   assert.match(u.stderr, /unknown command "frobnicate"/);
-  const none = await cli(['simulate', '--steps', '1'], { GRADIENT_MONITOR_HOME: tmp(), GRADIENT_MONITOR_URL: '', GRADIENT_MONITOR_TOKEN: '' });
+  const none = await cli(['simulate', '--steps', '1'], {
+    GRADIENT_MONITOR_HOME: tmp(),
+    GRADIENT_MONITOR_URL: '',
+    GRADIENT_MONITOR_TOKEN: '',
+  });
   assert.equal(none.code, 2);
   assert.match(none.stderr, /no endpoint/);
 });

@@ -20,7 +20,12 @@ interface Drawn {
 }
 type Win = {
   __gradientMonitor: { range(): { from: number; to: number }; rendered(): boolean; drawnOverlay(): Drawn[] };
-  __standIn: { startRun(s: RunSpec): void; addSteps(id: string, s: StepSpec): number; endRun(id: string): void; compare(ids: string[]): void };
+  __standIn: {
+    startRun(s: RunSpec): void;
+    addSteps(id: string, s: StepSpec): number;
+    endRun(id: string): void;
+    compare(ids: string[]): void;
+  };
 };
 
 const HOSTILE = '<img src=x onerror="document.title=\'owned\'">';
@@ -32,7 +37,15 @@ let trueMax: number[];
 /** Per run: the largest y its line draws now, its marker steps, its color. */
 async function drawn(): Promise<{ name: string; color: string; max: number; points: number; markers: number[] }[]> {
   return d.page.evaluate(() =>
-    (window as unknown as Win).__gradientMonitor.drawnOverlay().map((r) => ({ name: r.name, color: r.color, max: Math.max(...r.norms.map((p) => p.y)), points: r.norms.length, markers: r.markers.map((m) => m.step) })),
+    (window as unknown as Win).__gradientMonitor
+      .drawnOverlay()
+      .map((r) => ({
+        name: r.name,
+        color: r.color,
+        max: Math.max(...r.norms.map((p) => p.y)),
+        points: r.norms.length,
+        markers: r.markers.map((m) => m.step),
+      })),
   );
 }
 
@@ -46,7 +59,14 @@ before(async () => {
       s.startRun({ id: 'odd', name: `odd ${hostile}`, layers });
       // 300,000 steps: far more than the store keeps raw, so most of it travels as min/max buckets.
       const longMax = s.addSteps('long', { from: 0, count: 300_000, spikeAt: 123_457, spikeValue: 80, nanAt: 200_000 });
-      const lateMax = s.addSteps('late', { from: 50_000, count: 50_000, spikeAt: 70_000, spikeValue: 40, nanAt: 90_000, seed: 3 });
+      const lateMax = s.addSteps('late', {
+        from: 50_000,
+        count: 50_000,
+        spikeAt: 70_000,
+        spikeValue: 40,
+        nanAt: 90_000,
+        seed: 3,
+      });
       const oddMax = s.addSteps('odd', { from: 0, count: 2_000, spikeAt: 1_500, spikeValue: 12, seed: 5 });
       s.endRun('long');
       s.endRun('odd');
@@ -55,7 +75,11 @@ before(async () => {
     },
     { hostile: HOSTILE, layers: LAYERS },
   );
-  await d.page.waitForFunction(() => (window as unknown as Win).__gradientMonitor.drawnOverlay().length === 3 && (window as unknown as Win).__gradientMonitor.rendered());
+  await d.page.waitForFunction(
+    () =>
+      (window as unknown as Win).__gradientMonitor.drawnOverlay().length === 3 &&
+      (window as unknown as Win).__gradientMonitor.rendered(),
+  );
 });
 
 after(async () => {
@@ -80,13 +104,19 @@ test('each run draws its true maximum, in its own color, with its non-finite ste
 
   const legend = d.page.locator('#compare-legend li');
   assert.equal(await legend.count(), 3);
-  assert.match((await legend.nth(0).textContent()) ?? '', /long run.*max 80 at step 123,457.*first non-finite at step 200,000/);
+  assert.match(
+    (await legend.nth(0).textContent()) ?? '',
+    /long run.*max 80 at step 123,457.*first non-finite at step 200,000/,
+  );
   assert.match((await legend.nth(2).textContent()) ?? '', /odd <img src=x/);
   assert.equal(await d.page.locator('#compare-legend img').count(), 0, 'a hostile run name stays text');
   assert.notEqual(await d.page.title(), 'owned');
-  const swatches = await legend.locator('.swatch').evaluateAll((els) => els.map((e) => getComputedStyle(e).borderTopColor));
+  const swatches = await legend
+    .locator('.swatch')
+    .evaluateAll((els) => els.map((e) => getComputedStyle(e).borderTopColor));
   assert.equal(new Set(swatches).size, 3, 'legend swatches carry the run colors');
-  for (const hidden of ['#loss-panel', '#layer-chart', '#heatmap', '#run-select']) assert.equal(await d.page.locator(hidden).isVisible(), false, `${hidden} is hidden in compare mode`);
+  for (const hidden of ['#loss-panel', '#layer-chart', '#heatmap', '#run-select'])
+    assert.equal(await d.page.locator(hidden).isVisible(), false, `${hidden} is hidden in compare mode`);
 
   mkdirSync(path.join(REPO, 'test-results'), { recursive: true });
   await d.page.screenshot({ path: path.join(REPO, 'test-results', 'compare-dashboard.png') });
@@ -94,7 +124,15 @@ test('each run draws its true maximum, in its own color, with its non-finite ste
 });
 
 test('a live run of the comparison keeps updating', async () => {
-  await d.page.evaluate(() => (window as unknown as Win).__standIn.addSteps('late', { from: 100_000, count: 5_000, spikeAt: 102_000, spikeValue: 95, seed: 9 }));
+  await d.page.evaluate(() =>
+    (window as unknown as Win).__standIn.addSteps('late', {
+      from: 100_000,
+      count: 5_000,
+      spikeAt: 102_000,
+      spikeValue: 95,
+      seed: 9,
+    }),
+  );
   await d.page.waitForFunction(() => {
     const late = (window as unknown as Win).__gradientMonitor.drawnOverlay()[1];
     return late && Math.max(...late.norms.map((p) => p.y)) === 95;

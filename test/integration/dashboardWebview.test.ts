@@ -13,7 +13,16 @@ import type { RunSpec, StepSpec } from '../helpers/dashboardStandIn';
 import type { ThemeName } from '../helpers/vscodeThemes';
 
 const ARTIFACTS = path.join(REPO, 'test-results');
-const LAYERS = ['embed', 'encoder.0.attn', 'encoder.0.mlp', 'encoder.1.attn', 'encoder.1.mlp', 'encoder.2.attn', 'encoder.2.mlp', 'head'];
+const LAYERS = [
+  'embed',
+  'encoder.0.attn',
+  'encoder.0.mlp',
+  'encoder.1.attn',
+  'encoder.1.mlp',
+  'encoder.2.attn',
+  'encoder.2.mlp',
+  'head',
+];
 
 interface Hook {
   metrics: { renders: number; firstDrawMs: number[] };
@@ -28,7 +37,15 @@ interface Hook {
   normChartPoint(step: number): { x: number; y: number };
 }
 
-type Win = { __gradientMonitor: Hook; __standIn: { startRun(s: RunSpec): void; addSteps(id: string, s: StepSpec): number; endRun(id: string): void; state(): Record<string, unknown> } };
+type Win = {
+  __gradientMonitor: Hook;
+  __standIn: {
+    startRun(s: RunSpec): void;
+    addSteps(id: string, s: StepSpec): number;
+    endRun(id: string): void;
+    state(): Record<string, unknown>;
+  };
+};
 
 async function screenshot(d: DashboardPage, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -48,7 +65,15 @@ function drawnStats(d: DashboardPage) {
     let max = -Infinity;
     let maxStep = -1;
     for (const p of drawn) if (p.y > max) [max, maxStep] = [p.y, p.step];
-    return { count: drawn.length, max, maxStep, trueMax: hook.trueMax(), markers: hook.drawnMarkers().map((m) => m.step), range: hook.range(), window: hook.window() };
+    return {
+      count: drawn.length,
+      max,
+      maxStep,
+      trueMax: hook.trueMax(),
+      markers: hook.drawnMarkers().map((m) => m.step),
+      range: hook.range(),
+      window: hook.window(),
+    };
   });
 }
 
@@ -64,11 +89,16 @@ describe('dashboard webview with a million steps', () => {
       ({ layers, spikeAt, spike, nanAt }) => {
         const s = (window as unknown as Win).__standIn;
         s.startRun({ id: 'big', name: 'transformer-1M', layers, threshold: 10 });
-        for (let f = 0; f < 10; f++) s.addSteps('big', { from: f * 100_000, count: 100_000, spikeAt, spikeValue: spike, nanAt, withLoss: true });
+        for (let f = 0; f < 10; f++)
+          s.addSteps('big', { from: f * 100_000, count: 100_000, spikeAt, spikeValue: spike, nanAt, withLoss: true });
       },
       { layers: LAYERS, spikeAt: SPIKE_AT, spike: SPIKE, nanAt: NAN_AT },
     );
-    await d.page.waitForFunction(() => (window as unknown as Win).__gradientMonitor.drawnLayers().length > 0, undefined, { timeout: 30_000 });
+    await d.page.waitForFunction(
+      () => (window as unknown as Win).__gradientMonitor.drawnLayers().length > 0,
+      undefined,
+      { timeout: 30_000 },
+    );
     await settled(d);
   });
 
@@ -93,10 +123,13 @@ describe('dashboard webview with a million steps', () => {
     const layers = await d.page.evaluate(() => (window as unknown as Win).__gradientMonitor.drawnLayers());
     assert.equal(layers[0], 'encoder.2.attn', 'the layer that went NaN ranks first');
     assert.equal(layers[1], 'encoder.1.attn', 'then the one that spiked');
-    const cells = await d.page.evaluate(({ nanAt, spikeAt }) => {
-      const hook = (window as unknown as Win).__gradientMonitor;
-      return { nan: hook.heatmapCell(nanAt, 5), spike: hook.heatmapCell(spikeAt, 3) };
-    }, { nanAt: NAN_AT, spikeAt: SPIKE_AT });
+    const cells = await d.page.evaluate(
+      ({ nanAt, spikeAt }) => {
+        const hook = (window as unknown as Win).__gradientMonitor;
+        return { nan: hook.heatmapCell(nanAt, 5), spike: hook.heatmapCell(spikeAt, 3) };
+      },
+      { nanAt: NAN_AT, spikeAt: SPIKE_AT },
+    );
     assert.equal(cells.nan?.layer, 'encoder.2.attn');
     assert.ok(Number.isNaN(cells.nan?.value), 'the cell holds NaN');
     assert.equal(cells.spike?.value, Math.fround(SPIKE));
@@ -104,7 +137,10 @@ describe('dashboard webview with a million steps', () => {
 
   test('wheel zoom into history keeps the spike exact and stops following; the keyboard zooms back out', async () => {
     const page = d.page;
-    const at = await page.evaluate((step) => (window as unknown as Win).__gradientMonitor.normChartPoint(step), SPIKE_AT);
+    const at = await page.evaluate(
+      (step) => (window as unknown as Win).__gradientMonitor.normChartPoint(step),
+      SPIKE_AT,
+    );
     await page.mouse.move(at.x, at.y);
     // Wheel until the view is under a fifth of the run (a busy machine coalesces some wheel events).
     for (let i = 0; i < 80; i++) {
@@ -161,7 +197,12 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
       await page.waitForTimeout(100);
       const tip = await page.locator('#tooltip').textContent();
       assert.ok(tip?.includes(evilLayer), `tooltip shows the raw name: ${tip}`);
-      const injected = await page.evaluate(() => ({ pwned: (window as unknown as { __pwned?: number }).__pwned, imgs: document.querySelectorAll('img').length, bolds: document.querySelectorAll('b').length, scripts: [...document.scripts].map((s) => s.src.split('/').pop()) }));
+      const injected = await page.evaluate(() => ({
+        pwned: (window as unknown as { __pwned?: number }).__pwned,
+        imgs: document.querySelectorAll('img').length,
+        bolds: document.querySelectorAll('b').length,
+        scripts: [...document.scripts].map((s) => s.src.split('/').pop()),
+      }));
       assert.deepEqual(injected, { pwned: undefined, imgs: 0, bolds: 0, scripts: ['standin.js', 'webview.js'] });
       await screenshot(d, 'dashboard-untrusted-names-light');
       assert.deepEqual(d.problems, []);
@@ -174,8 +215,20 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
     const d = await openDashboardPage({ theme: 'dark', height: 1100 });
     try {
       const page = d.page;
-      const add = (from: number, count: number, extra: Partial<StepSpec> = {}) => page.evaluate(({ from, count, extra }) => (window as unknown as Win).__standIn.addSteps('live', { from, count, withLoss: true, ...extra }), { from, count, extra });
-      await page.evaluate(() => (window as unknown as Win).__standIn.startRun({ id: 'live', name: 'live run', layers: ['a', 'b', 'c'], threshold: 3 }));
+      const add = (from: number, count: number, extra: Partial<StepSpec> = {}) =>
+        page.evaluate(
+          ({ from, count, extra }) =>
+            (window as unknown as Win).__standIn.addSteps('live', { from, count, withLoss: true, ...extra }),
+          { from, count, extra },
+        );
+      await page.evaluate(() =>
+        (window as unknown as Win).__standIn.startRun({
+          id: 'live',
+          name: 'live run',
+          layers: ['a', 'b', 'c'],
+          threshold: 3,
+        }),
+      );
       await add(0, 2000);
       await settled(d);
       assert.deepEqual((await drawnStats(d)).range, { from: 0, to: 1999 });
@@ -199,7 +252,11 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
       s = await drawnStats(d);
       assert.equal(s.window.kind, 'latest');
       assert.equal(s.range.to, 3999, 'following again: the view ends at the latest step');
-      assert.equal(Math.round(s.range.to - s.range.from), Math.round(pinned.to - pinned.from), 'with the width the user chose');
+      assert.equal(
+        Math.round(s.range.to - s.range.from),
+        Math.round(pinned.to - pinned.from),
+        'with the width the user chose',
+      );
       await page.click('#scale-toggle');
       await settled(d);
       const state = await page.evaluate(() => (window as unknown as Win).__standIn.state());
@@ -234,7 +291,12 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
       try {
         await d.page.evaluate(() => {
           const s = (window as unknown as Win).__standIn;
-          s.startRun({ id: 't', name: 'theme check', layers: ['embed', 'encoder.0', 'encoder.1', 'head'], threshold: 4 });
+          s.startRun({
+            id: 't',
+            name: 'theme check',
+            layers: ['embed', 'encoder.0', 'encoder.1', 'head'],
+            threshold: 4,
+          });
           s.addSteps('t', { from: 0, count: 5000, spikeAt: 1200, spikeValue: 40, nanAt: 3900, withLoss: true });
         });
         await settled(d);
@@ -250,7 +312,17 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
         const blue = await d.page.evaluate(() => {
           document.documentElement.style.setProperty('--vscode-charts-blue', '#123456');
           document.body.className = 'vscode-dark';
-          return new Promise<unknown>((resolve) => setTimeout(() => resolve((window as unknown as { __gradientMonitor: { normLineColor(): unknown } }).__gradientMonitor.normLineColor()), 100));
+          return new Promise<unknown>((resolve) =>
+            setTimeout(
+              () =>
+                resolve(
+                  (
+                    window as unknown as { __gradientMonitor: { normLineColor(): unknown } }
+                  ).__gradientMonitor.normLineColor(),
+                ),
+              100,
+            ),
+          );
         });
         assert.equal(blue, '#123456');
         assert.deepEqual(d.problems, []);

@@ -6,7 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -24,14 +33,23 @@ const REPO = path.resolve(__dirname, '..', '..');
 
 /** Step numbers recorded in a log, in file order. */
 function loggedSteps(file: string): number[] {
-  return readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.type === 'step').map((m) => m.step);
+  return readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((m) => m.type === 'step')
+    .map((m) => m.step);
 }
 
 function assertExactlyOnce(file: string, expected: number, acked: Set<number>, label: string): void {
   const steps = loggedSteps(file);
   assert.equal(steps.length, new Set(steps).size, `${label}: no step recorded twice`);
   for (const s of acked) assert.ok(steps.includes(s), `${label}: acknowledged step ${s} is in the log`);
-  assert.deepEqual([...steps].sort((a, b) => a - b), Array.from({ length: expected }, (_, i) => i), `${label}: every step recorded`);
+  assert.deepEqual(
+    [...steps].sort((a, b) => a - b),
+    Array.from({ length: expected }, (_, i) => i),
+    `${label}: every step recorded`,
+  );
 }
 
 /**
@@ -39,16 +57,37 @@ function assertExactlyOnce(file: string, expected: number, acked: Set<number>, l
  * breaks things; then ends the runs and waits until every message is acknowledged. Returns the run
  * ids, the steps each run sent, and the steps each client saw acknowledged.
  */
-async function streamThrough(url: () => string, ms: number, inject: () => Promise<void>): Promise<{ runs: string[]; steps: number; acked: Set<number>[] }> {
+async function streamThrough(
+  url: () => string,
+  ms: number,
+  inject: () => Promise<void>,
+): Promise<{ runs: string[]; steps: number; acked: Set<number>[] }> {
   const runs = Array.from({ length: 10 }, (_, i) => `client-${i}`);
   const acked = runs.map(() => new Set<number>());
-  const clients = runs.map((_, i) => new ReconnectingClient({ url, token: TOKEN, onAck: (covered) => covered.forEach((m) => m.type === 'step' && acked[i].add(m.step)) }));
+  const clients = runs.map(
+    (_, i) =>
+      new ReconnectingClient({
+        url,
+        token: TOKEN,
+        onAck: (covered) => covered.forEach((m) => m.type === 'step' && acked[i].add(m.step)),
+      }),
+  );
   clients.forEach((c, i) => c.send([{ type: 'run_start', run_id: runs[i], layers: ['a', 'b'] }]));
   let step = 0;
   const tick = setInterval(() => {
     const batch = Array.from({ length: 10 }, (_, k) => step + k);
     step += 10;
-    clients.forEach((c, i) => c.send(batch.map((s): ClientMessage => ({ type: 'step', run_id: runs[i], step: s, total_norm: 1 + (s % 5), layer_norms: [1, 2] }))));
+    clients.forEach((c, i) =>
+      c.send(
+        batch.map((s): ClientMessage => ({
+          type: 'step',
+          run_id: runs[i],
+          step: s,
+          total_norm: 1 + (s % 5),
+          layer_norms: [1, 2],
+        })),
+      ),
+    );
   }, 50);
   await Promise.all([inject(), sleep(ms)]);
   clearInterval(tick);
@@ -63,7 +102,11 @@ describe('faults', () => {
     const ep = await startEndpoint();
     const bystander = await connect(ep.url);
     // A real process: sends one whole frame, waits for its ack, then writes half of the next frame's bytes.
-    const child = spawn(process.execPath, ['-e', `
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `
       const { WebSocket } = require('ws');
       const ws = new WebSocket(${JSON.stringify(ep.url)}, { headers: { authorization: 'Bearer ${TOKEN}' } });
       ws.on('open', () => ws.send(JSON.stringify({ type: 'step', run_id: 'killed', step: 0, total_norm: 1, seq: 0 })));
@@ -73,7 +116,10 @@ describe('faults', () => {
         ws._socket.write(Buffer.concat([header, Buffer.alloc(100, 0x41)]));
         console.log('partial');
       });
-    `], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] });
+    `,
+      ],
+      { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((resolve) => child.stdout!.on('data', (d) => String(d).includes('partial') && resolve()));
     assert.equal(ep.server.connectionCount, 2);
     child.kill('SIGKILL');
@@ -100,12 +146,16 @@ describe('faults', () => {
       current = await serve(args(port), { GRADIENT_MONITOR_HOME: home });
       assert.equal(Number(new URL(current.url).port), port, 'restarted on the same port');
     };
-    const { runs, steps, acked } = await streamThrough(() => `ws://127.0.0.1:${port}/v1/stream`, 3000, async () => {
-      await sleep(700);
-      await restart('SIGKILL', 300);
-      await sleep(900);
-      await restart('SIGTERM', 0);
-    });
+    const { runs, steps, acked } = await streamThrough(
+      () => `ws://127.0.0.1:${port}/v1/stream`,
+      3000,
+      async () => {
+        await sleep(700);
+        await restart('SIGKILL', 300);
+        await sleep(900);
+        await restart('SIGTERM', 0);
+      },
+    );
     const exited = new Promise((r) => current.proc.once('exit', r));
     current.proc.kill('SIGINT');
     assert.equal(await exited, 0);
@@ -122,13 +172,17 @@ describe('faults', () => {
     const logDir = tmp();
     let ep: TestEndpoint = await startEndpoint({}, {}, logDir);
     const port = ep.server.port;
-    const { runs, steps, acked } = await streamThrough(() => `ws://127.0.0.1:${port}/v1/stream`, 2000, async () => {
-      for (const at of [500, 600]) {
-        await sleep(at);
-        await ep.close();
-        ep = await startEndpoint({ port, strictPort: true }, {}, logDir);
-      }
-    });
+    const { runs, steps, acked } = await streamThrough(
+      () => `ws://127.0.0.1:${port}/v1/stream`,
+      2000,
+      async () => {
+        for (const at of [500, 600]) {
+          await sleep(at);
+          await ep.close();
+          ep = await startEndpoint({ port, strictPort: true }, {}, logDir);
+        }
+      },
+    );
     await ep.close();
     for (const [i, run] of runs.entries()) assertExactlyOnce(ep.hub.logPath(run), steps, acked[i], run);
   });
@@ -140,7 +194,17 @@ describe('faults', () => {
     ep.hub.recorder['opts'].retryMs = 50;
     const c = await connect(ep.url);
     const send = (from: number, n: number, seq: number): void =>
-      c.ws.send(JSON.stringify(Array.from({ length: n }, (_, i) => ({ type: 'step', run_id: 'blocked', step: from + i, total_norm: 1, ...(i === n - 1 ? { seq } : {}) }))));
+      c.ws.send(
+        JSON.stringify(
+          Array.from({ length: n }, (_, i) => ({
+            type: 'step',
+            run_id: 'blocked',
+            step: from + i,
+            total_norm: 1,
+            ...(i === n - 1 ? { seq } : {}),
+          })),
+        ),
+      );
     send(0, 50, 0);
     assert.deepEqual(await c.next(), { type: 'ack', seq: 0 });
     renameSync(logDir, `${logDir}.away`);
@@ -148,7 +212,10 @@ describe('faults', () => {
     send(50, 50, 1);
     const notice = (await c.next()) as { code: string; message: string };
     assert.equal(notice.code, 'recording_failed');
-    assert.match(notice.message, /^cannot write the log of run blocked: (ENOTDIR|EEXIST)[^;]*; messages are kept in memory and acknowledged once written$/);
+    assert.match(
+      notice.message,
+      /^cannot write the log of run blocked: (ENOTDIR|EEXIST)[^;]*; messages are kept in memory and acknowledged once written$/,
+    );
     send(100, 50, 2);
     await sleep(200);
     assert.equal(c.replies.length, 0, 'no ack while the log cannot be written');
@@ -157,7 +224,10 @@ describe('faults', () => {
     renameSync(`${logDir}.away`, logDir);
     assert.deepEqual(await c.next(), { type: 'ack', seq: 1 });
     assert.deepEqual(await c.next(), { type: 'ack', seq: 2 });
-    assert.deepEqual(loggedSteps(ep.hub.logPath('blocked')), Array.from({ length: 150 }, (_, i) => i));
+    assert.deepEqual(
+      loggedSteps(ep.hub.logPath('blocked')),
+      Array.from({ length: 150 }, (_, i) => i),
+    );
     await ep.close();
   });
 
@@ -170,7 +240,11 @@ describe('faults', () => {
     rmSync(logDir, { recursive: true });
     c.ws.send(JSON.stringify([{ type: 'step', run_id: 'deleted', step: 1, total_norm: 1, seq: 1 }]));
     assert.deepEqual(await c.next(), { type: 'ack', seq: 1 });
-    assert.deepEqual(loggedSteps(ep.hub.logPath('deleted')), [1], 'written where it can be found, not into the deleted file');
+    assert.deepEqual(
+      loggedSteps(ep.hub.logPath('deleted')),
+      [1],
+      'written where it can be found, not into the deleted file',
+    );
     await ep.close();
   });
 
@@ -179,10 +253,29 @@ describe('faults', () => {
     // A private mount namespace: root in a user namespace may mount a tmpfs without real privileges.
     const probe = spawnSync('unshare', ['-rm', 'sh', '-c', `mount -t tmpfs -o size=64k tmpfs ${dir}`]);
     if (probe.status !== 0) return t.skip(`no unprivileged tmpfs here (unshare -rm: ${String(probe.stderr).trim()})`);
-    const proc: ChildProcess = spawn('unshare', ['-rm', 'sh', '-c', 'mount -t tmpfs -o size=64k tmpfs "$0" && head -c 40000 /dev/zero > "$0/filler" && exec "$@"', dir, process.execPath, BIN, 'serve', '--port', '0', '--token', TOKEN, '--log-dir', dir], {
-      env: { ...process.env, GRADIENT_MONITOR_HOME: tmp() },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const proc: ChildProcess = spawn(
+      'unshare',
+      [
+        '-rm',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o size=64k tmpfs "$0" && head -c 40000 /dev/zero > "$0/filler" && exec "$@"',
+        dir,
+        process.execPath,
+        BIN,
+        'serve',
+        '--port',
+        '0',
+        '--token',
+        TOKEN,
+        '--log-dir',
+        dir,
+      ],
+      {
+        env: { ...process.env, GRADIENT_MONITOR_HOME: tmp() },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     proc.stderr!.on('data', (d) => (stderr += d));
     const url = await new Promise<string>((resolve, reject) => {
@@ -192,7 +285,19 @@ describe('faults', () => {
     const inside = `/proc/${proc.pid}/root${dir}`; // the tmpfs as the endpoint sees it
     const c = await connect(url);
     const total = 400; // about 40 KB of log: more than the 24 KiB left
-    c.ws.send(JSON.stringify(Array.from({ length: total }, (_, step) => ({ type: 'step', run_id: 'full', step, total_norm: 1.2345678, loss: 0.1234567, lr: 0.001, seq: step }))));
+    c.ws.send(
+      JSON.stringify(
+        Array.from({ length: total }, (_, step) => ({
+          type: 'step',
+          run_id: 'full',
+          step,
+          total_norm: 1.2345678,
+          loss: 0.1234567,
+          lr: 0.001,
+          seq: step,
+        })),
+      ),
+    );
     const notice = (await c.next()) as { code: string; message: string };
     assert.equal(notice.code, 'recording_failed');
     assert.match(notice.message, /ENOSPC: no space left on device/);
@@ -202,7 +307,10 @@ describe('faults', () => {
     rmSync(`${inside}/filler`);
     assert.deepEqual(await c.next(), { type: 'ack', seq: total - 1 });
     const log = readdirSync(inside).find((f) => f.endsWith('.jsonl'))!;
-    assert.deepEqual(loggedSteps(`${inside}/${log}`), Array.from({ length: total }, (_, i) => i));
+    assert.deepEqual(
+      loggedSteps(`${inside}/${log}`),
+      Array.from({ length: total }, (_, i) => i),
+    );
     for (let i = 0; i < 50 && !/recording full resumed/.test(stderr); i++) await sleep(20);
     assert.match(stderr, /recording full resumed/);
     c.ws.close();
@@ -213,7 +321,9 @@ describe('faults', () => {
   test('serve asked to stop while the disk refuses gives up after its deadline and says how much', async () => {
     const blocked = path.join(tmp(), 'runs');
     writeFileSync(blocked, 'a file where the folder should be');
-    const { proc, url, stderr } = await serve(['--port', '0', '--token', TOKEN, '--log-dir', blocked], { GRADIENT_MONITOR_HOME: tmp() });
+    const { proc, url, stderr } = await serve(['--port', '0', '--token', TOKEN, '--log-dir', blocked], {
+      GRADIENT_MONITOR_HOME: tmp(),
+    });
     const c = await connect(url);
     c.ws.send(JSON.stringify({ type: 'step', run_id: 'stuck', step: 0, total_norm: 1, seq: 0 }));
     assert.equal(((await c.next()) as { code: string }).code, 'recording_failed');
@@ -232,7 +342,9 @@ describe('faults', () => {
     const secondLogs = tmp();
     const second = await serve(['--port', String(port), '--token', 'second-token', '--log-dir', secondLogs], env);
     assert.notEqual(Number(new URL(second.url).port), port, 'the second endpoint fell back to a free port');
-    const records = readdirSync(path.join(home, 'endpoints')).map((f) => JSON.parse(readFileSync(path.join(home, 'endpoints', f), 'utf8')));
+    const records = readdirSync(path.join(home, 'endpoints')).map((f) =>
+      JSON.parse(readFileSync(path.join(home, 'endpoints', f), 'utf8')),
+    );
     assert.deepEqual(records.map((r) => r.url).sort(), [first.url, second.url].sort());
 
     // Without a workspace to match, a client picks the newest live endpoint.
@@ -243,9 +355,15 @@ describe('faults', () => {
     // A VS Code window whose workspace holds the client's working directory wins over a newer endpoint.
     const workspace = tmp();
     mkdirSync(path.join(workspace, 'src'));
-    writeFileSync(path.join(home, 'endpoints', `${first.proc.pid}.json`), JSON.stringify({ ...records.find((r) => r.url === first.url), workspaceFolders: [workspace] }));
+    writeFileSync(
+      path.join(home, 'endpoints', `${first.proc.pid}.json`),
+      JSON.stringify({ ...records.find((r) => r.url === first.url), workspaceFolders: [workspace] }),
+    );
     const inWorkspace = await new Promise<string>((resolve) => {
-      const p = spawn(process.execPath, [BIN, 'simulate', '--steps', '3', '--rate', '0', '--run-id', 'ws'], { cwd: path.join(workspace, 'src'), env: { ...process.env, ...env } });
+      const p = spawn(process.execPath, [BIN, 'simulate', '--steps', '3', '--rate', '0', '--run-id', 'ws'], {
+        cwd: path.join(workspace, 'src'),
+        env: { ...process.env, ...env },
+      });
       let out = '';
       p.stdout.on('data', (d) => (out += d));
       p.once('exit', () => resolve(out));
@@ -255,7 +373,10 @@ describe('faults', () => {
     // An endpoint that died without cleaning up is skipped.
     second.proc.kill('SIGKILL');
     await new Promise((r) => second.proc.once('exit', r));
-    assert.ok(existsSync(path.join(home, 'endpoints', `${second.proc.pid}.json`)), 'a killed endpoint leaves its file behind');
+    assert.ok(
+      existsSync(path.join(home, 'endpoints', `${second.proc.pid}.json`)),
+      'a killed endpoint leaves its file behind',
+    );
     const afterCrash = await cli(['simulate', '--steps', '3', '--rate', '0', '--run-id', 'after'], env);
     assert.equal(afterCrash.code, 0, afterCrash.stderr);
     assert.match(afterCrash.stdout, new RegExp(`to ${first.url.replace(/[/.]/g, '\\$&')}`));
@@ -265,12 +386,21 @@ describe('faults', () => {
   test('a peer that stops answering pings is dropped, freeing its connection slot', async () => {
     const ep = await startEndpoint({ heartbeatMs: 100, maxConnections: 1 });
     // A raw socket completes the handshake but, unlike a websocket library, never answers a ping.
-    const silent = await rawUpgrade(ep.server.port, '/v1/stream', { Authorization: `Bearer ${TOKEN}` }, { keepOpen: true });
+    const silent = await rawUpgrade(
+      ep.server.port,
+      '/v1/stream',
+      { Authorization: `Bearer ${TOKEN}` },
+      { keepOpen: true },
+    );
     assert.equal(silent.status, 101);
     assert.equal(ep.server.connectionCount, 1);
     for (let i = 0; i < 50 && ep.server.connectionCount > 0; i++) await sleep(20);
     assert.equal(ep.server.connectionCount, 0);
-    assert.equal(await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}` }), 101, 'its slot (the only one) is free again');
+    assert.equal(
+      await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}` }),
+      101,
+      'its slot (the only one) is free again',
+    );
     silent.socket?.destroy();
     await ep.close();
   });

@@ -30,7 +30,10 @@ test('clip --write applies the edit; a second run finds clipping everywhere and 
   const first = await cli(['clip', file, '--write']);
   assert.equal(first.code, 0, first.stderr);
   assert.equal(first.stdout, '');
-  assert.match(readFileSync(file, 'utf8'), /if \(i \+ 1\) % ACCUM_STEPS == 0:\n {8}torch\.nn\.utils\.clip_grad_norm_\(\[p for group in optimizer\.param_groups for p in group\["params"\]\], max_norm=1\.0\)\n {8}optimizer\.step\(\)/);
+  assert.match(
+    readFileSync(file, 'utf8'),
+    /if \(i \+ 1\) % ACCUM_STEPS == 0:\n {8}torch\.nn\.utils\.clip_grad_norm_\(\[p for group in optimizer\.param_groups for p in group\["params"\]\], max_norm=1\.0\)\n {8}optimizer\.step\(\)/,
+  );
   const second = await cli(['clip', file, '--write']);
   assert.equal(second.code, 3);
   assert.match(second.stderr, /already clipped at line 22: torch\.nn\.utils\.clip_grad_norm_/);
@@ -40,7 +43,10 @@ test('clip --value writes value clipping', async () => {
   const file = copy('lightning_trainer.py');
   const r = await cli(['clip', file, '--value', '0.25', '--write']);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(readFileSync(file, 'utf8'), /log_every_n_steps=5,\n {4}gradient_clip_val=0\.25,\n {4}gradient_clip_algorithm="value",\n\)/);
+  assert.match(
+    readFileSync(file, 'utf8'),
+    /log_every_n_steps=5,\n {4}gradient_clip_val=0\.25,\n {4}gradient_clip_algorithm="value",\n\)/,
+  );
 });
 
 test('clip --json lists the training loops and the proposed edits', async () => {
@@ -50,7 +56,13 @@ test('clip --json lists the training loops and the proposed edits', async () => 
   assert.equal(out.written, false);
   assert.deepEqual(
     out.loops.map((l: { optimizer: string; line: number }) => [l.optimizer, l.line]),
-    [['opt', 13], ['optimizer', 24], ['frozen_ok', 28], ['opt_d', 39], ['opt_g', 43]],
+    [
+      ['opt', 13],
+      ['optimizer', 24],
+      ['frozen_ok', 28],
+      ['opt_d', 39],
+      ['opt_g', 43],
+    ],
   );
   const gan = out.loops[3];
   assert.equal(gan.parameters, 'discriminator.parameters()');
@@ -79,7 +91,10 @@ test('clip keeps CRLF line endings', async () => {
   const r = await cli(['clip', file, '--write']);
   assert.equal(r.code, 0, r.stderr);
   const text = readFileSync(file, 'utf8');
-  assert.match(text, /loss\.backward\(\)\r\n {4}torch\.nn\.utils\.clip_grad_norm_\(model\.parameters\(\), max_norm=1\.0\)\r\n {4}optimizer\.step\(\)/);
+  assert.match(
+    text,
+    /loss\.backward\(\)\r\n {4}torch\.nn\.utils\.clip_grad_norm_\(model\.parameters\(\), max_norm=1\.0\)\r\n {4}optimizer\.step\(\)/,
+  );
   assert.doesNotMatch(text, /[^\r]\n/);
 });
 
@@ -92,11 +107,17 @@ test('clip rejects a non-positive max_norm', async () => {
 test('check reports findings with locations and exits 1; a clean file exits 0', async () => {
   const bad = await cli(['check', path.join(FIXTURES, 'clip_after_step.py')]);
   assert.equal(bad.code, 1);
-  assert.match(bad.stdout, /clip_after_step\.py:12:5: warning: torch\.nn\.utils\.clip_grad_norm_ runs after optimizer\.step\(\) \(line 11\).*\[clip-after-step\]/);
+  assert.match(
+    bad.stdout,
+    /clip_after_step\.py:12:5: warning: torch\.nn\.utils\.clip_grad_norm_ runs after optimizer\.step\(\) \(line 11\).*\[clip-after-step\]/,
+  );
   const json = await cli(['check', path.join(FIXTURES, 'fsdp_plain_clip.py'), '--json']);
   assert.equal(json.code, 1);
   const findings = JSON.parse(json.stdout).findings;
-  assert.deepEqual(findings.map((f: { code: string; line: number }) => [f.code, f.line]), [['fsdp-plain-clip', 11]]);
+  assert.deepEqual(
+    findings.map((f: { code: string; line: number }) => [f.code, f.line]),
+    [['fsdp-plain-clip', 11]],
+  );
   assert.deepEqual(findings[0].fixes, ['Use model.clip_grad_norm_(max_norm, norm_type=2.0)']);
   const clean = await cli(['check', path.join(FIXTURES, 'plain_loop.py')]);
   assert.equal(clean.code, 0);

@@ -23,9 +23,25 @@ const CLIP_VALUE = 0.01;
 const TOLERANCE = 1e-4;
 
 /** Fixtures that run on CPU with the torch on this machine (Debian's 1.13: no FSDP import, no Accelerate/Lightning). */
-const RUNNABLE = ['plain_loop', 'amp_loop', 'accumulation', 'amp_accumulation', 'lbfgs_closure', 'tabs', 'several_loops', 'inline_step', 'trainer_class', 'no_torch_import', 'item_loop'];
+const RUNNABLE = [
+  'plain_loop',
+  'amp_loop',
+  'accumulation',
+  'amp_accumulation',
+  'lbfgs_closure',
+  'tabs',
+  'several_loops',
+  'inline_step',
+  'trainer_class',
+  'no_torch_import',
+  'item_loop',
+];
 /** Fixtures whose clipping sits in the wrong place, with the max_norm they use. */
-const MISPLACED: Record<string, number> = { clip_after_step: 1.0, accumulation_clip_every_micro: 1.0, amp_clip_scaled: 1.0 };
+const MISPLACED: Record<string, number> = {
+  clip_after_step: 1.0,
+  accumulation_clip_every_micro: 1.0,
+  amp_clip_scaled: 1.0,
+};
 
 interface Update {
   total: number;
@@ -88,8 +104,18 @@ before(async () => {
   });
   const out = path.join(scratch, 'results.json');
   // Monitored scripts import the Python client from the repository and, with no endpoint, log locally under cwd.
-  const env = { ...process.env, PYTHONPATH: CLIENT, GRADIENT_MONITOR_URL: '', GRADIENT_MONITOR_TOKEN: '', GRADIENT_MONITOR_HOME: path.join(scratch, 'home') };
-  await promisify(execFile)('/usr/bin/python3', [HARNESS, out, ...Object.values(scripts)], { cwd: scratch, timeout: 120_000, env });
+  const env = {
+    ...process.env,
+    PYTHONPATH: CLIENT,
+    GRADIENT_MONITOR_URL: '',
+    GRADIENT_MONITOR_TOKEN: '',
+    GRADIENT_MONITOR_HOME: path.join(scratch, 'home'),
+  };
+  await promisify(execFile)('/usr/bin/python3', [HARNESS, out, ...Object.values(scripts)], {
+    cwd: scratch,
+    timeout: 120_000,
+    env,
+  });
   results = JSON.parse(readFileSync(out, 'utf8')) as Results;
 });
 
@@ -98,12 +124,14 @@ describe('patched PyTorch scripts run and clip', () => {
     it(`${name}: norm clipping holds every update to max_norm=${MAX_NORM}`, () => {
       const before = Math.max(...updates(`original/${name}`).map((u) => u.total));
       assert.ok(before > MAX_NORM, `the original exceeds max_norm (max ${before}), so the check means something`);
-      for (const u of updates(`norm/${name}`)) assert.ok(u.total <= MAX_NORM * (1 + TOLERANCE), `update with total norm ${u.total}`);
+      for (const u of updates(`norm/${name}`))
+        assert.ok(u.total <= MAX_NORM * (1 + TOLERANCE), `update with total norm ${u.total}`);
     });
     it(`${name}: value clipping holds every gradient to ${CLIP_VALUE}`, () => {
       const before = Math.max(...updates(`original/${name}`).map((u) => u.largest));
       assert.ok(before > CLIP_VALUE);
-      for (const u of updates(`value/${name}`)) assert.ok(u.largest <= CLIP_VALUE * (1 + TOLERANCE), `largest gradient ${u.largest}`);
+      for (const u of updates(`value/${name}`))
+        assert.ok(u.largest <= CLIP_VALUE * (1 + TOLERANCE), `largest gradient ${u.largest}`);
     });
   }
 });
@@ -111,7 +139,8 @@ describe('patched PyTorch scripts run and clip', () => {
 describe('check fixes make misplaced clipping work', () => {
   for (const [name, maxNorm] of Object.entries(MISPLACED)) {
     it(name, () => {
-      for (const u of updates(`checked/${name}`)) assert.ok(u.total <= maxNorm * (1 + TOLERANCE), `update with total norm ${u.total}`);
+      for (const u of updates(`checked/${name}`))
+        assert.ok(u.total <= maxNorm * (1 + TOLERANCE), `update with total norm ${u.total}`);
     });
   }
   it('clipping after the step lets unclipped gradients through (the bug the check reports)', () => {
@@ -132,7 +161,9 @@ describe('"Add gradient monitoring here" produces scripts that run with the real
       const name = key.slice('monitored/'.length);
       const log = logs.find((f) => f.startsWith(`${name}-`));
       assert.ok(log, `a run log for ${name} in ${logs.join(', ')}`);
-      const steps = readFileSync(path.join(scratch, '.gradient-monitor', 'runs', log), 'utf8').split('\n').filter((l) => l.includes('"type":"step"'));
+      const steps = readFileSync(path.join(scratch, '.gradient-monitor', 'runs', log), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"type":"step"'));
       assert.ok(steps.length > 0, `${name} reported steps`);
     }
   });

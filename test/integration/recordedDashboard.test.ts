@@ -14,7 +14,13 @@ import type { RunSpec, StepSpec } from '../helpers/dashboardStandIn';
 
 type Win = {
   __gradientMonitor: { range(): { from: number; to: number }; rendered(): boolean; drawnMarkers(): { step: number }[] };
-  __standIn: { startRun(s: RunSpec): void; addSteps(id: string, s: StepSpec): number; endRun(id: string): void; showLogStatus(s: LogStatusMessage): void; exports: ExportMessage[] };
+  __standIn: {
+    startRun(s: RunSpec): void;
+    addSteps(id: string, s: StepSpec): number;
+    endRun(id: string): void;
+    showLogStatus(s: LogStatusMessage): void;
+    exports: ExportMessage[];
+  };
 };
 
 const HOSTILE = '<img src=x onerror="document.title=\'owned\'">';
@@ -23,7 +29,9 @@ const status: LogStatusMessage = {
   file: `/runs/${HOSTILE}.jsonl`,
   loading: false,
   problems: [`line 7: not valid JSON ${HOSTILE}`],
-  notes: ['The last line was cut short (the run was likely killed while writing it) and was skipped; everything before it is shown.'],
+  notes: [
+    'The last line was cut short (the run was likely killed while writing it) and was skipped; everything before it is shown.',
+  ],
   summary: {
     runId: 'rec',
     status: 'completed',
@@ -39,7 +47,12 @@ const status: LogStatusMessage = {
     firstNonFinite: { step: 1500, layers: ['encoder.2.attn'] },
     alerts: [
       { kind: 'threshold', step: 500, value: 50, message: 'gradient norm 50 exceeds the threshold 5 at step 500' },
-      { kind: 'nonfinite', step: 1500, value: 'NaN', message: `non-finite gradient norm (NaN) at step 1500 ${HOSTILE}` },
+      {
+        kind: 'nonfinite',
+        step: 1500,
+        value: 'NaN',
+        message: `non-finite gradient norm (NaN) at step 1500 ${HOSTILE}`,
+      },
     ],
     alertCount: 2,
     clipRate: 0.125,
@@ -53,7 +66,12 @@ before(async () => {
   d = await openDashboardPage({ theme: 'light', height: 1100 });
   await d.page.evaluate((s) => {
     const standIn = (window as unknown as Win).__standIn;
-    standIn.startRun({ id: 'rec', name: 'recorded run', layers: ['embed', 'encoder.0', 'encoder.1', 'head', 'encoder.2.attn', 'out'], threshold: 5 });
+    standIn.startRun({
+      id: 'rec',
+      name: 'recorded run',
+      layers: ['embed', 'encoder.0', 'encoder.1', 'head', 'encoder.2.attn', 'out'],
+      threshold: 5,
+    });
     standIn.addSteps('rec', { from: 0, count: 2000, spikeAt: 500, spikeValue: 50, nanAt: 1500, withLoss: true });
     standIn.endRun('rec');
     standIn.showLogStatus(s);
@@ -68,7 +86,15 @@ after(async () => {
 
 test('the summary shows every fact; an alert link zooms the charts to its step; untrusted text stays text', async () => {
   const facts = (await d.page.textContent('#recorded-facts')) ?? '';
-  for (const expected of ['Steps2,000 (0 to 1,999)', 'Duration1h 2m', 'Max norm50 at step 500', 'First non-finitestep 1,500 in encoder.2.attn', 'Clip rate12.5%', 'Suggested max_norm2']) assert.ok(facts.includes(expected), `${expected} in ${facts}`);
+  for (const expected of [
+    'Steps2,000 (0 to 1,999)',
+    'Duration1h 2m',
+    'Max norm50 at step 500',
+    'First non-finitestep 1,500 in encoder.2.attn',
+    'Clip rate12.5%',
+    'Suggested max_norm2',
+  ])
+    assert.ok(facts.includes(expected), `${expected} in ${facts}`);
   assert.equal(await d.page.locator('#recorded-alerts button.link').count(), 2);
   await d.page.locator('#recorded-alerts button.link', { hasText: 'step 1,500' }).click();
   await d.page.waitForFunction(() => {
@@ -110,17 +136,20 @@ test('CSV export asks for the visible steps; PNG export sends the chart as drawn
   assert.equal(bytes.readUInt32BE(16), canvasWidth, 'the image is the chart canvas, at its pixel size');
   writeFileSync(path.join(REPO, 'test-results', 'recorded-dashboard-export.png'), bytes);
   // Opaque: the top-left corner is the light theme's background, not transparent.
-  const corner = await d.page.evaluate(async (url) => {
-    const img = new Image();
-    img.src = url;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    const ctx = c.getContext('2d')!;
-    ctx.drawImage(img, 0, 0);
-    return [...ctx.getImageData(1, 1, 1, 1).data];
-  }, (png as { dataUrl: string }).dataUrl);
+  const corner = await d.page.evaluate(
+    async (url) => {
+      const img = new Image();
+      img.src = url;
+      await img.decode();
+      const c = document.createElement('canvas');
+      c.width = img.width;
+      c.height = img.height;
+      const ctx = c.getContext('2d')!;
+      ctx.drawImage(img, 0, 0);
+      return [...ctx.getImageData(1, 1, 1, 1).data];
+    },
+    (png as { dataUrl: string }).dataUrl,
+  );
   assert.equal(corner[3], 255, `opaque corner ${corner}`);
   assert.ok(corner[0] > 200 && corner[1] > 200 && corner[2] > 200, `light background ${corner}`);
 });

@@ -11,7 +11,9 @@ describe('alert rules', () => {
   test('threshold fires once per breach episode and counts every step', () => {
     const r = new RunAlerts('r', { ...DEFAULT_ALERT_SETTINGS, threshold: 5 });
     const kinds: string[] = [];
-    [1, 6, 7, 1, 8].forEach((v, step) => r.observe({ step, total: v }).forEach((a) => a.kind === 'threshold' && kinds.push(`${a.step}`)));
+    [1, 6, 7, 1, 8].forEach((v, step) =>
+      r.observe({ step, total: v }).forEach((a) => a.kind === 'threshold' && kinds.push(`${a.step}`)),
+    );
     assert.deepEqual(kinds, ['1', '4']);
     assert.equal(r.thresholdCount, 3);
     assert.equal(r.thresholdFirstStep, 1);
@@ -67,7 +69,12 @@ describe('alert rules', () => {
 
   test('vanishing fires after enough consecutive tiny norms', () => {
     const r = new RunAlerts('r', { ...DEFAULT_ALERT_SETTINGS, vanishingFloor: 1e-6, vanishingSteps: 3 });
-    const fired = [1e-7, 1e-7, 1, 1e-7, 1e-7, 1e-7, 1e-7].flatMap((v, step) => r.observe({ step, total: v }).filter((a) => a.kind === 'vanishing').map((a) => a.step));
+    const fired = [1e-7, 1e-7, 1, 1e-7, 1e-7, 1e-7, 1e-7].flatMap((v, step) =>
+      r
+        .observe({ step, total: v })
+        .filter((a) => a.kind === 'vanishing')
+        .map((a) => a.step),
+    );
     assert.deepEqual(fired, [5]);
   });
 });
@@ -75,12 +82,18 @@ describe('alert rules', () => {
 describe('rolling median', () => {
   test('quickselect median equals the median of the sorted values (property)', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), { minLength: 1, maxLength: 300 }), (values) => {
-        const sorted = [...values].sort((a, b) => a - b);
-        const n = sorted.length;
-        const expected = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-        assert.equal(medianInPlace(Float64Array.from(values)), expected);
-      }),
+      fc.property(
+        fc.array(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), {
+          minLength: 1,
+          maxLength: 300,
+        }),
+        (values) => {
+          const sorted = [...values].sort((a, b) => a - b);
+          const n = sorted.length;
+          const expected = n % 2 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+          assert.equal(medianInPlace(Float64Array.from(values)), expected);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -93,7 +106,14 @@ describe('rolling median', () => {
 });
 
 describe('notification gate', () => {
-  const alert = (run: string, kind: Alert['kind']): Alert => ({ kind, severity: 'warning', run_id: run, step: 0, value: 0, message: '' });
+  const alert = (run: string, kind: Alert['kind']): Alert => ({
+    kind,
+    severity: 'warning',
+    run_id: run,
+    step: 0,
+    value: 0,
+    message: '',
+  });
 
   test('one notification per run and kind per interval, counting the held ones', () => {
     let now = 0;
@@ -114,7 +134,14 @@ describe('notification gate', () => {
 });
 
 describe('notices', () => {
-  const a = (kind: Alert['kind'], severity: Alert['severity'], message: string): Alert => ({ kind, severity, run_id: 'r', step: 7, value: 1, message });
+  const a = (kind: Alert['kind'], severity: Alert['severity'], message: string): Alert => ({
+    kind,
+    severity,
+    run_id: 'r',
+    step: 7,
+    value: 1,
+    message,
+  });
 
   test("one step's alerts make one notice, errors first, with the held count", () => {
     const n = composeNotice('my run', [
@@ -122,10 +149,16 @@ describe('notices', () => {
       { alert: a('nonfinite', 'error', 'non-finite gradient norm (NaN) at step 7 in fc'), held: 2 },
     ]);
     assert.equal(n.severity, 'error');
-    assert.equal(n.text, 'Gradient Monitor: my run: non-finite gradient norm (NaN) at step 7 in fc; norm 50 exceeds the threshold 10 at step 7 (2 similar alerts since the last notice)');
+    assert.equal(
+      n.text,
+      'Gradient Monitor: my run: non-finite gradient norm (NaN) at step 7 in fc; norm 50 exceeds the threshold 10 at step 7 (2 similar alerts since the last notice)',
+    );
   });
 
   test('a single warning stays a warning', () => {
-    assert.deepEqual(composeNotice('r', [{ alert: a('spike', 'warning', 'spiked'), held: 0 }]), { severity: 'warning', text: 'Gradient Monitor: r: spiked' });
+    assert.deepEqual(composeNotice('r', [{ alert: a('spike', 'warning', 'spiked'), held: 0 }]), {
+      severity: 'warning',
+      text: 'Gradient Monitor: r: spiked',
+    });
   });
 });

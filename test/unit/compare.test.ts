@@ -40,7 +40,9 @@ test('each compared run keeps its own maximum and non-finite steps through the e
   const store = new RunStore({ series: SERIES });
   const a = runWith(store, 'a', 0, 20_000, { 1234: 80, 15_000: NaN });
   const b = runWith(store, 'b', 5_000, 30_000, { 9_999: 40, 30_001: Infinity });
-  const m = throughVsCodeTransport(compareMessage([member('file:b', b), member('pending', undefined), member('live:a', a)]));
+  const m = throughVsCodeTransport(
+    compareMessage([member('file:b', b), member('pending', undefined), member('live:a', a)]),
+  );
   assert.deepEqual(
     m.runs.map((r) => r.key),
     ['file:b', 'live:a'],
@@ -113,7 +115,11 @@ test('the session answers ready, resends at most once a second when a compared r
 
 test('the overlay aligns runs on the union of their steps, each in its palette color, dashed once colors repeat', () => {
   const store = new RunStore();
-  const runs = [runWith(store, 'a', 100, 50, {}), runWith(store, 'b', 0, 20, {}), runWith(store, 'c', 400, 10, { 405: NaN })];
+  const runs = [
+    runWith(store, 'a', 100, 50, {}),
+    runWith(store, 'b', 0, 20, {}),
+    runWith(store, 'c', 400, 10, { 405: NaN }),
+  ];
   const empty = store.getOrCreate('empty');
   empty.start({ type: 'run_start', run_id: 'empty', name: 'empty' });
   const overlay = new Overlay();

@@ -29,16 +29,22 @@ test('a run exports to CSV at full resolution, non-finite values included, and i
   const out = path.join(dir, 'run.csv');
   const result = await exportLogToCsv(log, out);
   assert.equal(result.rows, 3);
-  assert.equal(readFileSync(out, 'utf8'), 'step,total_norm,embed,"block,0"\n0,1.5,1,0.5\n1,NaN,Infinity,NaN\n2,0.25,,\n');
+  assert.equal(
+    readFileSync(out, 'utf8'),
+    'step,total_norm,embed,"block,0"\n0,1.5,1,0.5\n1,NaN,Infinity,NaN\n2,0.25,,\n',
+  );
 
   const back = await collect(out);
   assert.deepEqual(back.result.problems, []);
   assert.deepEqual(back.messages[0].type === 'run_start' && back.messages[0].layers, ['embed', 'block,0']);
-  assert.deepEqual(back.steps.map((s) => [s.step, s.total_norm, s.layer_norms]), [
-    [0, 1.5, [1, 0.5]],
-    [1, NaN, [Infinity, NaN]],
-    [2, 0.25, [NaN, NaN]],
-  ]);
+  assert.deepEqual(
+    back.steps.map((s) => [s.step, s.total_norm, s.layer_norms]),
+    [
+      [0, 1.5, [1, 0.5]],
+      [1, NaN, [Infinity, NaN]],
+      [2, 0.25, [NaN, NaN]],
+    ],
+  );
 });
 
 test('layers without names are numbered; an existing file is only replaced when asked', async () => {
@@ -54,7 +60,13 @@ test('layers without names are numbered; an existing file is only replaced when 
 test('an export of a step range (the steps a chart shows) keeps only those steps, at full resolution', async () => {
   const log = writeLog('range.jsonl', [
     { type: 'run_start', run_id: 'r', layers: ['a'] },
-    ...[0, 1, 2, 3, 4, 5].map((step): ClientMessage => ({ type: 'step', run_id: 'r', step, total_norm: step === 3 ? NaN : step, layer_norms: [step] })),
+    ...[0, 1, 2, 3, 4, 5].map((step): ClientMessage => ({
+      type: 'step',
+      run_id: 'r',
+      step,
+      total_norm: step === 3 ? NaN : step,
+      layer_norms: [step],
+    })),
   ]);
   const out = path.join(dir, 'range.csv');
   const result = await exportLogToCsv(log, out, { steps: { from: 1.5, to: 4 } });

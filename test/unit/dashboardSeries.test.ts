@@ -10,8 +10,15 @@ import { Series } from '../../src/runs/series';
 
 const SMALL = { recentSteps: 1000, envelopeBuckets: 64, layerValueBudget: 1_000_000 };
 
-function fill(series: Series, from: number, count: number, value: (step: number) => number, layers?: (step: number) => number[] | undefined): void {
-  for (let step = from; step < from + count; step++) series.append({ step, total: value(step), layers: layers?.(step) });
+function fill(
+  series: Series,
+  from: number,
+  count: number,
+  value: (step: number) => number,
+  layers?: (step: number) => number[] | undefined,
+): void {
+  for (let step = from; step < from + count; step++)
+    series.append({ step, total: value(step), layers: layers?.(step) });
 }
 
 const noise = (step: number): number => 1 + ((step * 7919) % 1000) / 1000; // 1..2, deterministic
@@ -62,8 +69,14 @@ test('appended rows are exactly the steps since the cursor, and a folded cursor 
   const cursor = series.count;
   fill(series, 500, 30, (s) => s);
   const rows = appendedRows(series, cursor);
-  assert.deepEqual([...(rows?.steps ?? [])], Array.from({ length: 30 }, (_, i) => 500 + i));
-  assert.deepEqual([...(rows?.totals ?? [])], Array.from({ length: 30 }, (_, i) => 500 + i));
+  assert.deepEqual(
+    [...(rows?.steps ?? [])],
+    Array.from({ length: 30 }, (_, i) => 500 + i),
+  );
+  assert.deepEqual(
+    [...(rows?.totals ?? [])],
+    Array.from({ length: 30 }, (_, i) => 500 + i),
+  );
   assert.equal(appendedRows(series, series.count)?.steps.length, 0);
   fill(series, 530, 2000, noise); // the ring (1000) no longer holds step 500
   assert.equal(appendedRows(series, cursor), undefined);

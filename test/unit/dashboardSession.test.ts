@@ -16,7 +16,15 @@ import { DashboardSession } from '../../src/dashboard/session';
 import { stringifyKeepingNonFinite } from '../../src/protocol/json';
 import { loadRun } from '../../src/runs/loadRun';
 import { Run, RunStore } from '../../src/runs/runStore';
-import { ExportMessage, HostMessage, LayersMessage, LogStatusMessage, MAX_UPDATES_PER_SECOND, SnapshotMessage, UpdateMessage } from '../../src/shared/webviewProtocol';
+import {
+  ExportMessage,
+  HostMessage,
+  LayersMessage,
+  LogStatusMessage,
+  MAX_UPDATES_PER_SECOND,
+  SnapshotMessage,
+  UpdateMessage,
+} from '../../src/shared/webviewProtocol';
 import { FakeScheduler } from '../helpers/fakeScheduler';
 import { throughVsCodeTransport } from '../helpers/vscodeTransport';
 
@@ -37,10 +45,20 @@ function setup(opts: { series?: { recentSteps: number; envelopeBuckets: number; 
   /** One ingested frame: `count` steps, then one change notification (as the Hub emits). */
   let next = 0;
   const frame = (run: Run, count: number, value: (step: number) => number = () => 1): void => {
-    for (let i = 0; i < count; i++, next++) run.step({ type: 'step', run_id: run.id, step: next, total_norm: value(next), layer_norms: [0.5, value(next), 0.25], loss: 2, lr: 0.001 });
+    for (let i = 0; i < count; i++, next++)
+      run.step({
+        type: 'step',
+        run_id: run.id,
+        step: next,
+        total_norm: value(next),
+        layer_norms: [0.5, value(next), 0.25],
+        loss: 2,
+        lr: 0.001,
+      });
     source.changed(run, 'steps');
   };
-  const ofType = <T extends HostMessage['type']>(type: T) => posted.filter((m): m is Extract<HostMessage, { type: T }> => m.type === type);
+  const ofType = <T extends HostMessage['type']>(type: T) =>
+    posted.filter((m): m is Extract<HostMessage, { type: T }> => m.type === type);
   return { clock, store, source, session, posted, start, frame, ofType };
 }
 
@@ -54,7 +72,10 @@ test('ready: the run list, then a snapshot of the most recent live run', () => {
   assert.equal(posted.length, 1, 'one message');
   const snapshot = posted[0] as SnapshotMessage;
   assert.equal(snapshot.type, 'snapshot');
-  assert.deepEqual(snapshot.runs?.runs.map((r) => [r.id, r.state, r.steps]), [['a', 'live', 50]]);
+  assert.deepEqual(
+    snapshot.runs?.runs.map((r) => [r.id, r.state, r.steps]),
+    [['a', 'live', 50]],
+  );
   assert.equal(snapshot.runs?.selected, 'a');
   assert.equal(snapshot.rows.steps.length, 50);
   assert.deepEqual(snapshot.run.layers, LAYERS);
@@ -73,9 +94,16 @@ test('a thousand frames in one second become at most MAX_UPDATES_PER_SECOND upda
   }
   clock.advance(200);
   const updates = ofType('update').slice(before);
-  assert.ok(updates.length <= MAX_UPDATES_PER_SECOND + 1 && updates.length >= MAX_UPDATES_PER_SECOND - 1, `${updates.length} updates`);
+  assert.ok(
+    updates.length <= MAX_UPDATES_PER_SECOND + 1 && updates.length >= MAX_UPDATES_PER_SECOND - 1,
+    `${updates.length} updates`,
+  );
   const steps = updates.flatMap((u) => [...(u.append?.rows.steps ?? [])]);
-  assert.deepEqual(steps, Array.from({ length: 3000 }, (_, i) => i), 'appends are disjoint and complete');
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 3000 }, (_, i) => i),
+    'appends are disjoint and complete',
+  );
   assert.equal(ofType('snapshot').length, 1, 'no resend of the whole series');
 });
 
@@ -93,7 +121,8 @@ test('updates pace themselves: none closer than 1000 / MAX_UPDATES_PER_SECOND ms
     frame(run, 1);
     clock.advance(7);
   }
-  for (let i = 1; i < stamps.length; i++) assert.ok(stamps[i] - stamps[i - 1] >= 1000 / MAX_UPDATES_PER_SECOND, `gap ${stamps[i] - stamps[i - 1]} ms`);
+  for (let i = 1; i < stamps.length; i++)
+    assert.ok(stamps[i] - stamps[i - 1] >= 1000 / MAX_UPDATES_PER_SECOND, `gap ${stamps[i] - stamps[i - 1]} ms`);
 });
 
 test('non-finite norms and alert values survive the JSON transport', () => {
@@ -110,9 +139,11 @@ test('non-finite norms and alert values survive the JSON transport', () => {
   const nonfinite = append.alerts.find((a) => a.kind === 'nonfinite');
   assert.equal(nonfinite?.value, 'NaN');
   assert.equal(nonfinite?.step, 12);
-  assert.ok(append.alerts.some((a) => a.kind === 'threshold' && a.value === 'Infinity' || a.value === 50));
+  assert.ok(append.alerts.some((a) => (a.kind === 'threshold' && a.value === 'Infinity') || a.value === 50));
   clock.advance(1000); // summaries refresh once a second
-  const summary = ofType('update').filter((u) => u.summary).at(-1)?.summary;
+  const summary = ofType('update')
+    .filter((u) => u.summary)
+    .at(-1)?.summary;
   assert.equal(summary?.steps, 30);
   assert.equal(summary?.median, 1);
   assert.equal(append.run.nonFinite, 2);
@@ -143,15 +174,23 @@ test('alerts are sent once: in the snapshot or in the update after they fire', (
   const run = start('a');
   frame(run, 10, (s) => (s === 5 ? 99 : 1));
   session.handle({ type: 'ready' });
-  assert.deepEqual(ofType('snapshot')[0].alerts.map((a) => a.step), [5]);
+  assert.deepEqual(
+    ofType('snapshot')[0].alerts.map((a) => a.step),
+    [5],
+  );
   frame(run, 10, (s) => (s === 15 ? NaN : 1));
   clock.advance(200);
   const sent = ofType('update').flatMap((u) => u.append?.alerts ?? []);
-  assert.deepEqual(sent.map((a) => [a.kind, a.step]), [['nonfinite', 15]]);
+  assert.deepEqual(
+    sent.map((a) => [a.kind, a.step]),
+    [['nonfinite', 15]],
+  );
 });
 
 test('when the webview fell behind what the store keeps raw, it gets a fresh snapshot instead of an append', () => {
-  const { session, start, frame, clock, ofType } = setup({ series: { recentSteps: 200, envelopeBuckets: 16, layerValueBudget: 1e6 } });
+  const { session, start, frame, clock, ofType } = setup({
+    series: { recentSteps: 200, envelopeBuckets: 16, layerValueBudget: 1e6 },
+  });
   const run = start('a');
   session.handle({ type: 'ready' });
   assert.equal(ofType('snapshot').length, 1);
@@ -164,7 +203,9 @@ test('when the webview fell behind what the store keeps raw, it gets a fresh sna
 });
 
 test('webview memory stays bounded: appends beyond the store window are replaced by a snapshot', () => {
-  const { session, start, frame, clock, ofType } = setup({ series: { recentSteps: 300, envelopeBuckets: 16, layerValueBudget: 1e6 } });
+  const { session, start, frame, clock, ofType } = setup({
+    series: { recentSteps: 300, envelopeBuckets: 16, layerValueBudget: 1e6 },
+  });
   const run = start('a');
   session.handle({ type: 'ready' });
   for (let i = 0; i < 10; i++) {
@@ -222,9 +263,17 @@ test('layer views answer requests and keep refreshing only while they follow a l
   assert.equal(reply.view.values[7 * 3 + 1], 40);
   frame(run, 100);
   clock.advance(200);
-  const pushed = ofType('update').filter((u) => u.layers).at(-1)?.layers;
+  const pushed = ofType('update')
+    .filter((u) => u.layers)
+    .at(-1)?.layers;
   assert.equal(pushed?.to, 199, 'a following view moves with the run');
-  session.handle({ type: 'viewLayers', runId: 'a', window: { kind: 'range', from: 0, to: 50 }, columns: 10, requestId: 8 });
+  session.handle({
+    type: 'viewLayers',
+    runId: 'a',
+    window: { kind: 'range', from: 0, to: 50 },
+    columns: 10,
+    requestId: 8,
+  });
   const updatesBefore = ofType('update').filter((u) => u.layers).length;
   frame(run, 100);
   clock.advance(200);
@@ -233,7 +282,15 @@ test('layer views answer requests and keep refreshing only while they follow a l
 
 test('malformed webview messages are ignored', () => {
   const { session, posted } = setup();
-  for (const m of [null, 42, 'ready', { type: 'nope' }, { type: 'selectRun' }, { type: 'viewLayers', runId: 'a', window: { kind: 'range', from: 5, to: 1 }, columns: 10, requestId: 1 }]) session.handle(m);
+  for (const m of [
+    null,
+    42,
+    'ready',
+    { type: 'nope' },
+    { type: 'selectRun' },
+    { type: 'viewLayers', runId: 'a', window: { kind: 'range', from: 5, to: 1 }, columns: 10, requestId: 1 },
+  ])
+    session.handle(m);
   assert.equal(posted.length, 0);
 });
 
@@ -262,20 +319,27 @@ test('Coalescer: the first request flushes at once, a burst flushes once per int
 test('a recorded log loaded with loadRun plugs into the same session (the post-run seam)', async () => {
   const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'gm-dash-')), 'run.jsonl');
   const o = { runId: 'logged', steps: 3000, spikeAt: 1000, nanAt: 2000 };
-  const lines = [runStartFor(o), ...syntheticSteps(o), { type: 'run_end', run_id: 'logged', status: 'completed' }].map((m) => stringifyKeepingNonFinite(m));
+  const lines = [runStartFor(o), ...syntheticSteps(o), { type: 'run_end', run_id: 'logged', status: 'completed' }].map(
+    (m) => stringifyKeepingNonFinite(m),
+  );
   writeFileSync(file, lines.join('\n') + '\n');
   const { run } = await loadRun(file);
   assert.ok(run);
   const source = new StoreRunSource({ all: () => [run], get: (id: string) => (id === run.id ? run : undefined) });
   const posted: HostMessage[] = [];
-  const session = new DashboardSession(source, (m) => posted.push(throughVsCodeTransport(m)), { scheduler: new FakeScheduler() });
+  const session = new DashboardSession(source, (m) => posted.push(throughVsCodeTransport(m)), {
+    scheduler: new FakeScheduler(),
+  });
   session.handle({ type: 'ready' });
   const snapshot = posted[0] as SnapshotMessage;
   assert.equal(snapshot.run.id, 'logged');
   assert.equal(snapshot.run.state, 'completed');
   assert.equal(snapshot.rows.steps.length, 3000);
   assert.ok(Number.isNaN(snapshot.rows.totals[2000]));
-  assert.deepEqual(snapshot.alerts.map((a) => [a.kind, a.step]).filter(([k]) => k === 'nonfinite'), [['nonfinite', 2000]]);
+  assert.deepEqual(
+    snapshot.alerts.map((a) => [a.kind, a.step]).filter(([k]) => k === 'nonfinite'),
+    [['nonfinite', 2000]],
+  );
   session.dispose();
 });
 
@@ -285,13 +349,20 @@ test('a log draws while it loads (the partial run grows by appends), and its sta
   writeFileSync(file, [runStartFor(o), ...syntheticSteps(o)].map((m) => stringifyKeepingNonFinite(m) + '\n').join(''));
   const clock = new FakeScheduler();
   let run: Run | undefined;
-  const source = new StoreRunSource({ all: () => (run ? [run] : []), get: (id: string) => (id === run?.id ? run : undefined) });
+  const source = new StoreRunSource({
+    all: () => (run ? [run] : []),
+    get: (id: string) => (id === run?.id ? run : undefined),
+  });
   const posted: HostMessage[] = [];
   const session = new DashboardSession(source, (m) => posted.push(throughVsCodeTransport(m)), { scheduler: clock });
   session.showLogStatus(loadingStatus(file));
   assert.equal(posted.length, 0, 'nothing before the page is ready');
   session.handle({ type: 'ready' });
-  assert.deepEqual(posted.map((m) => m.type), ['logStatus', 'update'], 'the status, then the (empty) run list');
+  assert.deepEqual(
+    posted.map((m) => m.type),
+    ['logStatus', 'update'],
+    'the status, then the (empty) run list',
+  );
   const seen: number[] = [];
   const loaded = await loadRun(file, {
     progressIntervalMs: 0,
@@ -306,7 +377,9 @@ test('a log draws while it loads (the partial run grows by appends), and its sta
   });
   assert.ok(seen.length > 2 && seen[0] < 20_000, `drawn in several chunks (${seen.join(', ')})`);
   const snapshots = posted.filter((m): m is SnapshotMessage => m.type === 'snapshot');
-  const appended = posted.filter((m): m is UpdateMessage => m.type === 'update' && m.append !== undefined).reduce((n, m) => n + m.append!.rows.steps.length, 0);
+  const appended = posted
+    .filter((m): m is UpdateMessage => m.type === 'update' && m.append !== undefined)
+    .reduce((n, m) => n + m.append!.rows.steps.length, 0);
   assert.equal(snapshots.length, 1, 'one snapshot of the first chunk, then appends');
   assert.equal(snapshots[0].rows.steps.length + appended, 20_000, 'every step reaches the page once');
   session.showLogStatus(loadedStatus(file, loaded));
@@ -314,7 +387,11 @@ test('a log draws while it loads (the partial run grows by appends), and its sta
   session.detach();
   posted.length = 0;
   session.handle({ type: 'ready', runId: 'loading' });
-  assert.deepEqual(posted.map((m) => m.type), ['logStatus', 'snapshot'], 'a reloaded page gets the final status and the run');
+  assert.deepEqual(
+    posted.map((m) => m.type),
+    ['logStatus', 'snapshot'],
+    'a reloaded page gets the final status and the run',
+  );
   assert.equal((posted[0] as LogStatusMessage).summary?.steps, 20_000);
   session.dispose();
 });
@@ -322,13 +399,22 @@ test('a log draws while it loads (the partial run grows by appends), and its sta
 test('export requests reach the adapter only for runs the session shows', () => {
   const { session, start, store } = setup();
   const requests: ExportMessage[] = [];
-  const withExport = new DashboardSession(new StoreRunSource(store), () => undefined, { scheduler: new FakeScheduler(), onExport: (r) => requests.push(r) });
+  const withExport = new DashboardSession(new StoreRunSource(store), () => undefined, {
+    scheduler: new FakeScheduler(),
+    onExport: (r) => requests.push(r),
+  });
   start('a');
   withExport.handle({ type: 'exportCsv', runId: 'a', from: 0, to: 10 });
   withExport.handle({ type: 'exportCsv', runId: 'unknown', from: 0, to: 10 });
   withExport.handle({ type: 'exportPng', runId: 'a', dataUrl: 'data:image/png;base64,AAAA' });
   withExport.handle({ type: 'exportPng', runId: 'a', dataUrl: 'javascript:alert(1)' });
-  assert.deepEqual(requests.map((r) => [r.type, r.runId]), [['exportCsv', 'a'], ['exportPng', 'a']]);
+  assert.deepEqual(
+    requests.map((r) => [r.type, r.runId]),
+    [
+      ['exportCsv', 'a'],
+      ['exportPng', 'a'],
+    ],
+  );
   session.dispose();
   withExport.dispose();
 });

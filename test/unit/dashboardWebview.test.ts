@@ -6,12 +6,37 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { follows, resolveWindow, windowAfterZoom } from '../../src/shared/stepWindow';
 import { fromWire, parseWebviewMessage, RunHeader, SnapshotMessage, toWire } from '../../src/shared/webviewProtocol';
-import { fromHsl, logPosition, parseColor, positiveRange, ramp, RAMP_STEPS, rampTable, toHsl } from '../../webview/colorScale';
+import {
+  fromHsl,
+  logPosition,
+  parseColor,
+  positiveRange,
+  ramp,
+  RAMP_STEPS,
+  rampTable,
+  toHsl,
+} from '../../webview/colorScale';
 import { rankLayers, topLayers } from '../../webview/layerRanking';
 import { dedupeByPixel } from '../../webview/pixelDedupe';
 import { insertByStep, Point, RunData } from '../../webview/runData';
 
-const header = (over: Partial<RunHeader> = {}): RunHeader => ({ id: 'r', name: 'r', state: 'live', steps: 0, alertCount: 0, updatedAt: 0, layers: [], threshold: 10, rank: 0, ranks: [0], firstStep: 0, lastStep: 0, nonFinite: 0, firstNonFinite: null, ...over });
+const header = (over: Partial<RunHeader> = {}): RunHeader => ({
+  id: 'r',
+  name: 'r',
+  state: 'live',
+  steps: 0,
+  alertCount: 0,
+  updatedAt: 0,
+  layers: [],
+  threshold: 10,
+  rank: 0,
+  ranks: [0],
+  firstStep: 0,
+  lastStep: 0,
+  nonFinite: 0,
+  firstNonFinite: null,
+  ...over,
+});
 
 function snapshot(steps: number[], totals: number[], over: Partial<SnapshotMessage> = {}): SnapshotMessage {
   return {
@@ -28,13 +53,30 @@ function snapshot(steps: number[], totals: number[], over: Partial<SnapshotMessa
 test('RunData keeps finite norms for the line and non-finite steps apart as markers', () => {
   const data = new RunData();
   data.load(snapshot([0, 1, 2, 3, 4], [1, NaN, 3, Infinity, 2]));
-  assert.deepEqual(data.norms.map((p) => [p.x, p.y]), [[0, 1], [2, 3], [4, 2]]);
-  assert.deepEqual(data.nonFinite.map((p) => p.step), [1, 3]);
+  assert.deepEqual(
+    data.norms.map((p) => [p.x, p.y]),
+    [
+      [0, 1],
+      [2, 3],
+      [4, 2],
+    ],
+  );
+  assert.deepEqual(
+    data.nonFinite.map((p) => p.step),
+    [1, 3],
+  );
   assert.deepEqual(data.maxPoint(), { x: 2, y: 3, step: 2 });
   assert.deepEqual(data.latest(), { x: 4, y: 2, step: 4 });
-  data.append({ run: header({ lastStep: 6 }), rows: { steps: Float64Array.of(5, 6), totals: Float64Array.of(9, -Infinity) }, alerts: [{ kind: 'threshold', step: 5, value: 9, message: 'm' }] });
+  data.append({
+    run: header({ lastStep: 6 }),
+    rows: { steps: Float64Array.of(5, 6), totals: Float64Array.of(9, -Infinity) },
+    alerts: [{ kind: 'threshold', step: 5, value: 9, message: 'm' }],
+  });
   assert.equal(data.maxPoint()?.y, 9);
-  assert.deepEqual(data.nonFinite.map((p) => p.step), [1, 3, 6]);
+  assert.deepEqual(
+    data.nonFinite.map((p) => p.step),
+    [1, 3, 6],
+  );
   assert.equal(data.latest()?.step, 6, 'the latest step may be non-finite');
   assert.equal(data.latest()?.y, -Infinity);
   assert.equal(data.lastStep, 6);
@@ -50,7 +92,10 @@ test('RunData takes the run extent from the header: buckets of old steps begin b
 test('late steps are inserted in order and a resent step replaces its value', () => {
   const points: Point[] = [];
   for (const x of [1, 2, 5, 3, 9, 0, 5]) insertByStep(points, { x, y: x * 10, step: x });
-  assert.deepEqual(points.map((p) => p.x), [0, 1, 2, 3, 5, 9]);
+  assert.deepEqual(
+    points.map((p) => p.x),
+    [0, 1, 2, 3, 5, 9],
+  );
 });
 
 test('dedupeByPixel keeps one marker per pixel column in view, the first of each', () => {
@@ -61,20 +106,30 @@ test('dedupeByPixel keeps one marker per pixel column in view, the first of each
   const zoomed = dedupeByPixel(markers, 500_000, 500_100, 1000, 3);
   assert.equal(zoomed.length, 101, 'zoomed in, every step gets its marker');
   assert.deepEqual(dedupeByPixel([{ x: 5 }], 10, 20, 100), [], 'out of view');
-  assert.deepEqual(dedupeByPixel([{ x: 5 }, { x: 999_999 }], 0, 1_000_000, 1000), [{ x: 5 }, { x: 999_999 }], 'isolated steps are never dropped');
+  assert.deepEqual(
+    dedupeByPixel([{ x: 5 }, { x: 999_999 }], 0, 1_000_000, 1000),
+    [{ x: 5 }, { x: 999_999 }],
+    'isolated steps are never dropped',
+  );
 });
 
 test('layer ranking: non-finite layers first (earliest first), then by largest value', () => {
   // 3 columns × 4 layers
-  const v = Float32Array.from([
-    1, 2, 3, 0.5,
-    1, NaN, 3, 0.5,
-    Infinity, 2, 30, -Infinity,
-  ]);
-  assert.deepEqual(rankLayers(v, 3, 4).map((r) => r.layer), [1, 0, 2, 3]);
-  assert.deepEqual(topLayers(v, 3, 4, 2).map((r) => r.layer), [1, 0]);
+  const v = Float32Array.from([1, 2, 3, 0.5, 1, NaN, 3, 0.5, Infinity, 2, 30, -Infinity]);
+  assert.deepEqual(
+    rankLayers(v, 3, 4).map((r) => r.layer),
+    [1, 0, 2, 3],
+  );
+  assert.deepEqual(
+    topLayers(v, 3, 4, 2).map((r) => r.layer),
+    [1, 0],
+  );
   const empty = Float32Array.from([-Infinity, 1]);
-  assert.deepEqual(topLayers(empty, 1, 2, 5).map((r) => r.layer), [1], 'a layer without data is not drawn');
+  assert.deepEqual(
+    topLayers(empty, 1, 2, 5).map((r) => r.layer),
+    [1],
+    'a layer without data is not drawn',
+  );
 });
 
 test('color scale: theme colors parse, log positions spread decades evenly', () => {
@@ -86,20 +141,77 @@ test('color scale: theme colors parse, log positions spread decades evenly', () 
   assert.equal(logPosition(10, 1, 100), 0.5);
   assert.equal(logPosition(0, 1, 100), 0);
   const round = (c: number[]): number[] => c.map((v) => Math.round(v));
-  assert.deepEqual(round(ramp([[0, 0, 255], [255, 255, 0]], 0)), [0, 0, 255]);
-  assert.deepEqual(round(ramp([[0, 0, 255], [255, 255, 0]], 1)), [255, 255, 0]);
-  const [hue, saturation] = toHsl(ramp([[0, 0, 255], [255, 255, 0]], 0.5));
-  assert.ok(hue > 90 && hue < 180 && saturation > 0.99, 'blue to yellow passes through green, not grey (RGB would give 128,128,128)');
-  assert.deepEqual(round(ramp([[10, 10, 10], [0, 0, 255], [255, 0, 0]], 0)), [10, 10, 10]);
-  for (const c of [[26, 133, 255], [191, 136, 3], [229, 20, 0], [30, 30, 30]] as [number, number, number][]) assert.deepEqual(round(fromHsl(toHsl(c))), c);
+  assert.deepEqual(
+    round(
+      ramp(
+        [
+          [0, 0, 255],
+          [255, 255, 0],
+        ],
+        0,
+      ),
+    ),
+    [0, 0, 255],
+  );
+  assert.deepEqual(
+    round(
+      ramp(
+        [
+          [0, 0, 255],
+          [255, 255, 0],
+        ],
+        1,
+      ),
+    ),
+    [255, 255, 0],
+  );
+  const [hue, saturation] = toHsl(
+    ramp(
+      [
+        [0, 0, 255],
+        [255, 255, 0],
+      ],
+      0.5,
+    ),
+  );
+  assert.ok(
+    hue > 90 && hue < 180 && saturation > 0.99,
+    'blue to yellow passes through green, not grey (RGB would give 128,128,128)',
+  );
+  assert.deepEqual(
+    round(
+      ramp(
+        [
+          [10, 10, 10],
+          [0, 0, 255],
+          [255, 0, 0],
+        ],
+        0,
+      ),
+    ),
+    [10, 10, 10],
+  );
+  for (const c of [
+    [26, 133, 255],
+    [191, 136, 3],
+    [229, 20, 0],
+    [30, 30, 30],
+  ] as [number, number, number][])
+    assert.deepEqual(round(fromHsl(toHsl(c))), c);
   assert.deepEqual(positiveRange(Float32Array.from([-Infinity, NaN, 0, 0.5, Infinity, 8])), { lo: 0.5, hi: 8 });
 });
 
 test('ramp table: the ramp sampled evenly, its ends exact', () => {
-  const stops: [number, number, number][] = [[10, 10, 10], [0, 0, 255], [204, 167, 0], [241, 76, 76]];
+  const stops: [number, number, number][] = [
+    [10, 10, 10],
+    [0, 0, 255],
+    [204, 167, 0],
+    [241, 76, 76],
+  ];
   const table = rampTable(stops);
   assert.equal(table.length, RAMP_STEPS * 3);
-  for (const i of [0, 17, 128, RAMP_STEPS - 1]) assert.deepEqual([...table.subarray(i * 3, i * 3 + 3)], ramp(stops, i / (RAMP_STEPS - 1)).map(Math.round));
+  for (const i of [0, 17, 128, RAMP_STEPS - 1])
+    assert.deepEqual([...table.subarray(i * 3, i * 3 + 3)], ramp(stops, i / (RAMP_STEPS - 1)).map(Math.round));
   assert.deepEqual([...table.subarray(0, 3)], [10, 10, 10]);
   assert.deepEqual([...table.subarray(-3)], [241, 76, 76]);
 });
@@ -111,13 +223,18 @@ test('step windows: whole run, latest width, fixed range; zooming into history s
   assert.deepEqual(windowAfterZoom({ from: 0, to: 1000 }, 0, 1000, true), { kind: 'all' });
   assert.deepEqual(windowAfterZoom({ from: 800, to: 1000 }, 0, 1000, true), { kind: 'latest', width: 200 });
   assert.deepEqual(windowAfterZoom({ from: 100, to: 300 }, 0, 1000, true), { kind: 'range', from: 100, to: 300 });
-  assert.deepEqual(windowAfterZoom({ from: 800, to: 1000 }, 0, 1000, false), { kind: 'range', from: 800, to: 1000 }, 'a finished run does not move');
+  assert.deepEqual(
+    windowAfterZoom({ from: 800, to: 1000 }, 0, 1000, false),
+    { kind: 'range', from: 800, to: 1000 },
+    'a finished run does not move',
+  );
   assert.equal(follows({ kind: 'range', from: 0, to: 1 }), false);
   assert.equal(follows({ kind: 'latest', width: 3 }), true);
 });
 
 test('wire numbers spell non-finite values so JSON keeps them', () => {
-  for (const v of [1.5, 0, NaN, Infinity, -Infinity]) assert.ok(Object.is(fromWire(JSON.parse(JSON.stringify(toWire(v)))), v));
+  for (const v of [1.5, 0, NaN, Infinity, -Infinity])
+    assert.ok(Object.is(fromWire(JSON.parse(JSON.stringify(toWire(v)))), v));
 });
 
 test('webview messages are checked before the extension acts on them', () => {
@@ -136,7 +253,8 @@ test('webview messages are checked before the extension acts on them', () => {
     { type: 'selectRun' },
     { type: 'evil' },
     null,
-  ]) assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
+  ])
+    assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
 });
 
 test('export requests are checked: a step range in order, a PNG data URL and nothing else', () => {
@@ -151,5 +269,6 @@ test('export requests are checked: a step range in order, a PNG data URL and not
     { ...png, dataUrl: 'data:text/html;base64,PGI+' },
     { ...png, dataUrl: 'file:///etc/passwd' },
     { ...png, dataUrl: 42 },
-  ]) assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
+  ])
+    assert.equal(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
 });

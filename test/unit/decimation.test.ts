@@ -11,7 +11,7 @@ import { RunHeader } from '../../src/shared/webviewProtocol';
 
 function series(n: number, seed = 1): Point[] {
   let s = seed;
-  const random = (): number => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const random = (): number => (s = (s * 16807) % 2147483647) / 2147483647;
   return Array.from({ length: n }, (_, i) => ({ x: i * 3, y: random() * (i % 997 === 0 ? 100 : 1), step: i * 3 }));
 }
 
@@ -34,10 +34,16 @@ test('every value is drawn within 1.2 px of its step, at most 4 points a pixel, 
   const to = 250_000;
   const drawn = new Decimator<Point>().decimate(rows, 0, from, to, width);
   assert.ok(drawn.length <= 4 * width + 8, `${drawn.length} points for ${width} px`);
-  assert.ok(drawn.every((p, i) => i === 0 || drawn[i - 1].x < p.x), 'sorted by step');
+  assert.ok(
+    drawn.every((p, i) => i === 0 || drawn[i - 1].x < p.x),
+    'sorted by step',
+  );
   assert.ok(drawn[0].x < from && drawn[drawn.length - 1].x > to, 'the line reaches both edges');
   const kept = new Set(rows);
-  assert.ok(drawn.every((p) => kept.has(p)), 'drawn points are the rows themselves');
+  assert.ok(
+    drawn.every((p) => kept.has(p)),
+    'drawn points are the rows themselves',
+  );
   // The line's vertical extent near each row covers its value: a drawn point at least as high and one at least as low.
   const near = 1.2 * ((to - from) / width);
   let j = 0;
@@ -57,7 +63,11 @@ test('every value is drawn within 1.2 px of its step, at most 4 points a pixel, 
 test('few rows in view are drawn whole; a rewrite or a zoom starts the buckets over', () => {
   const rows = series(5_000);
   const d = new Decimator<Point>();
-  assert.deepEqual(d.decimate(rows, 0, 300, 600, 1000), rows.slice(99, 202), 'steps 300..600 and one row beyond each end');
+  assert.deepEqual(
+    d.decimate(rows, 0, 300, 600, 1000),
+    rows.slice(99, 202),
+    'steps 300..600 and one row beyond each end',
+  );
   const before = d.decimate(rows, 0, 0, rows[rows.length - 1].x, 100);
   rows[10] = { x: 30, y: 1000, step: 30 }; // a late step's new value
   const after = d.decimate(rows, 1, 0, rows[rows.length - 1].x, 100);
@@ -67,10 +77,35 @@ test('few rows in view are drawn whole; a rewrite or a zoom starts the buckets o
 });
 
 test('RunData counts rewrites (snapshots, late steps), not appends, and keeps its maximum as rows arrive', () => {
-  const header: RunHeader = { id: 'r', name: 'r', state: 'live', steps: 0, alertCount: 0, updatedAt: 0, layers: ['a'], threshold: 10, rank: 0, ranks: [0], firstStep: 0, lastStep: 0, nonFinite: 0, firstNonFinite: null };
+  const header: RunHeader = {
+    id: 'r',
+    name: 'r',
+    state: 'live',
+    steps: 0,
+    alertCount: 0,
+    updatedAt: 0,
+    layers: ['a'],
+    threshold: 10,
+    rank: 0,
+    ranks: [0],
+    firstStep: 0,
+    lastStep: 0,
+    nonFinite: 0,
+    firstNonFinite: null,
+  };
   const data = new RunData();
-  const rows = (steps: number[], totals: number[]) => ({ steps: Float64Array.from(steps), totals: Float64Array.from(totals) });
-  data.load({ type: 'snapshot', run: header, rows: rows([0, 1, 2], [1, 5, 2]), alerts: [], summary: { median: null, p99: null, window: 0, steps: 0, stepsPerSecond: null, clipRate: null, clipWindow: 0 }, bucketWidth: 1 });
+  const rows = (steps: number[], totals: number[]) => ({
+    steps: Float64Array.from(steps),
+    totals: Float64Array.from(totals),
+  });
+  data.load({
+    type: 'snapshot',
+    run: header,
+    rows: rows([0, 1, 2], [1, 5, 2]),
+    alerts: [],
+    summary: { median: null, p99: null, window: 0, steps: 0, stepsPerSecond: null, clipRate: null, clipWindow: 0 },
+    bucketWidth: 1,
+  });
   const loaded = data.rewrites;
   assert.equal(data.maxPoint()?.step, 1);
   data.append({ run: header, rows: rows([3, 4], [7, 1]), alerts: [] });

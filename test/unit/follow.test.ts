@@ -32,8 +32,16 @@ describe('following a growing log', () => {
     appendFileSync(file, `"bad"}\n${step(4)}\n`);
     const r = await follower.poll(collect);
     assert.equal(r.messages, 1);
-    assert.deepEqual(r.errors.map((e) => e.line), [5], 'a bad appended line is reported by its line number');
-    assert.deepEqual(seen, [[2, 3], [3, 4], [4, 6]]);
+    assert.deepEqual(
+      r.errors.map((e) => e.line),
+      [5],
+      'a bad appended line is reported by its line number',
+    );
+    assert.deepEqual(seen, [
+      [2, 3],
+      [3, 4],
+      [4, 6],
+    ]);
     assert.equal(follower.position, statSync(file).size);
   });
 

@@ -16,7 +16,11 @@ const dir = tempDir();
 async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(args, (l) => out.push(l), (l) => err.push(l));
+  const code = await main(
+    args,
+    (l) => out.push(l),
+    (l) => err.push(l),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -41,7 +45,10 @@ test('import converts a CSV into a run log that inspect reads', async () => {
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /imported 3 steps of run "norms" \(CSV/);
   const messages = await messagesOf(out);
-  assert.deepEqual(messages.map((m) => m.type), ['run_start', 'step', 'step', 'step', 'run_end']);
+  assert.deepEqual(
+    messages.map((m) => m.type),
+    ['run_start', 'step', 'step', 'step', 'run_end'],
+  );
   assert.match(readFileSync(out, 'utf8'), /"total_norm":"NaN"/);
 
   const inspected = await cli('inspect', '--json', out);
@@ -108,16 +115,23 @@ test('writeFileAtomically: a failure leaves the old file and no temporary; an ex
   const target = path.join(sub, 'out.txt');
   writeFileSync(target, 'old');
   await assert.rejects(
-    writeFileAtomically(target, async (write) => {
-      write('half of it');
-      throw new Error('disk on fire');
-    }, { overwrite: true }),
+    writeFileAtomically(
+      target,
+      async (write) => {
+        write('half of it');
+        throw new Error('disk on fire');
+      },
+      { overwrite: true },
+    ),
     /disk on fire/,
   );
   assert.equal(readFileSync(target, 'utf8'), 'old');
   assert.deepEqual(readdirSync(sub), ['out.txt']);
 
-  await assert.rejects(writeFileAtomically(target, async (write) => write('new')), OutputExistsError);
+  await assert.rejects(
+    writeFileAtomically(target, async (write) => write('new')),
+    OutputExistsError,
+  );
   // The target appears while the content is produced: the final move still refuses to replace it.
   const racy = path.join(sub, 'racy.txt');
   await assert.rejects(
@@ -146,7 +160,10 @@ test('importIntoFolder names the log after the run, refuses a second import of t
   assert.equal(path.dirname(first.out), folder);
   assert.equal(path.basename(first.out), logFileName(first.runId));
   assert.equal(first.steps, 1);
-  await assert.rejects(importIntoFolder(csv, folder), (e: Error) => e instanceof OutputExistsError && e.message === `${first.out} already exists; nothing was written`);
+  await assert.rejects(
+    importIntoFolder(csv, folder),
+    (e: Error) => e instanceof OutputExistsError && e.message === `${first.out} already exists; nothing was written`,
+  );
   writeFileSync(csv, 'step,total_norm\n0,1\n1,2\n');
   const again = await importIntoFolder(csv, folder, { overwrite: true });
   assert.equal(again.out, first.out);

@@ -28,13 +28,28 @@ function stateWith(globalStep: number, maxSteps: number, entries: string[]): str
     "log_history": [${entries.join(', ')}]}`;
 }
 
-const train = (step: number, norm: string | number, loss = 2.5): string => `{"epoch": ${step / 100}, "grad_norm": ${norm}, "learning_rate": 5e-05, "loss": ${loss}, "step": ${step}}`;
-const evalEntry = (step: number): string => `{"epoch": ${step / 100}, "eval_loss": 2.1, "eval_runtime": 3.2, "step": ${step}}`;
-const summary = (step: number): string => `{"epoch": 1.0, "step": ${step}, "total_flos": 123, "train_loss": 2.0, "train_runtime": 60.5}`;
+const train = (step: number, norm: string | number, loss = 2.5): string =>
+  `{"epoch": ${step / 100}, "grad_norm": ${norm}, "learning_rate": 5e-05, "loss": ${loss}, "step": ${step}}`;
+const evalEntry = (step: number): string =>
+  `{"epoch": ${step / 100}, "eval_loss": 2.1, "eval_runtime": 3.2, "step": ${step}}`;
+const summary = (step: number): string =>
+  `{"epoch": 1.0, "step": ${step}, "total_flos": 123, "train_loss": 2.0, "train_runtime": 60.5}`;
 
 test('a finished run: grad_norm steps with loss and lr, NaN and inf kept and flagged, eval and summary entries left out', async () => {
   const file = path.join(dir, 'bert-finetune', 'trainer_state.json');
-  writeTrainerState(file, stateWith(60, 60, [train(10, 1.25), train(20, NAN), evalEntry(20), train(30, 0.75), train(40, INF), train(50, 0.5), train(60, 0.5), summary(60)]));
+  writeTrainerState(
+    file,
+    stateWith(60, 60, [
+      train(10, 1.25),
+      train(20, NAN),
+      evalEntry(20),
+      train(30, 0.75),
+      train(40, INF),
+      train(50, 0.5),
+      train(60, 0.5),
+      summary(60),
+    ]),
+  );
   assert.match(readFileSync(file, 'utf8'), /"grad_norm": NaN/, 'Python writes a bare NaN');
 
   const { messages, steps, result } = await collect(file);
@@ -44,7 +59,10 @@ test('a finished run: grad_norm steps with loss and lr, NaN and inf kept and fla
   assert.equal(start.type, 'run_start');
   assert.equal(start.type === 'run_start' && start.name, 'bert-finetune');
   assert.equal(start.type === 'run_start' && start.meta?.max_steps, 60);
-  assert.deepEqual(steps.map((s) => s.step), [10, 20, 30, 40, 50, 60]);
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [10, 20, 30, 40, 50, 60],
+  );
   assert.ok(Number.isNaN(steps[1].total_norm));
   assert.equal(steps[3].total_norm, Infinity);
   assert.equal(steps[0].loss, 2.5);
@@ -56,7 +74,10 @@ test('a finished run: grad_norm steps with loss and lr, NaN and inf kept and fla
   // The NaN becomes a non-finite alert exactly as a live run's would.
   const run = new Run(start.run_id, DEFAULT_ALERT_SETTINGS, DEFAULT_SERIES_LIMITS, 0);
   const alerts = messages.flatMap((m) => (m.type === 'step' ? (run.step(m) ?? []) : []));
-  assert.deepEqual(alerts.filter((a) => a.kind === 'nonfinite').map((a) => a.step), [20, 40]);
+  assert.deepEqual(
+    alerts.filter((a) => a.kind === 'nonfinite').map((a) => a.step),
+    [20, 40],
+  );
 });
 
 test('a checkpoint taken mid-run is named after its output folder and ends as interrupted', async () => {
@@ -64,7 +85,12 @@ test('a checkpoint taken mid-run is named after its output folder and ends as in
   writeTrainerState(file, stateWith(20, 100, [train(10, 1), train(20, 1)]));
   const { messages } = await collect(file);
   assert.equal(messages[0].type === 'run_start' && messages[0].name, 'out/checkpoint-20');
-  assert.deepEqual(messages.at(-1), { type: 'run_end', run_id: messages[0].run_id, status: 'interrupted', message: 'trainer state saved at step 20 of 100' });
+  assert.deepEqual(messages.at(-1), {
+    type: 'run_end',
+    run_id: messages[0].run_id,
+    status: 'interrupted',
+    message: 'trainer state saved at step 20 of 100',
+  });
 });
 
 test('a file cut short inside log_history keeps every entry before the cut and names its line', async () => {
@@ -77,7 +103,10 @@ test('a file cut short inside log_history keeps every entry before the cut and n
   writeFileSync(file, text.slice(0, cut));
 
   const { messages, steps, result } = await collect(file);
-  assert.deepEqual(steps.map((s) => s.step), [10, 20]);
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [10, 20],
+  );
   assert.equal(result.problems.length, 1);
   const problem = result.problems[0];
   assert.equal(problem.fatal, true);
@@ -85,16 +114,27 @@ test('a file cut short inside log_history keeps every entry before the cut and n
   const braceLine = text.slice(0, text.lastIndexOf('{', cut)).split('\n').length;
   assert.equal(problem.line, braceLine);
   assert.match(problem.message, /ends inside "log_history".*2 steps before this line are kept/);
-  assert.equal(messages.some((m) => m.type === 'run_end'), false, 'an unreadable end says nothing about how the run ended');
+  assert.equal(
+    messages.some((m) => m.type === 'run_end'),
+    false,
+    'an unreadable end says nothing about how the run ended',
+  );
 });
 
 test('a bad entry is reported by line and the others are kept', async () => {
   const file = path.join(dir, 'bad-entry', 'trainer_state.json');
-  writeTrainerState(file, stateWith(30, 30, [train(10, 1), `{"grad_norm": "high", "step": 20}`, `{"grad_norm": 1.0}`, train(30, 3)]));
+  writeTrainerState(
+    file,
+    stateWith(30, 30, [train(10, 1), `{"grad_norm": "high", "step": 20}`, `{"grad_norm": 1.0}`, train(30, 3)]),
+  );
   const text = readFileSync(file, 'utf8');
   const { steps, result } = await collect(file);
-  assert.deepEqual(steps.map((s) => s.step), [10, 30]);
-  const lineOf = (needle: string): number => text.slice(0, text.lastIndexOf('{', text.indexOf(needle))).split('\n').length;
+  assert.deepEqual(
+    steps.map((s) => s.step),
+    [10, 30],
+  );
+  const lineOf = (needle: string): number =>
+    text.slice(0, text.lastIndexOf('{', text.indexOf(needle))).split('\n').length;
   assert.deepEqual(
     result.problems.map((p) => [p.line, p.message]),
     [
@@ -110,7 +150,9 @@ test('a JSON file that is not a trainer state, and one that is not JSON, get a c
   writeFileSync(notState, '{"hello": 1}\n');
   const a = await collect(notState);
   assert.deepEqual(a.messages, []);
-  assert.deepEqual(a.result.problems, [{ line: 1, message: 'no "log_history" array: this is not a Hugging Face trainer_state.json', fatal: true }]);
+  assert.deepEqual(a.result.problems, [
+    { line: 1, message: 'no "log_history" array: this is not a Hugging Face trainer_state.json', fatal: true },
+  ]);
 
   const notJson = path.join(dir, 'broken', 'trainer_state.json');
   mkdirSync(path.dirname(notJson));

@@ -21,9 +21,17 @@ function writeLog(name: string, messages: ClientMessage[]): string {
   return file;
 }
 
-function syntheticLog(name: string, steps: number, extra: Partial<{ spikeAt: number; nanAt: number }> = {}): { file: string; messages: ClientMessage[] } {
+function syntheticLog(
+  name: string,
+  steps: number,
+  extra: Partial<{ spikeAt: number; nanAt: number }> = {},
+): { file: string; messages: ClientMessage[] } {
   const o = { runId: name, steps, ...extra };
-  const messages: ClientMessage[] = [runStartFor(o), ...syntheticSteps(o), { type: 'run_end', run_id: name, status: 'completed' }];
+  const messages: ClientMessage[] = [
+    runStartFor(o),
+    ...syntheticSteps(o),
+    { type: 'run_end', run_id: name, status: 'completed' },
+  ];
   return { file: writeLog(`${name}.jsonl`, messages), messages };
 }
 
@@ -40,7 +48,10 @@ test('a large log reports a partial run after its first chunk, then progress, th
   });
   assert.ok(seen.length >= 3, `progress reported ${seen.length} times`);
   assert.ok(seen[0].steps > 0 && seen[0].steps < 20_000, `the first report has a partial run (${seen[0].steps} steps)`);
-  assert.ok(seen.every((s) => s.same), 'every report hands out the same Run object');
+  assert.ok(
+    seen.every((s) => s.same),
+    'every report hands out the same Run object',
+  );
   assert.deepEqual(seen.at(-1), { steps: 20_000, bytes: loaded.read.bytes, same: true });
   assert.ok(seen.every((s, i) => i === 0 || s.steps >= seen[i - 1].steps));
   assert.equal(loaded.run?.state, 'completed');
@@ -74,9 +85,20 @@ test('the report covers every step, not the bounded chart series', async () => {
   const steps: StepMessage[] = [];
   for (let s = 0; s < 2000; s++) {
     const total = s === 1500 ? NaN : s === 700 ? 500 : 1 + (s % 10) / 10;
-    steps.push({ type: 'step', run_id: runId, step: s, total_norm: total, layer_norms: [total, 0.1], clipped: s % 4 === 0, time: 1000 + s * 0.5 });
+    steps.push({
+      type: 'step',
+      run_id: runId,
+      step: s,
+      total_norm: total,
+      layer_norms: [total, 0.1],
+      clipped: s % 4 === 0,
+      time: 1000 + s * 0.5,
+    });
   }
-  const file = writeLog('report.jsonl', [{ type: 'run_start', run_id: runId, name: 'report run', layers: ['a', 'b'] }, ...steps]);
+  const file = writeLog('report.jsonl', [
+    { type: 'run_start', run_id: runId, name: 'report run', layers: ['a', 'b'] },
+    ...steps,
+  ]);
   // A tiny series: most steps are folded into envelope buckets, yet the statistics must be exact.
   const loaded = await loadRun(file, { series: { ...DEFAULT_SERIES_LIMITS, recentSteps: 64, envelopeBuckets: 16 } });
   const r = reportFor(loaded);
@@ -90,7 +112,14 @@ test('the report covers every step, not the bounded chart series', async () => {
   assert.equal(r.suggestedMaxNorm, suggestMaxNorm(totals));
   assert.equal(r.clipRate, 0.25);
   assert.deepEqual(r.firstNonFinite, { step: 1500, layers: ['a'] });
-  assert.deepEqual(r.alerts.map((a) => [a.kind, a.step]), [['threshold', 700], ['spike', 700], ['nonfinite', 1500]]);
+  assert.deepEqual(
+    r.alerts.map((a) => [a.kind, a.step]),
+    [
+      ['threshold', 700],
+      ['spike', 700],
+      ['nonfinite', 1500],
+    ],
+  );
   assert.equal(r.alertCount, 3);
   assert.equal(r.threshold, DEFAULT_ALERT_SETTINGS.threshold);
   assert.equal(loaded.run?.startedAt, 1_000_000);
@@ -99,7 +128,10 @@ test('the report covers every step, not the bounded chart series', async () => {
 
 test('imported formats load the same way, and other runs in one file are named, not mixed in', async () => {
   const tb = path.join(dir, 'events.out.tfevents.1700000000.host');
-  writeFileSync(tb, eventFile([0, 1, 2].map((step) => ({ step, values: [{ tag: 'grad_norm', simple: step === 1 ? NaN : 1 }] }))));
+  writeFileSync(
+    tb,
+    eventFile([0, 1, 2].map((step) => ({ step, values: [{ tag: 'grad_norm', simple: step === 1 ? NaN : 1 }] }))),
+  );
   const loaded = await loadRun(tb);
   assert.equal(loaded.read.format, 'tensorboard');
   assert.equal(reportFor(loaded).firstNonFinite?.step, 1);

@@ -12,7 +12,9 @@ import { ClientMessage } from '../../src/protocol/messages';
 
 const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'gm-logs-test-'));
 
-async function readAll(file: string): Promise<{ messages: ClientMessage[]; summary: Awaited<ReturnType<typeof readRunLog>> }> {
+async function readAll(
+  file: string,
+): Promise<{ messages: ClientMessage[]; summary: Awaited<ReturnType<typeof readRunLog>> }> {
   const messages: ClientMessage[] = [];
   const summary = await readRunLog(file, (m) => messages.push(m));
   return { messages, summary };
@@ -21,7 +23,20 @@ async function readAll(file: string): Promise<{ messages: ClientMessage[]; summa
 describe('log file names', () => {
   test('hostile run ids never leave the folder and never collide', () => {
     const dir = '/logs';
-    const ids = ['../../etc/passwd', '/abs/path', 'C:\\Windows\\x', 'CON', 'nul.txt', '..', '.', '', 'a/b', 'a_b', 'ünïcödé 🚀', 'x'.repeat(5000)];
+    const ids = [
+      '../../etc/passwd',
+      '/abs/path',
+      'C:\\Windows\\x',
+      'CON',
+      'nul.txt',
+      '..',
+      '.',
+      '',
+      'a/b',
+      'a_b',
+      'ünïcödé 🚀',
+      'x'.repeat(5000),
+    ];
     const names = ids.map(logFileName);
     for (const n of names) {
       assert.ok(!n.includes('/') && !n.includes('\\'), n);
@@ -50,7 +65,10 @@ describe('recorder and reader', () => {
 
   test('a torn last line (crash mid-write) is skipped silently; everything before it is read', async () => {
     const file = path.join(tmp(), 'torn.jsonl');
-    writeFileSync(file, '{"type":"step","run_id":"r","step":0,"total_norm":1}\n{"type":"step","run_id":"r","step":1,"total_norm":2}\n{"type":"step","run_id":"r","st');
+    writeFileSync(
+      file,
+      '{"type":"step","run_id":"r","step":0,"total_norm":1}\n{"type":"step","run_id":"r","step":1,"total_norm":2}\n{"type":"step","run_id":"r","st',
+    );
     const { messages, summary } = await readAll(file);
     assert.equal(messages.length, 2);
     assert.equal(summary.tornTail, true);
@@ -59,11 +77,29 @@ describe('recorder and reader', () => {
 
   test('bad lines in the middle are reported by number and reading goes on', async () => {
     const file = path.join(tmp(), 'bad.jsonl');
-    writeFileSync(file, ['{"type":"step","run_id":"r","step":0,"total_norm":1}', 'garbage', '{"type":"step","run_id":"r","step":"x","total_norm":1}', '', '{"type":"step","run_id":"r","step":3,"total_norm":1}'].join('\n') + '\n');
+    writeFileSync(
+      file,
+      [
+        '{"type":"step","run_id":"r","step":0,"total_norm":1}',
+        'garbage',
+        '{"type":"step","run_id":"r","step":"x","total_norm":1}',
+        '',
+        '{"type":"step","run_id":"r","step":3,"total_norm":1}',
+      ].join('\n') + '\n',
+    );
     const { messages, summary } = await readAll(file);
-    assert.deepEqual(messages.map((m) => (m.type === 'step' ? m.step : -1)), [0, 3]);
-    assert.deepEqual(summary.errors.map((e) => e.line), [2, 3]);
-    assert.match(describeReadProblems(file, summary.errors, 'bad lines')!, /bad\.jsonl: line 2: not valid JSON.*line 3: step\.step must be/);
+    assert.deepEqual(
+      messages.map((m) => (m.type === 'step' ? m.step : -1)),
+      [0, 3],
+    );
+    assert.deepEqual(
+      summary.errors.map((e) => e.line),
+      [2, 3],
+    );
+    assert.match(
+      describeReadProblems(file, summary.errors, 'bad lines')!,
+      /bad\.jsonl: line 2: not valid JSON.*line 3: step\.step must be/,
+    );
   });
 
   test('multi-byte characters split across read chunks survive', async () => {
@@ -116,7 +152,13 @@ describe('inspect summary', () => {
     const lines: unknown[] = [{ type: 'run_start', run_id: 'r', layers: ['a', 'b'], threshold: 5 }];
     for (let step = 0; step < 100; step++) {
       const total = step === 60 ? 50 : step === 80 ? 'NaN' : 1 + (step % 3) * 0.01;
-      lines.push({ type: 'step', run_id: 'r', step, total_norm: total, layer_norms: step === 80 ? [1, 'Infinity'] : [1, 1] });
+      lines.push({
+        type: 'step',
+        run_id: 'r',
+        step,
+        total_norm: total,
+        layer_norms: step === 80 ? [1, 'Infinity'] : [1, 1],
+      });
     }
     lines.push({ type: 'step', run_id: 'r', step: 10, total_norm: 1 }); // resent duplicate
     lines.push({ type: 'run_end', run_id: 'r', status: 'failed' });

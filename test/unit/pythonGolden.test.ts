@@ -17,7 +17,9 @@ import { GOLDEN_MAX_NORM, goldenReport } from '../helpers/pythonGolden';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'python');
 const EXPECTED = path.join(FIXTURES, 'expected');
-const names = readdirSync(FIXTURES).filter((f) => f.endsWith('.py')).sort();
+const names = readdirSync(FIXTURES)
+  .filter((f) => f.endsWith('.py'))
+  .sort();
 
 let parser: PythonParser;
 before(async () => {
@@ -54,7 +56,11 @@ describe('golden reports of the training-script corpus', () => {
 
   it('every patched script compiles with CPython', () => {
     assert.ok(compiled.length > 30, `only ${compiled.length} patched scripts`);
-    execFileSync('/usr/bin/python3', ['-c', 'import sys\nfor f in sys.argv[1:]: compile(open(f).read(), f, "exec")', ...compiled], { stdio: 'pipe' });
+    execFileSync(
+      '/usr/bin/python3',
+      ['-c', 'import sys\nfor f in sys.argv[1:]: compile(open(f).read(), f, "exec")', ...compiled],
+      { stdio: 'pipe' },
+    );
   });
 });
 
@@ -70,7 +76,10 @@ describe('clipping is idempotent', () => {
         const second = planClipping(again, { maxNorm: GOLDEN_MAX_NORM });
         assert.equal(second.patched, undefined, 'a second pass proposes nothing');
         assert.equal(second.outcome, 'already-clipped');
-        assert.ok(again.sites.every((s) => !s.addNormClipping), 'no site offers a duplicate');
+        assert.ok(
+          again.sites.every((s) => !s.addNormClipping),
+          'no site offers a duplicate',
+        );
       } finally {
         again.dispose();
       }

@@ -33,7 +33,10 @@ test('damaged or empty files fall back to their name, so the reader can say what
 
 test('readLog reads our NDJSON logs with their line problems and torn tail', async () => {
   const file = path.join(dir, 'ours.jsonl');
-  writeFileSync(file, '{"type":"run_start","run_id":"r"}\n{"type":"step","run_id":"r","step":0,"total_norm":"NaN"}\nnot json\n{"type":"step","run_id":"r","step":1,"total_no');
+  writeFileSync(
+    file,
+    '{"type":"run_start","run_id":"r"}\n{"type":"step","run_id":"r","step":0,"total_norm":"NaN"}\nnot json\n{"type":"step","run_id":"r","step":1,"total_no',
+  );
   const { messages, result } = await collect(file);
   assert.equal(result.format, 'gradient-monitor');
   assert.equal(messages.length, 2);
@@ -45,5 +48,9 @@ test('readLog reads our NDJSON logs with their line problems and torn tail', asy
 test('a file of no known format is refused with a message naming it', async () => {
   const file = path.join(dir, 'notes.txt');
   writeFileSync(file, 'hello\n');
-  await assert.rejects(readLog(file, () => undefined), (e: Error) => e instanceof UnknownLogFormatError && e.message.startsWith(`${file}: cannot tell what kind of log this is`));
+  await assert.rejects(
+    readLog(file, () => undefined),
+    (e: Error) =>
+      e instanceof UnknownLogFormatError && e.message.startsWith(`${file}: cannot tell what kind of log this is`),
+  );
 });

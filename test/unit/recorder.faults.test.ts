@@ -48,6 +48,7 @@ describe('recorder faults', () => {
       }
     }
     await rec.close();
-    for (let run = 0; run < 20; run++) assert.equal(readFileSync(rec.pathFor(`run-${run}`), 'utf8'), `${step(0)}\n${step(1)}\n`);
+    for (let run = 0; run < 20; run++)
+      assert.equal(readFileSync(rec.pathFor(`run-${run}`), 'utf8'), `${step(0)}\n${step(1)}\n`);
   });
 });

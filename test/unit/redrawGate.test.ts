@@ -11,11 +11,21 @@ import type { StepAxis } from '../../webview/charts/common';
 
 /** A chart as far as the gate looks: 1000 px of plot showing `shown`. */
 function fakeChart(shown: { from: number; to: number }, width = 1100): Chart {
-  return { width, chartArea: { left: 100, right: 1100 }, scales: { x: { min: shown.from, max: shown.to } } } as unknown as Chart;
+  return {
+    width,
+    chartArea: { left: 100, right: 1100 },
+    scales: { x: { min: shown.from, max: shown.to } },
+  } as unknown as Chart;
 }
 
 function fakeAxis(range: { from: number; to: number }, limits = range): StepAxis {
-  return { range: () => ({ ...range }), limits: () => ({ ...limits }), onUserRange: () => {}, onResize: () => {}, gutters: { left: 72, right: 0 } };
+  return {
+    range: () => ({ ...range }),
+    limits: () => ({ ...limits }),
+    onUserRange: () => {},
+    onResize: () => {},
+    gutters: { left: 72, right: 0 },
+  };
 }
 
 test('a chart is drawn first, then again only when an input, the width or the gutters change', () => {
@@ -49,7 +59,11 @@ test('a followed run growing by a fraction of a pixel per update redraws once th
     if (yes) chart = fakeChart({ ...range });
     drawn.push(yes);
   }
-  assert.deepEqual(drawn.map((yes, i) => (yes ? i + 1 : 0)).filter(Boolean), [6], 'half a pixel is 500 steps: redrawn after the 6th update');
+  assert.deepEqual(
+    drawn.map((yes, i) => (yes ? i + 1 : 0)).filter(Boolean),
+    [6],
+    'half a pixel is 500 steps: redrawn after the 6th update',
+  );
 });
 
 test('a zoom gesture that leaves the axis elsewhere than the dashboard range redraws, even when the range stayed', () => {
@@ -57,11 +71,19 @@ test('a zoom gesture that leaves the axis elsewhere than the dashboard range red
   const range = { from: 0, to: 1000 };
   const axis = fakeAxis(range);
   assert.equal(gate.needed(fakeChart(range), axis, []), true);
-  assert.equal(gate.needed(fakeChart({ from: 200, to: 600 }), axis, []), true, 'the wheel moved the axis; the range was clamped back');
+  assert.equal(
+    gate.needed(fakeChart({ from: 200, to: 600 }), axis, []),
+    true,
+    'the wheel moved the axis; the range was clamped back',
+  );
   assert.equal(gate.needed(fakeChart(range), axis, []), false);
   range.from = 200;
   range.to = 600;
-  assert.equal(gate.needed(fakeChart({ from: 200, to: 600 }), axis, []), true, 'the axis already shows the zoomed range, but markers were picked for the last one');
+  assert.equal(
+    gate.needed(fakeChart({ from: 200, to: 600 }), axis, []),
+    true,
+    'the axis already shows the zoomed range, but markers were picked for the last one',
+  );
 });
 
 test('looking at history while the run grows: redrawn once the zoom limits grew by half a pixel of the view', () => {

@@ -21,12 +21,16 @@ const ownLog =
   '{"type":"step","run_id":"gpt-small","step":0,"total_norm":1}\n' +
   '{"type":"step","run_id":"gpt-small","step":1,"total_norm":1,"time":1700000000.5}\n';
 
-test('lists our logs and other tools\' logs in nested folders, named and dated, newest first', async () => {
+test("lists our logs and other tools' logs in nested folders, named and dated, newest first", async () => {
   const runs = path.join(root, 'a', 'runs');
   put('a/runs/gpt-small-abc.jsonl', ownLog, new Date(2026, 0, 1));
   put('a/runs/empty-run.jsonl', '', new Date(2026, 0, 3));
   const other = path.join(root, 'a', 'other');
-  put('a/other/out/checkpoint-10/trainer_state.json', '{\n  "global_step": 10,\n  "log_history": []\n}\n', new Date(2026, 0, 5));
+  put(
+    'a/other/out/checkpoint-10/trainer_state.json',
+    '{\n  "global_step": 10,\n  "log_history": []\n}\n',
+    new Date(2026, 0, 5),
+  );
   put('a/other/tb/run1/events.out.tfevents.1700000000.host', eventFile([]), new Date(2026, 0, 4));
   put('a/other/norms.csv', 'step,total_norm\n0,1\n', new Date(2026, 0, 2));
   put('a/other/dataset.csv', 'id,label\n1,cat\n');
@@ -73,10 +77,20 @@ test('the tree model: live runs apart (their logs not repeated), the rest groupe
   ];
   const live = [
     { id: 's', name: 'streaming', state: 'live', steps: 10, lastStep: 9, logPath: '/logs/streaming.jsonl' },
-    { id: 'f', name: 'finished', state: 'completed', steps: 5, lastStep: 4, logPath: '/logs/finished-in-this-window.jsonl' },
+    {
+      id: 'f',
+      name: 'finished',
+      state: 'completed',
+      steps: 5,
+      lastStep: 4,
+      logPath: '/logs/finished-in-this-window.jsonl',
+    },
   ];
   const model = buildRunsTreeModel(files, live, now);
-  assert.deepEqual(model.live.map((r) => r.name), ['streaming']);
+  assert.deepEqual(
+    model.live.map((r) => r.name),
+    ['streaming'],
+  );
   assert.deepEqual(
     model.groups.map((g) => [g.label, g.files.map((f) => f.name)]),
     [

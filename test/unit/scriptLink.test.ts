@@ -13,7 +13,14 @@ function runWith(store: RunStore, id: string, meta: Record<string, unknown>, tot
   return run;
 }
 
-const alert = (kind: Alert['kind'], step: number, message = `${kind} at step ${step}`): Alert => ({ kind, severity: kind === 'nonfinite' ? 'error' : 'warning', run_id: 'a', step, value: NaN, message });
+const alert = (kind: Alert['kind'], step: number, message = `${kind} at step ${step}`): Alert => ({
+  kind,
+  severity: kind === 'nonfinite' ? 'error' : 'warning',
+  run_id: 'a',
+  step,
+  value: NaN,
+  message,
+});
 
 test('scriptOf reads meta.script and the 1-based meta.line, ignoring what is not usable', () => {
   const store = new RunStore();
@@ -27,7 +34,10 @@ test('alerts of a live run become one diagnostic per kind on the script line, cl
   const store = new RunStore();
   const run = runWith(store, 'a', { script: SCRIPT, line: 30 });
   const links = new ScriptDiagnostics();
-  assert.equal(links.onAlert(alert('nonfinite', 10, 'non-finite gradient norm (NaN) at step 10 in fc1.weight'), run), SCRIPT);
+  assert.equal(
+    links.onAlert(alert('nonfinite', 10, 'non-finite gradient norm (NaN) at step 10 in fc1.weight'), run),
+    SCRIPT,
+  );
   links.onAlert(alert('spike', 20), run);
   links.onAlert(alert('spike', 50), run);
   const ds = links.forFile('/work/project/../project/train.py');
@@ -67,10 +77,25 @@ test('runs without a script or no longer live raise no diagnostics', () => {
 });
 
 test("a script's max_norm suggestion comes from its own most recent run", () => {
-  const store = new RunStore({ now: (() => { let t = 0; return () => ++t; })() });
+  const store = new RunStore({
+    now: (() => {
+      let t = 0;
+      return () => ++t;
+    })(),
+  });
   const healthy = Array.from({ length: 100 }, (_, i) => 1 + (i % 10) / 10); // 1.0 .. 1.9
-  runWith(store, 'other', { script: '/elsewhere/train.py' }, healthy.map((v) => v * 100));
-  runWith(store, 'old', { script: SCRIPT }, healthy.map((v) => v * 10));
+  runWith(
+    store,
+    'other',
+    { script: '/elsewhere/train.py' },
+    healthy.map((v) => v * 100),
+  );
+  runWith(
+    store,
+    'old',
+    { script: SCRIPT },
+    healthy.map((v) => v * 10),
+  );
   const recent = runWith(store, 'new', { script: SCRIPT }, [...healthy, 500, NaN]);
   const s = suggestionForScript(store.all(), SCRIPT);
   assert.equal(s?.run, recent);

@@ -46,19 +46,25 @@ describe('bounded series', () => {
   test('bucket layer maxima: the largest value, or NaN once a NaN or -Infinity was seen (property)', () => {
     const value = fc.oneof(fc.double({ min: 0, max: 1e6, noNaN: true }), fc.constantFrom(NaN, Infinity, -Infinity));
     fc.assert(
-      fc.property(fc.array(fc.array(value, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 40 }), (rows) => {
-        const envelope = new Envelope(4, 3);
-        for (const [i, row] of rows.entries()) envelope.add(i, 1, Float32Array.from(row), 0);
-        const width = envelope.bucketWidth;
-        for (let b = 0; b < envelope.bucketCount; b++) {
-          const inBucket = rows.slice(b * width, (b + 1) * width).map((r) => Float32Array.from(r));
-          for (let l = 0; l < 3; l++) {
-            const column = inBucket.map((r) => r[l]);
-            const expected = column.some((v) => Number.isNaN(v) || v === -Infinity) ? NaN : Math.max(...column);
-            assert.ok(Object.is(envelope.layerMaxima(b)[l], expected), `bucket ${b} layer ${l}: ${envelope.layerMaxima(b)[l]} vs ${expected}`);
+      fc.property(
+        fc.array(fc.array(value, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 40 }),
+        (rows) => {
+          const envelope = new Envelope(4, 3);
+          for (const [i, row] of rows.entries()) envelope.add(i, 1, Float32Array.from(row), 0);
+          const width = envelope.bucketWidth;
+          for (let b = 0; b < envelope.bucketCount; b++) {
+            const inBucket = rows.slice(b * width, (b + 1) * width).map((r) => Float32Array.from(r));
+            for (let l = 0; l < 3; l++) {
+              const column = inBucket.map((r) => r[l]);
+              const expected = column.some((v) => Number.isNaN(v) || v === -Infinity) ? NaN : Math.max(...column);
+              assert.ok(
+                Object.is(envelope.layerMaxima(b)[l], expected),
+                `bucket ${b} layer ${l}: ${envelope.layerMaxima(b)[l]} vs ${expected}`,
+              );
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -131,7 +137,13 @@ describe('run store', () => {
     store.getOrCreate('a').end({ type: 'run_end', run_id: 'a', status: 'completed' });
     store.getOrCreate('b');
     store.getOrCreate('c');
-    assert.deepEqual(store.all().map((r) => r.id).sort(), ['b', 'c']);
+    assert.deepEqual(
+      store
+        .all()
+        .map((r) => r.id)
+        .sort(),
+      ['b', 'c'],
+    );
     assert.throws(() => store.getOrCreate('d'), RunLimitError);
   });
 
@@ -152,7 +164,7 @@ describe('norm statistics', () => {
   });
 
   test('suggested max_norm ignores explosions and rounds up to a nice number', () => {
-    const norms = Array.from({ length: 500 }, (_, i) => 0.8 + 0.4 * ((i * 37) % 100) / 100);
+    const norms = Array.from({ length: 500 }, (_, i) => 0.8 + (0.4 * ((i * 37) % 100)) / 100);
     norms[250] = 1e4;
     norms[300] = NaN;
     assert.equal(suggestMaxNorm(norms), 2);

@@ -31,17 +31,29 @@ describe('endpoint auth and origin', () => {
   });
 
   test('browser origins are refused with 403 unless allowed', async () => {
-    assert.equal(await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' }), 403);
-    assert.equal(await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}`, origin: 'vscode-webview://trusted' }), 101);
+    assert.equal(
+      await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}`, origin: 'https://evil.example' }),
+      403,
+    );
+    assert.equal(
+      await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}`, origin: 'vscode-webview://trusted' }),
+      101,
+    );
   });
 
   test('a foreign Host header (DNS rebinding) is refused', async () => {
     assert.equal(await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}`, host: 'attacker.example:7451' }), 403);
-    assert.equal(await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}`, host: `localhost:${ep.server.port}` }), 101);
+    assert.equal(
+      await upgradeStatus(ep.url, { authorization: `Bearer ${TOKEN}`, host: `localhost:${ep.server.port}` }),
+      101,
+    );
   });
 
   test('other paths are 404', async () => {
-    assert.equal(await upgradeStatus(ep.url.replace('/v1/stream', '/v2/stream'), { authorization: `Bearer ${TOKEN}` }), 404);
+    assert.equal(
+      await upgradeStatus(ep.url.replace('/v1/stream', '/v2/stream'), { authorization: `Bearer ${TOKEN}` }),
+      404,
+    );
   });
 });
 
@@ -66,13 +78,19 @@ describe('endpoint frames', () => {
     assert.equal(lines.length, 3, 'the duplicate step 0 is not recorded again');
     assert.equal(lines[0], sent[0]);
     assert.equal(lines[1], sent[1].trim(), 'recorded as sent, unknown fields included');
-    assert.deepEqual(JSON.parse(lines[2]), { type: 'step', run_id: 'acked', step: 1, total_norm: 1, seq: 3 }, 'a message with a line break is re-encoded onto one line');
+    assert.deepEqual(
+      JSON.parse(lines[2]),
+      { type: 'step', run_id: 'acked', step: 1, total_norm: 1, seq: 3 },
+      'a message with a line break is re-encoded onto one line',
+    );
     c.ws.close();
   });
 
   test("Python's bare NaN is accepted and recorded as a string", async () => {
     const c = await connect(ep.url);
-    c.ws.send('{"type": "step", "run_id": "nan-run", "step": 5, "total_norm": NaN, "layer_norms": [Infinity], "seq": 9}');
+    c.ws.send(
+      '{"type": "step", "run_id": "nan-run", "step": 5, "total_norm": NaN, "layer_norms": [Infinity], "seq": 9}',
+    );
     assert.deepEqual(await c.next(), { type: 'ack', seq: 9 });
     const line = JSON.parse(readFileSync(ep.hub.logPath('nan-run'), 'utf8').trim());
     assert.equal(line.total_norm, 'NaN');
@@ -82,11 +100,13 @@ describe('endpoint frames', () => {
 
   test('bad messages get error frames; the rest of the batch and the connection survive', async () => {
     const c = await connect(ep.url);
-    c.ws.send(JSON.stringify([
-      { type: 'step', run_id: 'mixed', step: 0, total_norm: 1, seq: 0 },
-      { type: 'step', run_id: 'mixed', step: 'x', total_norm: 1, seq: 1 },
-      { type: 'step', run_id: 'mixed', step: 2, total_norm: 1, seq: 2 },
-    ]));
+    c.ws.send(
+      JSON.stringify([
+        { type: 'step', run_id: 'mixed', step: 0, total_norm: 1, seq: 0 },
+        { type: 'step', run_id: 'mixed', step: 'x', total_norm: 1, seq: 1 },
+        { type: 'step', run_id: 'mixed', step: 2, total_norm: 1, seq: 2 },
+      ]),
+    );
     const reply = (await c.next()) as { type: string; index?: number; code?: string; seq?: number }[];
     assert.equal(reply[0].type, 'error');
     assert.equal(reply[0].index, 1);
@@ -103,15 +123,26 @@ describe('endpoint frames', () => {
 
   test('line-delimited frames are recorded line for line, non-ASCII text included', async () => {
     const c = await connect(ep.url);
-    const ascii = ['{"type":"run_start","run_id":"lines","layers":["a"],"seq":0}', '{"type":"step","run_id":"lines","step":0,"total_norm":1,"layer_norms":[2],"seq":1}'];
+    const ascii = [
+      '{"type":"run_start","run_id":"lines","layers":["a"],"seq":0}',
+      '{"type":"step","run_id":"lines","step":0,"total_norm":1,"layer_norms":[2],"seq":1}',
+    ];
     c.ws.send(ascii.join('\n'));
     assert.deepEqual(await c.next(), { type: 'ack', seq: 1 });
-    const unicode = ['{"type":"run_start","run_id":"lines","name":"réseau ✓","seq":2}', '{"type":"step","run_id":"lines","step":1,"total_norm":NaN,"seq":3}', '{"type":"step","run_id":"lines","step":2,"total_norm":3,"seq":4}'];
+    const unicode = [
+      '{"type":"run_start","run_id":"lines","name":"réseau ✓","seq":2}',
+      '{"type":"step","run_id":"lines","step":1,"total_norm":NaN,"seq":3}',
+      '{"type":"step","run_id":"lines","step":2,"total_norm":3,"seq":4}',
+    ];
     c.ws.send(unicode.join('\r\n') + '\n');
     assert.deepEqual(await c.next(), { type: 'ack', seq: 4 });
     const lines = readFileSync(ep.hub.logPath('lines'), 'utf8').trim().split('\n');
     assert.deepEqual(lines.slice(0, 3), [...ascii, unicode[0]]);
-    assert.deepEqual(JSON.parse(lines[3]), { type: 'step', run_id: 'lines', step: 1, total_norm: 'NaN', seq: 3 }, 'bare NaN recorded as a string');
+    assert.deepEqual(
+      JSON.parse(lines[3]),
+      { type: 'step', run_id: 'lines', step: 1, total_norm: 'NaN', seq: 3 },
+      'bare NaN recorded as a string',
+    );
     assert.equal(lines[4], unicode[2]);
     assert.equal(ep.hub.store.get('lines')?.name, 'réseau ✓');
     c.ws.close();
@@ -128,7 +159,9 @@ describe('endpoint frames', () => {
     const c = await connect(ep.url);
     const other = await connect(ep.url);
     const closed = new Promise<number>((resolve) => c.ws.once('close', (code) => resolve(code)));
-    c.ws.send(JSON.stringify({ type: 'step', run_id: 'big', step: 0, total_norm: 1, layer_norms: new Array(5000).fill(1) }));
+    c.ws.send(
+      JSON.stringify({ type: 'step', run_id: 'big', step: 0, total_norm: 1, layer_norms: new Array(5000).fill(1) }),
+    );
     assert.equal(await closed, 1009);
     other.ws.send(JSON.stringify({ type: 'step', run_id: 'after-big', step: 0, total_norm: 1, seq: 0 }));
     assert.deepEqual(await other.next(), { type: 'ack', seq: 0 });
@@ -139,7 +172,18 @@ describe('endpoint frames', () => {
     const clients = await Promise.all([0, 1, 2].map(() => connect(ep.url)));
     await Promise.all(
       clients.map(async (c, rank) => {
-        c.ws.send(JSON.stringify(Array.from({ length: 50 }, (_, step) => ({ type: 'step', run_id: 'ranks', step, rank, total_norm: step, seq: step }))));
+        c.ws.send(
+          JSON.stringify(
+            Array.from({ length: 50 }, (_, step) => ({
+              type: 'step',
+              run_id: 'ranks',
+              step,
+              rank,
+              total_norm: step,
+              seq: step,
+            })),
+          ),
+        );
         await c.next();
         c.ws.close();
       }),
@@ -160,7 +204,9 @@ describe('endpoint flow control', () => {
     await Promise.all(
       clients.map(async (c, k) => {
         for (let f = 0; f < frames; f++) {
-          const steps = Array.from({ length: perFrame }, (_, i) => JSON.stringify({ type: 'step', run_id: `flood-${k}`, step: f * perFrame + i, total_norm: 1, seq: f }));
+          const steps = Array.from({ length: perFrame }, (_, i) =>
+            JSON.stringify({ type: 'step', run_id: `flood-${k}`, step: f * perFrame + i, total_norm: 1, seq: f }),
+          );
           c.ws.send(steps.join('\n'));
         }
         for (let f = 0; f < frames; f++) assert.deepEqual(await c.next(), { type: 'ack', seq: f });
@@ -168,8 +214,14 @@ describe('endpoint flow control', () => {
       }),
     );
     for (let k = 0; k < clients.length; k++) {
-      const steps = readFileSync(ep.hub.logPath(`flood-${k}`), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
-      assert.deepEqual(steps, Array.from({ length: frames * perFrame }, (_, i) => i));
+      const steps = readFileSync(ep.hub.logPath(`flood-${k}`), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).step);
+      assert.deepEqual(
+        steps,
+        Array.from({ length: frames * perFrame }, (_, i) => i),
+      );
     }
     await ep.close();
   });
@@ -191,7 +243,11 @@ describe('endpoint lifecycle', () => {
   test('a restarted endpoint resumes a run from its log: resent steps are recorded once', async () => {
     const first = await startEndpoint();
     let c = await connect(first.url);
-    c.ws.send(JSON.stringify(Array.from({ length: 10 }, (_, step) => ({ type: 'step', run_id: 'resume', step, total_norm: 1, seq: step }))));
+    c.ws.send(
+      JSON.stringify(
+        Array.from({ length: 10 }, (_, step) => ({ type: 'step', run_id: 'resume', step, total_norm: 1, seq: step })),
+      ),
+    );
     await c.next();
     c.ws.close();
     await first.close();
@@ -199,12 +255,22 @@ describe('endpoint lifecycle', () => {
     const second = await startEndpoint({}, {}, first.logDir);
     c = await connect(second.url);
     // The client was unsure about steps 5..9 and resends them with new ones.
-    c.ws.send(JSON.stringify(Array.from({ length: 10 }, (_, i) => ({ type: 'step', run_id: 'resume', step: 5 + i, total_norm: 1, seq: i }))));
+    c.ws.send(
+      JSON.stringify(
+        Array.from({ length: 10 }, (_, i) => ({ type: 'step', run_id: 'resume', step: 5 + i, total_norm: 1, seq: i })),
+      ),
+    );
     assert.deepEqual(await c.next(), { type: 'ack', seq: 9 });
     c.ws.close();
     await second.close();
-    const steps = readFileSync(path.join(first.logDir, readdirSync(first.logDir)[0]), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
-    assert.deepEqual(steps, Array.from({ length: 15 }, (_, i) => i));
+    const steps = readFileSync(path.join(first.logDir, readdirSync(first.logDir)[0]), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).step);
+    assert.deepEqual(
+      steps,
+      Array.from({ length: 15 }, (_, i) => i),
+    );
   });
 
   test('connection limit answers 503 and frees up when clients leave', async () => {
@@ -222,7 +288,11 @@ describe('endpoint lifecycle', () => {
   test('the per-connection message rate limit refuses the excess with an error', async () => {
     const ep = await startEndpoint({ maxMessagesPerSecond: 5 });
     const c = await connect(ep.url);
-    c.ws.send(JSON.stringify(Array.from({ length: 6 }, (_, step) => ({ type: 'step', run_id: 'fast', step, total_norm: 1, seq: step }))));
+    c.ws.send(
+      JSON.stringify(
+        Array.from({ length: 6 }, (_, step) => ({ type: 'step', run_id: 'fast', step, total_norm: 1, seq: step })),
+      ),
+    );
     const reply = (await c.next()) as { code: string };
     assert.equal(reply.code, 'rate_limited');
     assert.equal(ep.hub.store.get('fast'), undefined);
@@ -237,7 +307,6 @@ describe('endpoint lifecycle', () => {
     await ep.close();
   });
 });
-
 
 describe('tokens', () => {
   test('random tokens are long hex strings that never read as a command-line option', () => {

@@ -8,7 +8,8 @@ const limits = { recentSteps: 10_000, envelopeBuckets: 64, layerValueBudget: 1_0
 
 function filled(layers: number, steps: number, from = 0): Series {
   const s = new Series(layers, limits);
-  for (let step = from; step < from + steps; step++) s.append({ step, total: step === 5 ? 1e6 : 1, layers: new Array(layers).fill(step === 7 ? NaN : 0.5) });
+  for (let step = from; step < from + steps; step++)
+    s.append({ step, total: step === 5 ? 1e6 : 1, layers: new Array(layers).fill(step === 7 ? NaN : 0.5) });
   return s;
 }
 
@@ -22,7 +23,10 @@ describe('shared full-resolution budget', () => {
     assert.equal(s.recentSize, 1000);
     assert.equal(s.stepAt(0), 4000, 'the newest steps stay raw');
     const points = s.points();
-    assert.equal(points.reduce((n, p) => n + p.count, 0), 5000);
+    assert.equal(
+      points.reduce((n, p) => n + p.count, 0),
+      5000,
+    );
     assert.ok(points.some((p) => p.maxStep === 5 && p.max === 1e6));
     const layers = s.layerColumns(0, 4999, 1);
     assert.ok(Number.isNaN(layers[0]), 'the NaN layer of step 7 is still visible');
@@ -67,7 +71,11 @@ describe('shared full-resolution budget', () => {
     assert.deepEqual(resized.splice(0), [], 'half as many: no resize yet');
     budget.remove(ms[1]);
     assert.deepEqual(resized.splice(0), [4_000_000], 'a quarter: the rest widen');
-    budget.add({ layerCount: 0, limitLayerValues: () => assert.fail('a series without layers holds no layer values'), trim: () => 0 });
+    budget.add({
+      layerCount: 0,
+      limitLayerValues: () => assert.fail('a series without layers holds no layer values'),
+      trim: () => 0,
+    });
     assert.equal(budget.size, 1);
   });
 
@@ -75,10 +83,20 @@ describe('shared full-resolution budget', () => {
     const budget = new WindowBudget(2_000_000);
     const full = [filled(100, 10_000), filled(100, 10_000)];
     for (const s of full) budget.add(s);
-    assert.deepEqual(full.map((s) => s.capacity), [10_000, 10_000]);
+    assert.deepEqual(
+      full.map((s) => s.capacity),
+      [10_000, 10_000],
+    );
     budget.add(filled(100, 10));
     budget.add(filled(100, 10));
-    assert.deepEqual(full.map((s) => [s.capacity, s.recentSize]), [[5000, 10_000], [5000, 10_000]], 'nothing folded during the add');
+    assert.deepEqual(
+      full.map((s) => [s.capacity, s.recentSize]),
+      [
+        [5000, 10_000],
+        [5000, 10_000],
+      ],
+      'nothing folded during the add',
+    );
     let turns = 0;
     while (full.some((s) => s.recentSize > 5000)) {
       await new Promise((r) => setImmediate(r));
@@ -88,19 +106,26 @@ describe('shared full-resolution budget', () => {
     assert.ok(turns >= 2, `1,000,000 values to fold take more than one turn (${turns})`);
     for (const s of full) {
       assert.equal(s.count, 10_000);
-      assert.equal(s.points().reduce((n, p) => n + p.count, 0), 10_000);
+      assert.equal(
+        s.points().reduce((n, p) => n + p.count, 0),
+        10_000,
+      );
       assert.equal(s.stepAt(0), 5000);
     }
   });
 
-  test('a store keeps 64 runs within its budget and gives a dropped run\'s share back', () => {
+  test("a store keeps 64 runs within its budget and gives a dropped run's share back", () => {
     const store = new RunStore({ windowBudget: 1_000_000, series: limits, maxRuns: 64 });
     for (let r = 0; r < 64; r++) {
       const run = store.getOrCreate(`r${r}`);
-      for (let step = 0; step < 200; step++) run.step({ type: 'step', run_id: run.id, step, total_norm: 1, layer_norms: new Array(100).fill(1) });
+      for (let step = 0; step < 200; step++)
+        run.step({ type: 'step', run_id: run.id, step, total_norm: 1, layer_norms: new Array(100).fill(1) });
     }
     const windows = store.all().map((r) => r.series()!.capacity * 100);
-    assert.ok(windows.every((w) => w === 25_600), 'each at the floor of 256 steps');
+    assert.ok(
+      windows.every((w) => w === 25_600),
+      'each at the floor of 256 steps',
+    );
     const total = (): number => store.all().reduce((n, r) => n + r.series()!.capacity * 100, 0);
     assert.ok(total() <= 64 * 25_600);
     for (let r = 0; r < 63; r++) store.delete(`r${r}`);

@@ -18,7 +18,17 @@ import { StepRange } from '../../src/shared/stepWindow';
 import { withAlpha } from '../colorScale';
 import { Theme } from '../theme';
 
-Chart.register(LineController, ScatterController, LineElement, PointElement, LinearScale, LogarithmicScale, Tooltip, Legend, zoomPlugin);
+Chart.register(
+  LineController,
+  ScatterController,
+  LineElement,
+  PointElement,
+  LinearScale,
+  LogarithmicScale,
+  Tooltip,
+  Legend,
+  zoomPlugin,
+);
 
 const compact = new Intl.NumberFormat('en', { notation: 'compact', maximumFractionDigits: 1 });
 const whole = new Intl.NumberFormat('en', { maximumFractionDigits: 0 });
@@ -55,7 +65,14 @@ export const EDGE_AXIS = { type: 'linear', axis: 'y', min: 0, max: 1, display: f
 /** A log-scaled norm axis (switchable, see yScale.ts) in the left gutter, and the hidden edge axis for markers. */
 export function normAxes(theme: Theme, axis: StepAxis, title: string) {
   return {
-    y: { type: 'logarithmic' as const, ...gutterFit(axis, 'left'), grid: { color: theme.grid }, border: { color: theme.grid }, ticks: { color: theme.muted }, title: { display: true, text: title, color: theme.muted } },
+    y: {
+      type: 'logarithmic' as const,
+      ...gutterFit(axis, 'left'),
+      grid: { color: theme.grid },
+      border: { color: theme.grid },
+      ticks: { color: theme.muted },
+      title: { display: true, text: title, color: theme.muted },
+    },
     edge: { ...EDGE_AXIS },
   };
 }
@@ -121,7 +138,13 @@ export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> 
           mode: 'x',
           wheel: { enabled: true },
           pinch: { enabled: true },
-          drag: { enabled: true, modifierKey: 'shift', backgroundColor: withAlpha(theme.norm, 0.15), borderColor: theme.norm, borderWidth: 1 },
+          drag: {
+            enabled: true,
+            modifierKey: 'shift',
+            backgroundColor: withAlpha(theme.norm, 0.15),
+            borderColor: theme.norm,
+            borderWidth: 1,
+          },
           onZoomComplete: userRange,
         },
       },
@@ -147,7 +170,8 @@ export function syncStepAxis(chart: Chart, axis: StepAxis): void {
     x.max = to;
   }
   const padding = options.layout?.padding;
-  if (padding && typeof padding === 'object' && !hasRightAxis(options)) (padding as { right: number }).right = axis.gutters.right;
+  if (padding && typeof padding === 'object' && !hasRightAxis(options))
+    (padding as { right: number }).right = axis.gutters.right;
   const limits = options.plugins?.zoom?.limits?.x;
   if (limits) {
     const l = axis.limits();
@@ -162,7 +186,9 @@ export function syncStepAxis(chart: Chart, axis: StepAxis): void {
  * the user wheels or pans, which show other steps than the last frame did. Lines decimated for
  * what is in view get their points there (where chart.js's decimation plugin works).
  */
-export function pointsInView(fill: (chart: Chart<'line'>, from: number, to: number, widthPx: number) => void): Plugin<'line'> {
+export function pointsInView(
+  fill: (chart: Chart<'line'>, from: number, to: number, widthPx: number) => void,
+): Plugin<'line'> {
   return {
     id: 'gmPointsInView',
     beforeElementsUpdate(chart) {
@@ -173,5 +199,9 @@ export function pointsInView(fill: (chart: Chart<'line'>, from: number, to: numb
 }
 
 function hasRightAxis(options: ChartOptions): boolean {
-  return Object.values(options.scales ?? {}).some((s) => (s as { position?: string; display?: unknown }).position === 'right' && (s as { display?: unknown }).display !== false);
+  return Object.values(options.scales ?? {}).some(
+    (s) =>
+      (s as { position?: string; display?: unknown }).position === 'right' &&
+      (s as { display?: unknown }).display !== false,
+  );
 }

@@ -33,10 +33,20 @@ export class Heatmap {
   /** What the color key shows, to rebuild it only when that changes. */
   private legendFor: readonly unknown[] = [];
 
-  constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme, private readonly tooltip: HTMLElement) {
+  constructor(
+    canvas: HTMLCanvasElement,
+    private readonly axis: StepAxis,
+    theme: Theme,
+    private readonly tooltip: HTMLElement,
+  ) {
     this.theme = theme;
     const drawCells: Plugin<'scatter'> = { id: 'gmHeatmapCells', beforeDatasetsDraw: (chart) => this.drawCells(chart) };
-    this.chart = new Chart(canvas, { type: 'scatter', data: { datasets: [{ data: [] }] }, options: this.optionsFor(theme), plugins: [drawCells] });
+    this.chart = new Chart(canvas, {
+      type: 'scatter',
+      data: { datasets: [{ data: [] }] },
+      options: this.optionsFor(theme),
+      plugins: [drawCells],
+    });
     this.applyTheme(theme);
     canvas.addEventListener('mousemove', (e) => this.hover(e));
     canvas.addEventListener('mouseleave', () => (this.tooltip.hidden = true));
@@ -65,7 +75,11 @@ export class Heatmap {
         afterBuildTicks: (scale) => {
           scale.ticks = names.map((_, i) => ({ value: i + 0.5 }));
         },
-        ticks: { color: theme.muted, autoSkip: true, callback: (v) => shortLayerName(names[Math.floor(Number(v))] ?? '') },
+        ticks: {
+          color: theme.muted,
+          autoSkip: true,
+          callback: (v) => shortLayerName(names[Math.floor(Number(v))] ?? ''),
+        },
       },
     };
     options.plugins!.tooltip = { enabled: false };
@@ -170,7 +184,11 @@ export class Heatmap {
           data[o + 1] = heatNonFinite[1];
           data[o + 2] = heatNonFinite[2];
         } else {
-          const k = 3 * (v > 0 && range ? Math.min(RAMP_STEPS - 1, Math.max(0, Math.round((Math.log(v) - logLo) * scale + top))) : 0);
+          const k =
+            3 *
+            (v > 0 && range
+              ? Math.min(RAMP_STEPS - 1, Math.max(0, Math.round((Math.log(v) - logLo) * scale + top)))
+              : 0);
           data[o] = colors[k];
           data[o + 1] = colors[k + 1];
           data[o + 2] = colors[k + 2];
@@ -206,12 +224,17 @@ export class Heatmap {
     const px = e.clientX - rect.left;
     const py = e.clientY - rect.top;
     const inside = px >= area.left && px <= area.right && py >= area.top && py <= area.bottom;
-    const cell = inside ? this.cellAt(chart.scales.x.getValueForPixel(px) ?? NaN, Math.floor(chart.scales.y.getValueForPixel(py) ?? -1)) : undefined;
+    const cell = inside
+      ? this.cellAt(chart.scales.x.getValueForPixel(px) ?? NaN, Math.floor(chart.scales.y.getValueForPixel(py) ?? -1))
+      : undefined;
     if (!cell) {
       this.tooltip.hidden = true;
       return;
     }
-    const steps = cell.firstStep === cell.lastStep ? `step ${formatStep(cell.firstStep)}` : `steps ${formatStep(cell.firstStep)}–${formatStep(cell.lastStep)}`;
+    const steps =
+      cell.firstStep === cell.lastStep
+        ? `step ${formatStep(cell.firstStep)}`
+        : `steps ${formatStep(cell.firstStep)}–${formatStep(cell.lastStep)}`;
     const value = Number.isFinite(cell.value) ? `max norm ${fmt(cell.value)}` : `non-finite (${String(cell.value)})`;
     // Layer names come from the training script: text only, never markup.
     this.tooltip.textContent = '';

@@ -29,9 +29,21 @@ export class LayerChart {
    * view would rebuild all of it.
    */
   private readonly lines: LayerDataset[] = [];
-  private readonly markers: LayerDataset = { label: 'non-finite', data: [], yAxisID: 'edge', showLine: false, pointStyle: 'crossRot', pointRadius: 6, borderWidth: 2 };
+  private readonly markers: LayerDataset = {
+    label: 'non-finite',
+    data: [],
+    yAxisID: 'edge',
+    showLine: false,
+    pointStyle: 'crossRot',
+    pointRadius: 6,
+    borderWidth: 2,
+  };
 
-  constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
+  constructor(
+    canvas: HTMLCanvasElement,
+    private readonly axis: StepAxis,
+    theme: Theme,
+  ) {
     this.theme = theme;
     this.chart = new Chart(canvas, { type: 'line', data: { datasets: [] }, options: this.optionsFor(theme) });
     this.applyTheme(theme);
@@ -50,15 +62,26 @@ export class LayerChart {
     const options = baseOptions(theme, this.axis);
     options.scales = { ...options.scales, ...normAxes(theme, this.axis, 'layer norm') };
     // Legend on top (not the side): every chart keeps the same x extent.
-    options.plugins!.legend = { display: true, position: 'top', align: 'start', labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2, filter: (item) => item.text !== 'non-finite' } };
+    options.plugins!.legend = {
+      display: true,
+      position: 'top',
+      align: 'start',
+      labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2, filter: (item) => item.text !== 'non-finite' },
+    };
     options.plugins!.tooltip!.callbacks = {
       title: (items: TooltipItem<'line'>[]) => {
         const p = items[0]?.raw as LayerPoint | undefined;
-        return p ? (p.step === p.lastStep ? `step ${formatStep(p.step)}` : `steps ${formatStep(p.step)}–${formatStep(p.lastStep)}`) : '';
+        return p
+          ? p.step === p.lastStep
+            ? `step ${formatStep(p.step)}`
+            : `steps ${formatStep(p.step)}–${formatStep(p.lastStep)}`
+          : '';
       },
       label: (item: TooltipItem<'line'>) => {
         const p = item.raw as LayerPoint;
-        return Number.isFinite(p.value) ? `${p.layer}: max ${fmt(p.value)}` : `${p.layer}: non-finite (${String(p.value)})`;
+        return Number.isFinite(p.value)
+          ? `${p.layer}: max ${fmt(p.value)}`
+          : `${p.layer}: non-finite (${String(p.value)})`;
       },
     };
     return options;
@@ -90,14 +113,24 @@ export class LayerChart {
         const v = view.values[c * L + layer];
         if (v === -Infinity) continue; // no data in this slice
         const { first, last } = columnSteps(view, c);
-        const point: LayerPoint = { x: view.from + (c + 0.5) * per, y: v, step: first, lastStep: last, layer: layers[layer], value: v };
+        const point: LayerPoint = {
+          x: view.from + (c + 0.5) * per,
+          y: v,
+          step: first,
+          lastStep: last,
+          layer: layers[layer],
+          value: v,
+        };
         if (Number.isFinite(v)) points.push(point);
         else {
           points.push({ ...point, y: NaN }); // break the line where the layer is not finite
           markers.push({ ...point, y: EDGE_Y });
         }
       }
-      const line = (this.lines[i] ??= this.colorDataset({ data: [], yAxisID: 'y', pointRadius: 0, pointHitRadius: 4, spanGaps: false }, i));
+      const line = (this.lines[i] ??= this.colorDataset(
+        { data: [], yAxisID: 'y', pointRadius: 0, pointHitRadius: 4, spanGaps: false },
+        i,
+      ));
       line.label = layers[layer];
       line.data = points;
       return line;

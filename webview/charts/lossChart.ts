@@ -11,7 +11,11 @@ export class LossChart {
   private readonly gate = new RedrawGate();
   private data?: RunData;
 
-  constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
+  constructor(
+    canvas: HTMLCanvasElement,
+    private readonly axis: StepAxis,
+    theme: Theme,
+  ) {
     this.chart = new Chart(canvas, {
       type: 'line',
       data: { datasets: datasetsFor(theme) },
@@ -39,8 +43,17 @@ export class LossChart {
       title: { display: title !== undefined, text: title, color: theme.muted },
     });
     // Learning rates are often constant for long stretches: from zero, rounding noise stays flat.
-    options.scales = { ...options.scales, y: axis('loss', 'left'), lr: { ...axis(undefined, 'right'), beginAtZero: true } }; // the legend names it
-    options.plugins!.legend = { display: true, position: 'top', align: 'end', labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2 } };
+    options.scales = {
+      ...options.scales,
+      y: axis('loss', 'left'),
+      lr: { ...axis(undefined, 'right'), beginAtZero: true },
+    }; // the legend names it
+    options.plugins!.legend = {
+      display: true,
+      position: 'top',
+      align: 'end',
+      labels: { color: theme.foreground, boxWidth: 14, boxHeight: 2 },
+    };
     options.plugins!.tooltip!.callbacks = {
       title: (items: TooltipItem<'line'>[]) => (items.length ? `step ${formatStep((items[0].raw as Point).step)}` : ''),
       label: (item: TooltipItem<'line'>) => `${item.dataset.label}: ${fmt((item.raw as Point).y)}`,
@@ -77,7 +90,26 @@ function datasetsFor(theme: Theme): ChartDataset<'line', Point[]>[] {
   const loss = theme.palette[2];
   const lr = theme.palette[3];
   return [
-    { label: 'loss', data: [], yAxisID: 'y', borderColor: loss, backgroundColor: loss, pointRadius: 0, pointHitRadius: 4, borderWidth: 1.25 },
-    { label: 'learning rate', data: [], yAxisID: 'lr', borderColor: lr, backgroundColor: lr, pointRadius: 0, pointHitRadius: 4, borderWidth: 1.25, borderDash: [4, 3] },
+    {
+      label: 'loss',
+      data: [],
+      yAxisID: 'y',
+      borderColor: loss,
+      backgroundColor: loss,
+      pointRadius: 0,
+      pointHitRadius: 4,
+      borderWidth: 1.25,
+    },
+    {
+      label: 'learning rate',
+      data: [],
+      yAxisID: 'lr',
+      borderColor: lr,
+      backgroundColor: lr,
+      pointRadius: 0,
+      pointHitRadius: 4,
+      borderWidth: 1.25,
+      borderDash: [4, 3],
+    },
   ];
 }

@@ -34,7 +34,11 @@ export class NormChart {
   /** The runs whose total norms the lines draw (datasets 0, 2, 4…: each line has its markers next to it). */
   private lines: readonly RunData[] = [];
 
-  constructor(canvas: HTMLCanvasElement, private readonly axis: StepAxis, theme: Theme) {
+  constructor(
+    canvas: HTMLCanvasElement,
+    private readonly axis: StepAxis,
+    theme: Theme,
+  ) {
     this.theme = theme;
     const thresholdLine: Plugin<'line'> = {
       id: 'gmThreshold',
@@ -49,7 +53,11 @@ export class NormChart {
       type: 'line',
       data: { datasets: datasetsFor(theme) },
       options: this.optionsFor(theme),
-      plugins: [thresholdLine, nonFiniteRules, pointsInView((chart, from, to, width) => this.fillLines(chart, from, to, width))],
+      plugins: [
+        thresholdLine,
+        nonFiniteRules,
+        pointsInView((chart, from, to, width) => this.fillLines(chart, from, to, width)),
+      ],
     });
   }
 
@@ -89,7 +97,12 @@ export class NormChart {
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
     const [, nonFinite, alerts] = chart.data.datasets;
     this.lines = [data];
-    nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y: EDGE_Y, step: p.step, value: p.y }));
+    nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => ({
+      x: p.x,
+      y: EDGE_Y,
+      step: p.step,
+      value: p.y,
+    }));
     alerts.data = data.alerts
       .filter((a) => a.kind !== 'nonfinite' && Number.isFinite(a.value) && a.step >= from && a.step <= to)
       .map((a): AlertDrawPoint => ({ x: a.step, y: a.value, step: a.step, alert: a }));
@@ -117,7 +130,12 @@ export class NormChart {
     this.lines = runs.map((r) => r.data);
     runs.forEach((r, i) => {
       const y = EDGE_Y - (i % 6) * 0.035;
-      chart.data.datasets[2 * i + 1].data = dedupeByPixel(r.data.nonFinite, from, to, width).map((p): MarkerPoint => ({ x: p.x, y, step: p.step, value: p.y }));
+      chart.data.datasets[2 * i + 1].data = dedupeByPixel(r.data.nonFinite, from, to, width).map((p): MarkerPoint => ({
+        x: p.x,
+        y,
+        step: p.step,
+        value: p.y,
+      }));
     });
     chart.update('none');
   }
@@ -134,7 +152,12 @@ export class NormChart {
     const sets = this.chart.data.datasets;
     const out = [];
     for (let i = 0; i + 1 < sets.length && this.overlayLayout !== undefined; i += 2) {
-      out.push({ name: sets[i].label ?? '', color: String(sets[i].borderColor), norms: (sets[i].data as Point[]).slice(), markers: (sets[i + 1].data as MarkerPoint[]).slice() });
+      out.push({
+        name: sets[i].label ?? '',
+        color: String(sets[i].borderColor),
+        norms: (sets[i].data as Point[]).slice(),
+        markers: (sets[i + 1].data as MarkerPoint[]).slice(),
+      });
     }
     return out;
   }
@@ -199,8 +222,28 @@ export class NormChart {
 
 function datasetsFor(theme: Theme): ChartDataset<'line', (Point | MarkerPoint | AlertDrawPoint)[]>[] {
   return [
-    { label: 'total norm', data: [], yAxisID: 'y', ...colors(theme.norm, theme.norm), pointRadius: 0, pointHitRadius: 4, pointHoverRadius: 3, borderWidth: theme.highContrast ? 2 : 1.25, tension: 0 },
-    { label: 'non-finite', showLine: false, data: [], yAxisID: 'edge', ...colors(theme.error, theme.error), pointStyle: 'crossRot', pointRadius: 7, pointHoverRadius: 9, borderWidth: 2.5 },
+    {
+      label: 'total norm',
+      data: [],
+      yAxisID: 'y',
+      ...colors(theme.norm, theme.norm),
+      pointRadius: 0,
+      pointHitRadius: 4,
+      pointHoverRadius: 3,
+      borderWidth: theme.highContrast ? 2 : 1.25,
+      tension: 0,
+    },
+    {
+      label: 'non-finite',
+      showLine: false,
+      data: [],
+      yAxisID: 'edge',
+      ...colors(theme.error, theme.error),
+      pointStyle: 'crossRot',
+      pointRadius: 7,
+      pointHoverRadius: 9,
+      borderWidth: 2.5,
+    },
     {
       label: 'alerts',
       showLine: false,
@@ -210,22 +253,54 @@ function datasetsFor(theme: Theme): ChartDataset<'line', (Point | MarkerPoint | 
       pointRadius: 5,
       pointHoverRadius: 7,
       borderWidth: 1.5,
-      pointStyle: (ctx: ScriptableContext<'line'>) => ((ctx.raw as AlertDrawPoint | undefined)?.alert.kind === 'spike' ? 'rectRot' : 'triangle'),
+      pointStyle: (ctx: ScriptableContext<'line'>) =>
+        (ctx.raw as AlertDrawPoint | undefined)?.alert.kind === 'spike' ? 'rectRot' : 'triangle',
     },
   ];
 }
 
-function overlayDatasets(run: OverlayRun, theme: Theme): ChartDataset<'line', (Point | MarkerPoint | AlertDrawPoint)[]>[] {
+function overlayDatasets(
+  run: OverlayRun,
+  theme: Theme,
+): ChartDataset<'line', (Point | MarkerPoint | AlertDrawPoint)[]>[] {
   const name = run.data.header?.name ?? run.key;
   return [
-    { label: name, data: [], yAxisID: 'y', ...colors(run.color, run.color), borderDash: run.dash, pointRadius: 0, pointHitRadius: 4, pointHoverRadius: 3, borderWidth: theme.highContrast ? 2 : 1.5, tension: 0 },
-    { label: `${name}: non-finite`, showLine: false, data: [], yAxisID: 'edge', ...colors(run.color, run.color), pointStyle: 'crossRot', pointRadius: 7, pointHoverRadius: 9, borderWidth: 2.5 },
+    {
+      label: name,
+      data: [],
+      yAxisID: 'y',
+      ...colors(run.color, run.color),
+      borderDash: run.dash,
+      pointRadius: 0,
+      pointHitRadius: 4,
+      pointHoverRadius: 3,
+      borderWidth: theme.highContrast ? 2 : 1.5,
+      tension: 0,
+    },
+    {
+      label: `${name}: non-finite`,
+      showLine: false,
+      data: [],
+      yAxisID: 'edge',
+      ...colors(run.color, run.color),
+      pointStyle: 'crossRot',
+      pointRadius: 7,
+      pointHoverRadius: 9,
+      borderWidth: 2.5,
+    },
   ];
 }
 
 /** Points take their colors from point* options (else Chart.defaults, the grid color). */
 function colors(border: string, fill: string): Record<string, string> {
-  return { borderColor: border, backgroundColor: fill, pointBorderColor: border, pointBackgroundColor: fill, pointHoverBorderColor: border, pointHoverBackgroundColor: fill };
+  return {
+    borderColor: border,
+    backgroundColor: fill,
+    pointBorderColor: border,
+    pointBackgroundColor: fill,
+    pointHoverBorderColor: border,
+    pointHoverBackgroundColor: fill,
+  };
 }
 
 function stepOf(item: TooltipItem<'line'>): number {
@@ -236,7 +311,10 @@ function labelFor(item: TooltipItem<'line'>): string {
   const raw = item.raw as Point & Partial<MarkerPoint> & Partial<AlertDrawPoint>;
   if (raw.alert) return raw.alert.message;
   // Overlay lines are named after their run; the single run's datasets are not.
-  const run = item.dataset.label && !['total norm', 'non-finite'].includes(item.dataset.label) ? `${item.dataset.label.replace(/: non-finite$/, '')}: ` : '';
+  const run =
+    item.dataset.label && !['total norm', 'non-finite'].includes(item.dataset.label)
+      ? `${item.dataset.label.replace(/: non-finite$/, '')}: `
+      : '';
   if (raw.value !== undefined) return `${run}non-finite total norm: ${String(raw.value)}`;
   return `${run}total norm ${fmt(raw.y)}`;
 }

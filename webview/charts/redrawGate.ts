@@ -28,7 +28,8 @@ export class RedrawGate {
     const x = chart.scales.x;
     const area = chart.chartArea;
     const halfPx = area && area.right > area.left ? (range.to - range.from) / (area.right - area.left) / 2 : NaN;
-    const apart = (a: StepRange, b: StepRange | undefined): boolean => !b || !(Math.abs(a.from - b.from) < halfPx && Math.abs(a.to - b.to) < halfPx);
+    const apart = (a: StepRange, b: StepRange | undefined): boolean =>
+      !b || !(Math.abs(a.from - b.from) < halfPx && Math.abs(a.to - b.to) < halfPx);
     const changed =
       this.stale ||
       all.length !== this.inputs.length ||

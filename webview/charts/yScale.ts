@@ -9,7 +9,11 @@ export type YScale = 'log' | 'linear';
 export function applyYScale(chart: Chart, axisId: string, scale: YScale, suggestedMax?: number): void {
   const axis = rawOptions(chart).scales?.[axisId];
   if (!axis) return;
-  Object.assign(axis, { type: scale === 'log' ? 'logarithmic' : 'linear', suggestedMax, beginAtZero: scale === 'linear' });
+  Object.assign(axis, {
+    type: scale === 'log' ? 'logarithmic' : 'linear',
+    suggestedMax,
+    beginAtZero: scale === 'linear',
+  });
   axis.ticks = { ...axis.ticks, callback: scale === 'log' ? logTick : (v: number | string) => fmt(Number(v)) };
 }
 

@@ -13,7 +13,13 @@ const ALERT_GLYPHS = { threshold: '▲', spike: '◆', nonfinite: '×', vanishin
 export class RecordedPanel {
   constructor(
     private readonly doc: Document,
-    private readonly el: { problems: HTMLElement; root: HTMLElement; status: HTMLElement; facts: HTMLElement; alerts: HTMLElement },
+    private readonly el: {
+      problems: HTMLElement;
+      root: HTMLElement;
+      status: HTMLElement;
+      facts: HTMLElement;
+      alerts: HTMLElement;
+    },
     private readonly onJump: (step: number) => void,
   ) {}
 
@@ -34,7 +40,9 @@ export class RecordedPanel {
     box.hidden = false;
     if (status.problems.length > 0) {
       const intro = this.doc.createElement('p');
-      intro.textContent = status.summary ? `Parts of ${status.file} could not be read; everything readable is shown:` : `${status.file} could not be read:`;
+      intro.textContent = status.summary
+        ? `Parts of ${status.file} could not be read; everything readable is shown:`
+        : `${status.file} could not be read:`;
       const list = this.doc.createElement('ul');
       for (const p of status.problems) list.append(this.item('li', p));
       box.append(intro, list);
@@ -45,12 +53,31 @@ export class RecordedPanel {
   private renderSummary(s: RecordedSummary): void {
     this.el.status.textContent = s.status;
     const facts: [string, string | HTMLElement][] = [
-      ['Steps', s.steps.toLocaleString('en') + (s.firstStep !== null && s.lastStep !== null ? ` (${formatStep(s.firstStep)} to ${formatStep(s.lastStep)})` : '')],
+      [
+        'Steps',
+        s.steps.toLocaleString('en') +
+          (s.firstStep !== null && s.lastStep !== null
+            ? ` (${formatStep(s.firstStep)} to ${formatStep(s.lastStep)})`
+            : ''),
+      ],
       ['Duration', s.durationSeconds !== null ? formatDuration(s.durationSeconds) : 'not recorded'],
-      ['Max norm', s.max !== null && s.maxStep !== null ? this.jump(`${fmt(s.max)} at step ${formatStep(s.maxStep)}`, s.maxStep) : '—'],
+      [
+        'Max norm',
+        s.max !== null && s.maxStep !== null
+          ? this.jump(`${fmt(s.max)} at step ${formatStep(s.maxStep)}`, s.maxStep)
+          : '—',
+      ],
       ['Median norm', s.median !== null ? fmt(s.median) : '—'],
       ['p99 norm', s.p99 !== null ? fmt(s.p99) : '—'],
-      ['First non-finite', s.firstNonFinite ? this.jump(`step ${formatStep(s.firstNonFinite.step)}${s.firstNonFinite.layers.length ? ` in ${s.firstNonFinite.layers.join(', ')}` : ''}`, s.firstNonFinite.step) : 'none'],
+      [
+        'First non-finite',
+        s.firstNonFinite
+          ? this.jump(
+              `step ${formatStep(s.firstNonFinite.step)}${s.firstNonFinite.layers.length ? ` in ${s.firstNonFinite.layers.join(', ')}` : ''}`,
+              s.firstNonFinite.step,
+            )
+          : 'none',
+      ],
       ['Non-finite steps', s.nonFiniteSteps.toLocaleString('en')],
       ['Clip rate', s.clipRate !== null ? `${fmt(Math.round(s.clipRate * 1000) / 10)}%` : 'not reported'],
       ['Suggested max_norm', s.suggestedMaxNorm !== null ? fmt(s.suggestedMaxNorm) : 'too few finite steps'],
@@ -73,7 +100,8 @@ export class RecordedPanel {
       }),
     );
     if (s.alerts.length === 0) alerts.append(this.item('li', 'No alerts.'));
-    else if (s.alertCount > s.alerts.length) alerts.append(this.item('li', `…and ${(s.alertCount - s.alerts.length).toLocaleString('en')} more`));
+    else if (s.alertCount > s.alerts.length)
+      alerts.append(this.item('li', `…and ${(s.alertCount - s.alerts.length).toLocaleString('en')} more`));
   }
 
   private jump(text: string, step: number): HTMLElement {

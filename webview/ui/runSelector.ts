@@ -2,7 +2,12 @@
 import { RunList, RunListItem } from '../../src/shared/webviewProtocol';
 
 export function runLabel(r: RunListItem): string {
-  const parts = [r.framework ?? 'unknown framework', r.state, `${r.steps.toLocaleString('en')} steps`, `${r.alertCount.toLocaleString('en')} alerts`];
+  const parts = [
+    r.framework ?? 'unknown framework',
+    r.state,
+    `${r.steps.toLocaleString('en')} steps`,
+    `${r.alertCount.toLocaleString('en')} alerts`,
+  ];
   return `${r.name} — ${parts.join(' · ')}`;
 }
 

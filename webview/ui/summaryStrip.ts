@@ -11,7 +11,16 @@ interface Item {
 
 const KEYS = ['latest', 'max', 'median', 'p99', 'rate', 'clip', 'nonFinite', 'alerts'] as const;
 type Key = (typeof KEYS)[number];
-const LABELS: Record<Key, string> = { latest: 'Latest', max: 'Max', median: 'Median', p99: 'p99', rate: 'Steps/s', clip: 'Clip rate', nonFinite: 'Non-finite', alerts: 'Alerts' };
+const LABELS: Record<Key, string> = {
+  latest: 'Latest',
+  max: 'Max',
+  median: 'Median',
+  p99: 'p99',
+  rate: 'Steps/s',
+  clip: 'Clip rate',
+  nonFinite: 'Non-finite',
+  alerts: 'Alerts',
+};
 const DASH = '—';
 
 export class SummaryStrip {
@@ -52,19 +61,39 @@ export class SummaryStrip {
     set('latest', latest ? fmt(latest.y) : DASH, latest ? `step ${formatStep(latest.step)}` : '');
     flag('latest', 'bad', !!latest && (!Number.isFinite(latest.y) || latest.y > threshold));
     const max = data.maxPoint();
-    set('max', max ? fmt(max.y) : DASH, max ? `step ${formatStep(max.step)}` : '', 'Largest finite total norm of the whole run');
+    set(
+      'max',
+      max ? fmt(max.y) : DASH,
+      max ? `step ${formatStep(max.step)}` : '',
+      'Largest finite total norm of the whole run',
+    );
     flag('max', 'bad', !!max && max.y > threshold);
     const partial = s && s.window < s.steps;
     const window = partial ? `last ${formatStepTick(s.window)} steps` : '';
-    const windowTitle = partial ? `Over the last ${s.window.toLocaleString('en')} steps, the ones held at full resolution` : 'Over the whole run';
+    const windowTitle = partial
+      ? `Over the last ${s.window.toLocaleString('en')} steps, the ones held at full resolution`
+      : 'Over the whole run';
     set('median', s?.median != null ? fmt(s.median) : DASH, window, windowTitle);
     set('p99', s?.p99 != null ? fmt(s.p99) : DASH, window, windowTitle);
-    set('rate', s?.stepsPerSecond != null ? fmt(Math.round(s.stepsPerSecond * 10) / 10) : DASH, run?.state === 'live' ? '' : run ? run.state : '');
-    set('clip', s?.clipRate != null ? `${fmt(Math.round(s.clipRate * 1000) / 10)}%` : DASH, s?.clipRate != null ? `of ${formatStepTick(s.clipWindow)} steps` : 'not reported');
+    set(
+      'rate',
+      s?.stepsPerSecond != null ? fmt(Math.round(s.stepsPerSecond * 10) / 10) : DASH,
+      run?.state === 'live' ? '' : run ? run.state : '',
+    );
+    set(
+      'clip',
+      s?.clipRate != null ? `${fmt(Math.round(s.clipRate * 1000) / 10)}%` : DASH,
+      s?.clipRate != null ? `of ${formatStepTick(s.clipWindow)} steps` : 'not reported',
+    );
     const nonFinite = run?.nonFinite ?? 0;
     const first = run?.firstNonFinite;
     const where = first?.layers.length ? ` in ${first.layers.join(', ')}` : '';
-    set('nonFinite', run ? nonFinite.toLocaleString('en') : DASH, first ? `first at ${formatStep(first.step)}` : '', `Steps with a NaN or infinite norm${first ? `; the first at step ${first.step}${where}` : ''}`);
+    set(
+      'nonFinite',
+      run ? nonFinite.toLocaleString('en') : DASH,
+      first ? `first at ${formatStep(first.step)}` : '',
+      `Steps with a NaN or infinite norm${first ? `; the first at step ${first.step}${where}` : ''}`,
+    );
     flag('nonFinite', 'bad', nonFinite > 0);
     const alerts = run?.alertCount ?? 0;
     set('alerts', run ? alerts.toLocaleString('en') : DASH);

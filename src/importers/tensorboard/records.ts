@@ -62,18 +62,31 @@ export async function readRecords(
     for (;;) {
       const offset = bufOffset + start;
       if (!(await ensure(HEADER_BYTES))) {
-        if (end > start) problems.add({ offset, message: `truncated record header: the file ends ${end - start} bytes into it (a write cut short?)`, fatal: true });
+        if (end > start)
+          problems.add({
+            offset,
+            message: `truncated record header: the file ends ${end - start} bytes into it (a write cut short?)`,
+            fatal: true,
+          });
         break;
       }
       const lengthBytes = buf.subarray(start, start + 8);
       if (maskedCrc32c(lengthBytes) !== buf.readUInt32LE(start + 8)) {
-        problems.add({ offset, message: 'corrupt record header (length CRC mismatch); nothing after it can be read', fatal: true });
+        problems.add({
+          offset,
+          message: 'corrupt record header (length CRC mismatch); nothing after it can be read',
+          fatal: true,
+        });
         break;
       }
       const length = Number(buf.readBigUInt64LE(start));
       const total = HEADER_BYTES + length + FOOTER_BYTES;
       if (offset + total > size || !(await ensure(total))) {
-        problems.add({ offset, message: `truncated record: it needs ${length} data bytes but the file ends ${Math.max(0, size - offset - HEADER_BYTES)} bytes after its header (a write cut short?)`, fatal: true });
+        problems.add({
+          offset,
+          message: `truncated record: it needs ${length} data bytes but the file ends ${Math.max(0, size - offset - HEADER_BYTES)} bytes after its header (a write cut short?)`,
+          fatal: true,
+        });
         break;
       }
       const data = buf.subarray(start + HEADER_BYTES, start + HEADER_BYTES + length);

@@ -24,9 +24,20 @@ class TagColumn {
 /** Other scalar tags named in the error for a file without gradient norms. */
 const OTHER_TAGS_NAMED = 10;
 
-export async function readTensorBoard(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
+export async function readTensorBoard(
+  file: string,
+  sink: MessageSink,
+  opts: LogReadOptions = {},
+): Promise<LogReadResult> {
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = { format: 'tensorboard', bytes: 0, messages: 0, problems: problems.items, tornTail: false, notes: [] };
+  const result: LogReadResult = {
+    format: 'tensorboard',
+    bytes: 0,
+    messages: 0,
+    problems: problems.items,
+    tornTail: false,
+    notes: [],
+  };
   const roles = new Map<string, TagRole | null>();
   const columns = new Map<string, TagColumn>();
   const otherTags = new Set<string>();
@@ -82,7 +93,13 @@ export async function readTensorBoard(file: string, sink: MessageSink, opts: Log
   // Several total tags (e.g. logged by two callbacks): the most complete one is used.
   totals.sort((a, b) => b[1].steps.length - a[1].steps.length);
   const total = totals[0]?.[1];
-  if (totals.length > 1) result.notes.push(`total norm taken from tag "${totals[0][0]}"; also found ${totals.slice(1).map(([t]) => `"${t}"`).join(', ')}`);
+  if (totals.length > 1)
+    result.notes.push(
+      `total norm taken from tag "${totals[0][0]}"; also found ${totals
+        .slice(1)
+        .map(([t]) => `"${t}"`)
+        .join(', ')}`,
+    );
   if (!total) result.notes.push('no total-norm tag: the total is the L2 norm of the per-layer norms');
 
   const id = importedRunIdentity(file, 'tensorboard');
@@ -93,7 +110,13 @@ export async function readTensorBoard(file: string, sink: MessageSink, opts: Log
     name: id.name,
     framework: 'other',
     layers: layerNames.length > 0 ? layerNames : undefined,
-    meta: { source: 'tensorboard', file: id.file, file_version: fileVersion, total_tag: totals[0]?.[0], layer_tags: layers.map(([t]) => t) },
+    meta: {
+      source: 'tensorboard',
+      file: id.file,
+      file_version: fileVersion,
+      total_tag: totals[0]?.[0],
+      layer_tags: layers.map(([t]) => t),
+    },
   });
   result.messages++;
 
@@ -117,12 +140,18 @@ export async function readTensorBoard(file: string, sink: MessageSink, opts: Log
     sink(m);
     result.messages++;
   }
-  if (incomplete > 0) result.notes.push(`${incomplete} steps without a value for every layer (and no total tag) were left out`);
+  if (incomplete > 0)
+    result.notes.push(`${incomplete} steps without a value for every layer (and no total tag) were left out`);
 
   const fatal = problems.fatal;
   sink(
     fatal
-      ? { type: 'run_end', run_id: id.run_id, status: 'interrupted', message: `event file ends in a damaged record at byte ${fatal.offset}` }
+      ? {
+          type: 'run_end',
+          run_id: id.run_id,
+          status: 'interrupted',
+          message: `event file ends in a damaged record at byte ${fatal.offset}`,
+        }
       : { type: 'run_end', run_id: id.run_id, status: 'completed' },
   );
   result.messages++;
