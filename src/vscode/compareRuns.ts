@@ -48,16 +48,14 @@ export function registerCompareRuns(context: vscode.ExtensionContext, ep: Endpoi
 }
 
 async function pickTargets(ep: Endpoint, preselected: string[]): Promise<Target[] | undefined> {
-  const live: LiveRunInfo[] = ep.hub.store
-    .all()
-    .map((r) => ({
-      id: r.id,
-      name: r.name,
-      state: r.state,
-      steps: r.stepCount,
-      lastStep: r.lastStep,
-      logPath: ep.hub.logPath(r.id),
-    }));
+  const live: LiveRunInfo[] = ep.hub.store.all().map((r) => ({
+    id: r.id,
+    name: r.name,
+    state: r.state,
+    steps: r.stepCount,
+    lastStep: r.lastStep,
+    logPath: ep.hub.logPath(r.id),
+  }));
   const model = buildRunsTreeModel(await listRunFiles(runFolders(ep)), live);
   type Item = vscode.QuickPickItem & { target: Target };
   const item = (target: Target, description: string, detail?: string): Item => ({

@@ -72,14 +72,12 @@ test('two recorded runs selected in the Runs view compare on one chart, each in 
     return runs.length === 2 && runs.every((r) => r.norms.length > 0 && r.markers.length === 1) && h.range().to >= 899;
   });
   const runs = await hook(frame, (h) =>
-    h
-      .drawnOverlay()
-      .map((r) => ({
-        name: r.name,
-        color: r.color,
-        max: Math.max(...r.norms.map((p) => p.y)),
-        markers: r.markers.map((m) => m.step),
-      })),
+    h.drawnOverlay().map((r) => ({
+      name: r.name,
+      color: r.color,
+      max: Math.max(...r.norms.map((p) => p.y)),
+      markers: r.markers.map((m) => m.step),
+    })),
   );
   assert.deepEqual(new Set(runs.map((r) => r.name)), new Set(RUNS.map((o) => o.name)));
   for (const r of runs) {

@@ -37,15 +37,13 @@ let trueMax: number[];
 /** Per run: the largest y its line draws now, its marker steps, its color. */
 async function drawn(): Promise<{ name: string; color: string; max: number; points: number; markers: number[] }[]> {
   return d.page.evaluate(() =>
-    (window as unknown as Win).__gradientMonitor
-      .drawnOverlay()
-      .map((r) => ({
-        name: r.name,
-        color: r.color,
-        max: Math.max(...r.norms.map((p) => p.y)),
-        points: r.norms.length,
-        markers: r.markers.map((m) => m.step),
-      })),
+    (window as unknown as Win).__gradientMonitor.drawnOverlay().map((r) => ({
+      name: r.name,
+      color: r.color,
+      max: Math.max(...r.norms.map((p) => p.y)),
+      points: r.norms.length,
+      markers: r.markers.map((m) => m.step),
+    })),
   );
 }
 
