@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need, once per machine, and says exactly what is missing
 # when it cannot. Heavy downloads are cached outside the clone under ~/.cache/gradient-monitor/:
-# Debian packages (apt archives) and the code-server build, keyed by version.
+# Debian packages (apt archives), the code-server build (keyed by version) and the Python venv with
+# the real ML libraries (keyed by clients/python/requirements-frameworks.*).
 #   scripts/setup.sh            npm packages, build, Debian packages, code-server
 #   scripts/setup.sh --no-apt   skip Debian packages (report what is missing instead)
 set -euo pipefail
@@ -17,8 +18,9 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
 fi
 
 # Debian packages: the browser for the e2e tests and the demo, ripgrep and Kerberos headers for
-# code-server's native build, and PyTorch + websocket-client + pytest for the Python client's tests.
-debs=(chromium ripgrep libkrb5-dev python3-torch python3-websocket python3-pytest python3-numpy)
+# code-server's native build, PyTorch + websocket-client + pytest for the Python client's tests at the
+# oldest torch it supports (Debian's 1.13), and python3-venv for the venv with the real ML libraries.
+debs=(chromium ripgrep libkrb5-dev python3-torch python3-websocket python3-pytest python3-numpy python3-venv)
 missing=()
 for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -44,3 +46,4 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 fi
 npm run --silent build
 bash scripts/ensure-code-server.sh >/dev/null
+bash scripts/ensure-venv.sh >/dev/null
