@@ -29,9 +29,10 @@ commands:
            [--run-id ID] [--name NAME] [--threshold X] [--layers N]
            streams a synthetic run to an endpoint
   inspect  LOG [--json] [--threshold X]
-           summary of a recorded run, or of a trainer_state.json, TensorBoard event file or CSV
+           summary of a recorded run, or of another tool's log (see import); exit 1 when no step was read
   import   FILE -o OUT.jsonl [--force] [--run-id ID] [--name NAME]
-           converts a trainer_state.json, TensorBoard event file or CSV into a run log
+           converts a trainer_state.json, TensorBoard events (a file or a run folder), a Lightning
+           metrics.csv, a W&B history (CSV, JSON lines) or chart CSV export, or a CSV into a run log
   clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
            adds gradient clipping where the script trains (prints a diff; --write applies it)
            exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse
@@ -58,7 +59,7 @@ export async function main(
       case 'simulate':
         return await runSimulate(rest, out, err);
       case 'inspect':
-        return await inspect(rest, out);
+        return await inspect(rest, out, err);
       case 'import':
         return await importCommand(rest, out, err);
       case 'clip':
@@ -191,7 +192,7 @@ async function runSimulate(args: string[], out: Out, err: Out): Promise<number> 
   return errors.length > 0 ? 1 : 0;
 }
 
-async function inspect(args: string[], out: Out): Promise<number> {
+async function inspect(args: string[], out: Out, err: Out): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -200,9 +201,11 @@ async function inspect(args: string[], out: Out): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one log file');
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
   const s = await summarizeLog(positionals[0], { ...DEFAULT_ALERT_SETTINGS, threshold });
+  // Nothing read is a failure, as it is for `import`: scripts must not take an empty summary for a run.
+  const status = s.steps === 0 ? 1 : 0;
   if (values.json) {
     out(JSON.stringify(s, null, 2));
-    return 0;
+    return status;
   }
   out(
     `run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.duration_seconds !== null ? ` in ${formatDuration(s.duration_seconds)}` : ''}${s.framework ? `, ${s.framework}` : ''} [${LOG_FORMAT_NAMES[s.format]}]`,
@@ -212,7 +215,7 @@ async function inspect(args: string[], out: Out): Promise<number> {
   );
   out(
     s.first_nonfinite
-      ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
+      ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.map((l) => JSON.stringify(l)).join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
       : 'no non-finite norms',
   );
   out(
@@ -228,7 +231,8 @@ async function inspect(args: string[], out: Out): Promise<number> {
   if (problems) out(`read problems (the data around them was kept): ${problems}`);
   if (s.read.torn_tail) out('the last line was cut short (a crash while writing) and was skipped');
   for (const note of s.read.notes) out(`note: ${note}`);
-  return 0;
+  if (status !== 0) err(`gradient-monitor: nothing to inspect: no step with a gradient norm was read from ${positionals[0]}`);
+  return status;
 }
 
 if (require.main === module) {

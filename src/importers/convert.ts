@@ -2,13 +2,14 @@
  * Converts a log of any supported format into a Gradient Monitor run log (NDJSON), written
  * atomically: the CLI's `import` and the Runs view's Import command share it.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { writeFileAtomically } from '../logs/atomicWrite';
 import { logFilePath } from '../logs/paths';
 import { describeReadProblems } from '../logs/problems';
 import { stringifyKeepingNonFinite } from '../protocol/json';
 import { importedRunIdentity } from './identity';
-import { detectLogFormat, readLog, UnknownLogFormatError } from './readLog';
+import { identifyLog, readLog } from './readLog';
 import { LogReadOptions, LogReadResult } from './types';
 
 export class NothingToImportError extends Error {}
@@ -28,7 +29,20 @@ export interface Conversion {
   steps: number;
 }
 
+/** The output's folder must exist: writing there first makes a temporary file, whose error would name it instead. */
+export class OutputFolderError extends Error {}
+
+async function checkOutputFolder(out: string): Promise<void> {
+  const folder = path.dirname(path.resolve(out));
+  const info = await stat(folder).catch(() => undefined);
+  if (!info) throw new OutputFolderError(`cannot write ${out}: the folder ${folder} does not exist`);
+  if (!info.isDirectory()) throw new OutputFolderError(`cannot write ${out}: ${folder} is not a folder`);
+  if ((await stat(out).catch(() => undefined))?.isDirectory())
+    throw new OutputFolderError(`cannot write ${out}: it is a folder; give a file name such as ${path.join(out, 'run.jsonl')}`);
+}
+
 export async function convertToRunLog(source: string, out: string, opts: ConvertOptions = {}): Promise<Conversion> {
+  await checkOutputFolder(out);
   let conversion: Conversion | undefined;
   await writeFileAtomically(
     out,
@@ -73,8 +87,7 @@ export async function importIntoFolder(
   folder: string,
   opts: ConvertOptions = {},
 ): Promise<Conversion & { out: string }> {
-  const format = await detectLogFormat(source);
-  if (!format) throw new UnknownLogFormatError(source);
+  const format = await identifyLog(source);
   const out = logFilePath(folder, importedRunIdentity(source, format).run_id);
   await mkdir(folder, { recursive: true });
   return { ...(await convertToRunLog(source, out, opts)), out };

@@ -34,7 +34,7 @@ export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadO
         if (!cells || !isHeader(cells)) {
           problems.add({
             line,
-            message: `expected the header "${CSV_HEADER_START.join(',')}[,layer...]", got ${JSON.stringify(text.slice(0, 80))}`,
+            message: `expected the header "${CSV_HEADER_START.join(',')}[,layer...]", got ${JSON.stringify(text.slice(0, 80))} (a table of logged metrics needs a step column)`,
             fatal: true,
           });
           return false;

@@ -3,13 +3,25 @@ import { WorkerOptions } from '../logs/parallelReader';
 import { ReadProblem } from '../logs/problems';
 import { ClientMessage } from '../protocol/messages';
 
-export type LogFormat = 'gradient-monitor' | 'hf-trainer-state' | 'tensorboard' | 'csv';
+export type LogFormat =
+  | 'gradient-monitor'
+  | 'hf-trainer-state'
+  | 'tensorboard'
+  | 'csv'
+  | 'lightning-csv'
+  | 'wandb-history'
+  | 'wandb-chart-csv'
+  | 'metrics-csv';
 
 export const LOG_FORMAT_NAMES: Record<LogFormat, string> = {
   'gradient-monitor': 'Gradient Monitor log',
   'hf-trainer-state': 'Hugging Face trainer_state.json',
-  tensorboard: 'TensorBoard event file',
+  tensorboard: 'TensorBoard events',
   csv: 'CSV',
+  'lightning-csv': 'Lightning metrics.csv',
+  'wandb-history': 'W&B history export',
+  'wandb-chart-csv': 'W&B chart CSV export',
+  'metrics-csv': 'CSV of logged metrics',
 };
 
 export interface LogReadResult {
