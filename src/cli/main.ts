@@ -231,7 +231,8 @@ async function inspect(args: string[], out: Out, err: Out): Promise<number> {
   if (problems) out(`read problems (the data around them was kept): ${problems}`);
   if (s.read.torn_tail) out('the last line was cut short (a crash while writing) and was skipped');
   for (const note of s.read.notes) out(`note: ${note}`);
-  if (status !== 0) err(`gradient-monitor: nothing to inspect: no step with a gradient norm was read from ${positionals[0]}`);
+  if (status !== 0)
+    err(`gradient-monitor: nothing to inspect: no step with a gradient norm was read from ${positionals[0]}`);
   return status;
 }
 

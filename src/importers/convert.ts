@@ -38,7 +38,9 @@ async function checkOutputFolder(out: string): Promise<void> {
   if (!info) throw new OutputFolderError(`cannot write ${out}: the folder ${folder} does not exist`);
   if (!info.isDirectory()) throw new OutputFolderError(`cannot write ${out}: ${folder} is not a folder`);
   if ((await stat(out).catch(() => undefined))?.isDirectory())
-    throw new OutputFolderError(`cannot write ${out}: it is a folder; give a file name such as ${path.join(out, 'run.jsonl')}`);
+    throw new OutputFolderError(
+      `cannot write ${out}: it is a folder; give a file name such as ${path.join(out, 'run.jsonl')}`,
+    );
 }
 
 export async function convertToRunLog(source: string, out: string, opts: ConvertOptions = {}): Promise<Conversion> {

@@ -169,7 +169,12 @@ export function startMetricRun<K>(
 }
 
 /** Emits the last step, and run_end unless the file was cut off (its last line had no line break). */
-export function endMetricRun<K>(assembler: StepAssembler<K>, runId: string, sink: MessageSink, result: LogReadResult): void {
+export function endMetricRun<K>(
+  assembler: StepAssembler<K>,
+  runId: string,
+  sink: MessageSink,
+  result: LogReadResult,
+): void {
   assembler.flush();
   if (assembler.incomplete > 0)
     result.notes.push(`${assembler.incomplete} steps without a value for every layer (and no total) were left out`);

@@ -9,7 +9,14 @@ import { parseCsvLine, parseCsvNumber } from '../logs/csv';
 import { ProblemList } from '../logs/problems';
 import { importedRunIdentity } from './identity';
 import { classifyGradNormTag, STEP_KEYS, trainingLossRank } from './metricKeys';
-import { endMetricRun, LIGHTNING_GRAD_NORM_HINT, MetricPlan, planMetrics, startMetricRun, StepAssembler } from './metricTable';
+import {
+  endMetricRun,
+  LIGHTNING_GRAD_NORM_HINT,
+  MetricPlan,
+  planMetrics,
+  startMetricRun,
+  StepAssembler,
+} from './metricTable';
 import { LogFormat, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 export type MetricsCsvFormat = 'lightning-csv' | 'wandb-history' | 'wandb-chart-csv' | 'metrics-csv';
@@ -60,9 +67,14 @@ function planTable(header: string[], format: MetricsCsvFormat): Table | { error:
       continue;
     }
     const others = [...runs.keys()].filter((r) => r !== run);
-    const notes = others.length > 0 ? [`this chart export also holds ${others.map((r) => `"${r}"`).join(', ')}; run "${run}" was read`] : [];
+    const notes =
+      others.length > 0
+        ? [`this chart export also holds ${others.map((r) => `"${r}"`).join(', ')}; run "${run}" was read`]
+        : [];
     if (sampled.has(run))
-      notes.push('a W&B chart export holds the chart\'s sampled points (with each bucket\'s __MIN/__MAX), not every step');
+      notes.push(
+        "a W&B chart export holds the chart's sampled points (with each bucket's __MIN/__MAX), not every step",
+      );
     return { plan, runName: run, notes };
   }
   return { error: firstError ?? 'no "<run> - <key>" column' };
@@ -117,7 +129,12 @@ export async function readMetricsCsv(
         table = planned;
         result.notes.push(...table.notes);
         const framework = format === 'lightning-csv' ? 'pytorch' : undefined;
-        assembler = startMetricRun(table.plan, { ...id, name: table.runName ?? id.name, format, framework }, sink, result);
+        assembler = startMetricRun(
+          table.plan,
+          { ...id, name: table.runName ?? id.name, format, framework },
+          sink,
+          result,
+        );
         return true;
       }
       if (!parsed) {

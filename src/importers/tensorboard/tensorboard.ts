@@ -114,7 +114,12 @@ export async function readTensorBoard(
             role = roleOf(tag);
             roles.set(tag, role);
           }
-          if (otherTags.size < OTHER_TAGS_NAMED && !(role && 'layer' in role) && role?.role !== 'total' && scalarKind(v))
+          if (
+            otherTags.size < OTHER_TAGS_NAMED &&
+            !(role && 'layer' in role) &&
+            role?.role !== 'total' &&
+            scalarKind(v)
+          )
             otherTags.add(tag);
           if (role === null) continue;
           const x = scalarValue(v);
@@ -133,7 +138,9 @@ export async function readTensorBoard(
     );
     result.bytes += read.bytes;
     for (const p of fileProblems.items) problems.add({ ...p, message: where + p.message });
-    lastFileFatal = fileProblems.fatal ? `${where}event file ends in a damaged record at byte ${fileProblems.fatal.offset}` : undefined;
+    lastFileFatal = fileProblems.fatal
+      ? `${where}event file ends in a damaged record at byte ${fileProblems.fatal.offset}`
+      : undefined;
   }
 
   const byRole = (r: ColumnRole['role']): [string, TagColumn][] => [...columns].filter(([, c]) => c.role.role === r);
@@ -141,7 +148,10 @@ export async function readTensorBoard(
   const layers = byRole('layer');
   if (totals.length === 0 && layers.length === 0) {
     const seen = otherTags.size > 0 ? ` (scalar tags found: ${[...otherTags].map((t) => `"${t}"`).join(', ')})` : '';
-    const what = result.bytes === 0 ? 'the event file is empty' : `no scalar tag names a gradient norm: none contains both "grad" and "norm"${seen}`;
+    const what =
+      result.bytes === 0
+        ? 'the event file is empty'
+        : `no scalar tag names a gradient norm: none contains both "grad" and "norm"${seen}`;
     problems.add(result.bytes === 0 ? { message: what, fatal: true } : { message: what });
     return result;
   }
@@ -254,7 +264,9 @@ function lastValuePerStep(c: TagColumn): StepColumn {
   if (ordered && !repeated) return c; // the usual case: nothing to copy
   // Stable: of equal steps, later entries stay later, so the last logged value is the one kept.
   const n = c.length;
-  const order = ordered ? undefined : Array.from({ length: n }, (_, k) => k).sort((a, b) => c.steps[a] - c.steps[b] || a - b);
+  const order = ordered
+    ? undefined
+    : Array.from({ length: n }, (_, k) => k).sort((a, b) => c.steps[a] - c.steps[b] || a - b);
   const out = new TagColumn(c.role);
   for (let k = 0; k < n; k++) {
     const i = order ? order[k] : k;
