@@ -6,6 +6,7 @@ import { Hub } from '../ingest/hub';
 import { fmt } from '../alerts/rules';
 import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../logs/summary';
+import { identifyLog } from '../importers/readLog';
 import { LOG_FORMAT_NAMES } from '../importers/types';
 import { formatDuration } from '../runs/runReport';
 import { RunStore } from '../runs/runStore';
@@ -200,6 +201,7 @@ async function inspect(args: string[], out: Out, err: Out): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one log file');
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
+  await identifyLog(positionals[0]); // a missing, empty or unreadable source is refused with why
   const s = await summarizeLog(positionals[0], { ...DEFAULT_ALERT_SETTINGS, threshold });
   // Nothing read is a failure, as it is for `import`: scripts must not take an empty summary for a run.
   const status = s.steps === 0 ? 1 : 0;

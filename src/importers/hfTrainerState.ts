@@ -136,9 +136,9 @@ export async function readHfTrainerState(
 export const GRAD_NORM_SINCE = '4.38.0';
 
 const ENTRY_KINDS = {
-  training: 'training logs (a loss without a norm)',
-  evaluation: 'evaluation logs',
-  other: 'others (the final summary)',
+  training: 'training (a loss without a norm)',
+  evaluation: 'evaluation',
+  other: 'other (such as the final summary)',
 };
 
 type EntryKind = keyof typeof ENTRY_KINDS;

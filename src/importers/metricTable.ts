@@ -134,6 +134,9 @@ export class StepAssembler<K> {
   }
 }
 
+export const CUT_OFF_NOTE =
+  'the last line has no line break: the file was cut off while being written, so that line was left out and the run is not marked completed';
+
 export interface MetricRun {
   run_id: string;
   name: string;
@@ -179,9 +182,7 @@ export function endMetricRun<K>(
   if (assembler.incomplete > 0)
     result.notes.push(`${assembler.incomplete} steps without a value for every layer (and no total) were left out`);
   if (result.tornTail) {
-    result.notes.push(
-      'the last line has no line break: the file was cut off while being written, so that line was left out and the run is not marked completed',
-    );
+    result.notes.push(CUT_OFF_NOTE);
     return;
   }
   sink({ type: 'run_end', run_id: runId, status: 'completed' });
