@@ -99,12 +99,12 @@ export async function readMetricsCsv(
   let table: Table | undefined;
   let assembler: StepAssembler<number> | undefined;
   let header: string[] = [];
-  let cells: string[] = [];
+  const row = new CsvRow();
   let badColumn: number | undefined;
   const cell = (k: number): number | undefined => {
-    const text = cells[k];
-    if (text === undefined || text === '') return undefined;
-    const v = parseCsvNumber(text);
+    const text = row.cell(k);
+    if (text === undefined) return undefined;
+    const v = csvCellNumber(text);
     if (v === undefined) badColumn ??= k;
     return v;
   };
@@ -118,8 +118,8 @@ export async function readMetricsCsv(
         result.tornTail = true;
         return true;
       }
-      const parsed = parseCsvLine(text);
       if (!table) {
+        const parsed = parseCsvLine(text);
         const planned = parsed ? planTable(parsed, format) : { error: 'unbalanced quotes in the header' };
         if ('error' in planned) {
           problems.add({ line, message: planned.error, fatal: true });
@@ -137,18 +137,17 @@ export async function readMetricsCsv(
         );
         return true;
       }
-      if (!parsed) {
+      if (!row.set(text)) {
         problems.add({ line, message: 'unbalanced quotes' });
         return true;
       }
-      cells = parsed;
       badColumn = undefined;
       const error = assembler!.row(cell);
       if (error) problems.add({ line, message: error });
       else if (badColumn !== undefined)
         problems.add({
           line,
-          message: `${JSON.stringify(header[badColumn])} must be a number, got ${JSON.stringify(cells[badColumn].slice(0, 40))}; the cell was left out`,
+          message: `${JSON.stringify(header[badColumn])} must be a number, got ${JSON.stringify(row.cell(badColumn)!.slice(0, 40))}; the cell was left out`,
         });
       return true;
     },
@@ -162,4 +161,70 @@ export async function readMetricsCsv(
   }
   endMetricRun(assembler!, id.run_id, sink, result);
   return result;
+}
+
+/**
+ * One data line's cells, found by their commas without splitting the line: most cells of a metrics
+ * table are empty or unused, and splitting every line was the import's largest cost. A line with
+ * quotes (Lightning and pandas quote only names with commas) is parsed in full.
+ */
+class CsvRow {
+  private line = '';
+  private quoted: string[] | undefined;
+  private starts = new Int32Array(64);
+  private count = 0;
+
+  /** Takes a line; false when its quotes do not balance. */
+  set(text: string): boolean {
+    const line = text.endsWith('\r') ? text.slice(0, -1) : text;
+    this.quoted = line.includes('"') ? parseCsvLine(line) : undefined;
+    if (this.quoted) return true;
+    if (line.includes('"')) return false;
+    this.line = line;
+    let n = 0;
+    for (let at = 0; ;) {
+      if (n + 2 > this.starts.length) {
+        const bigger = new Int32Array(this.starts.length * 2);
+        bigger.set(this.starts);
+        this.starts = bigger;
+      }
+      this.starts[n++] = at;
+      const comma = line.indexOf(',', at);
+      if (comma < 0) break;
+      at = comma + 1;
+    }
+    this.starts[n] = line.length + 1;
+    this.count = n;
+    return true;
+  }
+
+  /** Cell k's text, undefined when it is empty or missing. */
+  cell(k: number): string | undefined {
+    if (this.quoted) return this.quoted[k] || undefined;
+    if (k >= this.count) return undefined;
+    const start = this.starts[k];
+    const end = this.starts[k + 1] - 1;
+    return end > start ? this.line.slice(start, end) : undefined;
+  }
+}
+
+/**
+ * A cell's number. Number() is the fast path for plain decimals; what it would misread (hex, binary
+ * and octal prefixes, blanks) or refuse (nan, inf) goes through the strict parser.
+ */
+function csvCellNumber(cell: string): number | undefined {
+  const v = +cell;
+  const first = cell.charCodeAt(0);
+  const plain = (first >= 48 && first <= 57) || first === 45 || first === 46; // digit, '-', '.'
+  if (
+    v === v &&
+    plain &&
+    !(
+      first === 48 &&
+      cell.length > 1 &&
+      ((cell.charCodeAt(1) | 32) === 120 || (cell.charCodeAt(1) | 32) === 98 || (cell.charCodeAt(1) | 32) === 111)
+    )
+  )
+    return v;
+  return parseCsvNumber(cell);
 }

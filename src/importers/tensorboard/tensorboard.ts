@@ -14,7 +14,7 @@ import { importedRunIdentity } from '../identity';
 import { bestKey, classifyGradNormTag, isLearningRateKey, TagRole, trainingLossRank } from '../metricKeys';
 import { UnreadableLogError } from '../sources';
 import { LogReadOptions, LogReadResult, MessageSink } from '../types';
-import { decodeEvent, stepNumber } from './eventSchema';
+import { readScalarEvent } from './eventSchema';
 import { EventFileEntry, findEventFiles } from './runFolder';
 import { readRecords } from './records';
 import { scalarKind, scalarValue } from './scalars';
@@ -99,38 +99,32 @@ export async function readTensorBoard(
       (data, offset) => {
         let event;
         try {
-          event = decodeEvent(data);
+          event = readScalarEvent(data);
         } catch (e) {
           fileProblems.add({ offset, message: `not a valid Event protobuf: ${(e as Error).message}` });
           return;
         }
         if (event.file_version && !fileVersion) fileVersion = event.file_version;
-        const values = event.summary?.value;
-        if (!values) return;
-        for (const v of values) {
-          const tag = entry.tagPrefix + v.tag;
+        for (const [name, v] of event.values) {
+          const tag = entry.tagPrefix + name;
           let role = roles.get(tag);
           if (role === undefined) {
             role = roleOf(tag);
             roles.set(tag, role);
           }
-          if (
-            otherTags.size < OTHER_TAGS_NAMED &&
-            !(role && 'layer' in role) &&
-            role?.role !== 'total' &&
-            scalarKind(v)
-          )
-            otherTags.add(tag);
+          const kind = typeof v === 'number' ? 'simple_value' : scalarKind(v);
+          const isNorm = role?.role === 'total' || role?.role === 'layer';
+          if (otherTags.size < OTHER_TAGS_NAMED && !isNorm && kind) otherTags.add(tag);
           if (role === null) continue;
-          const x = scalarValue(v);
+          const x = typeof v === 'number' ? v : scalarValue(v);
           if (x === undefined) continue;
-          kinds.add(scalarKind(v)!);
+          kinds.add(kind!);
           let column = columns.get(tag);
           if (!column) {
             column = new TagColumn(role);
             columns.set(tag, column);
           }
-          column.push(stepNumber(event.step), x, event.wall_time);
+          column.push(event.step, x, event.wall_time);
         }
       },
       fileProblems,
