@@ -62,6 +62,16 @@ const benches = [
     ],
   },
   {
+    name: 'importers',
+    cmd: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'bench/importers.ts',
+      ...(quick ? ['--quick'] : ['--out', 'bench/results/importers.json']),
+    ],
+  },
+  {
     name: 'python-overhead',
     cmd: '/usr/bin/python3',
     args: [

@@ -95,6 +95,14 @@ export async function identifyLog(file: string): Promise<LogFormat> {
   }
 }
 
+/** The bytes a log's reader goes through: the file's size, or the sum of a run folder's event files. */
+export async function logSourceBytes(file: string): Promise<number> {
+  const info = await stat(file);
+  if (!info.isDirectory()) return info.size;
+  const sizes = await Promise.all((await findEventFiles(file)).map(async (e) => (await stat(e.file)).size));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
 /** Reads a log of any supported format into protocol messages; throws UnreadableLogError for anything else. */
 export async function readLog(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
   const format = await identifyLog(file);
