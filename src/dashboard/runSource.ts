@@ -24,11 +24,15 @@ export function hubRunSource(hub: Hub): RunSource {
     subscribe(listener) {
       const onSteps = (run: Run): void => listener(run, 'steps');
       const onRun = (run: Run): void => listener(run, 'run');
+      // New settings move every run's threshold line: each run's header is sent again.
+      const onReconfigured = (): void => hub.store.all().forEach(onRun);
       hub.on('steps', onSteps);
       hub.on('run', onRun);
+      hub.on('reconfigured', onReconfigured);
       return () => {
         hub.off('steps', onSteps);
         hub.off('run', onRun);
+        hub.off('reconfigured', onReconfigured);
       };
     },
   };

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { Alert } from '../alerts/rules';
+import { Alert, AlertSettings } from '../alerts/rules';
 import { readRunLog } from '../logs/reader';
 import { LogLine, RunRecorder } from '../logs/writer';
 import { ClientMessage } from '../protocol/messages';
@@ -19,6 +19,8 @@ export interface HubEvents {
   /** New steps were recorded for a run (coalesce before drawing). */
   steps: [run: Run, count: number];
   alert: [alert: Alert, run: Run];
+  /** The alert settings changed: the runs' thresholds may have moved. */
+  reconfigured: [];
   /** Writing a run's log failed (error) or recovered (undefined). */
   recording: [runId: string, error: Error | undefined];
 }
@@ -77,6 +79,12 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     for (const [run, n] of stepCounts) this.emit('steps', run, n);
     return { rejected, runIds, recorded: this.recorder.flush(runIds) };
+  }
+
+  /** Applies new alert settings and run limit to every run and to the runs to come. */
+  reconfigure(alerts: AlertSettings, maxRuns: number): void {
+    this.store.reconfigure(alerts, maxRuns);
+    this.emit('reconfigured');
   }
 
   /** Why writing a run's log fails at the moment (its lines wait in memory), or undefined. */

@@ -53,6 +53,11 @@ export interface ServerOptions {
   flow?: FlowLimits;
 }
 
+/** Limits that can change while the endpoint runs: they apply from the next connection or frame on. */
+export type LiveLimits = Required<
+  Pick<ServerOptions, 'allowedOrigins' | 'maxConnections' | 'maxMessagesPerSecond' | 'validation'>
+>;
+
 /** Per-connection state: the two queues, flow control, the rate budget and the runs it feeds. */
 interface Connection {
   ws: WebSocket;
@@ -133,6 +138,13 @@ export class GradientServer {
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.hub.on('recording', this.onRecording);
     this.heartbeat = setInterval(() => this.ping(), this.opts.heartbeatMs).unref();
+  }
+
+  updateLimits(limits: LiveLimits): void {
+    this.opts.allowedOrigins = limits.allowedOrigins;
+    this.opts.maxConnections = limits.maxConnections;
+    this.opts.maxMessagesPerSecond = limits.maxMessagesPerSecond;
+    this.opts.validation = limits.validation;
   }
 
   async listen(): Promise<{ host: string; port: number; url: string }> {

@@ -1,6 +1,6 @@
 /** Extension entry point: wires the endpoint, the status bar, notifications and commands together. */
 import * as vscode from 'vscode';
-import { Endpoint, startEndpoint } from './endpoint';
+import { Endpoint } from './endpoint';
 import { AlertNotifier } from './alertNotifier';
 import { NormStatusBar } from './statusBar';
 import { dashboardSettings } from './settings';
@@ -11,29 +11,24 @@ import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
 import { registerCompareRuns } from './compareRuns';
+import { registerLiveSettings } from './liveSettings';
 
 let endpoint: Endpoint | undefined;
 
 export interface GradientMonitorApi {
-  url: string;
+  /** The stream URL; undefined until the workspace is trusted or when the endpoint could not start. */
+  url: string | undefined;
   logDir: string;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<GradientMonitorApi | undefined> {
+export async function activate(context: vscode.ExtensionContext): Promise<GradientMonitorApi> {
   const log = vscode.window.createOutputChannel('Gradient Monitor', { log: true });
   context.subscriptions.push(log);
-  try {
-    endpoint = await startEndpoint(context);
-  } catch (e) {
-    const msg = `Gradient Monitor could not start its endpoint: ${(e as Error).message}`;
-    log.error(msg);
-    void vscode.window.showErrorMessage(msg);
-    return undefined;
-  }
-  const ep = endpoint;
-  log.info(`listening on ${ep.url}; recording runs to ${ep.logDir}`);
+  const ep = new Endpoint(context);
+  endpoint = ep;
 
-  const statusBar = new NormStatusBar(() => ep.url);
+  const statusBar = new NormStatusBar(() => ep.describe());
+  context.subscriptions.push(ep.onDidChange(() => statusBar.render()));
   const notifier = new AlertNotifier(log);
   context.subscriptions.push(statusBar);
   ep.hub.on('steps', (run) => statusBar.onSteps(run));
@@ -57,6 +52,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerPythonFixes(context, ep.hub, log);
   registerRunLogEditor(context);
   registerCompareRuns(context, ep);
+
+  const listen = async (): Promise<void> => {
+    try {
+      const url = await ep.start();
+      log.info(`listening on ${url}; recording runs to ${ep.logDir}`);
+    } catch (e) {
+      const msg = `Gradient Monitor could not start its endpoint: ${(e as Error).message}`;
+      log.error(msg);
+      void vscode.window.showErrorMessage(msg);
+    }
+  };
+  registerLiveSettings(context, ep, listen);
+  // Streams write run logs into the workspace: an untrusted one gets no endpoint until it is trusted.
+  if (vscode.workspace.isTrusted) {
+    await listen();
+  } else {
+    log.info('the endpoint and run recording stay off until this workspace is trusted');
+    context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void listen()));
+  }
   return { url: ep.url, logDir: ep.logDir };
 }
 
