@@ -519,6 +519,7 @@ export class DashboardApp {
       drawnNorms: () => this.norm.drawnNorms(),
       drawnMarkers: () => this.norm.drawnMarkers(),
       drawnAlerts: () => this.norm.drawnAlerts(),
+      drawnThreshold: () => this.norm.drawnThreshold(),
       drawnLayers: () => this.layers.ranked.map((r) => this.data.header?.layers[r.layer]),
       heatmapCell: (step: number, row: number) => this.heatmap.cellAt(step, row),
       range: () => this.range(),

@@ -13,10 +13,11 @@ import { removeDiscovery, writeDiscovery } from '../server/discovery';
 import { GradientServer, LiveLimits } from '../server/server';
 import { alertSettings, EndpointSettings, endpointSettings } from './settings';
 
-/** The workspace's `.gradient-monitor/runs`, or the extension's global storage without a workspace. */
+/** The workspace's `.gradient-monitor/runs`, or the extension's global storage without a local workspace folder. */
 export function runsFolder(context: vscode.ExtensionContext): string {
   const folder = vscode.workspace.workspaceFolders?.[0];
-  return folder
+  // A virtual workspace (vscode-vfs://, ...) has no local folder to write logs to.
+  return folder?.uri.scheme === 'file'
     ? path.join(folder.uri.fsPath, '.gradient-monitor', 'runs')
     : path.join(context.globalStorageUri.fsPath, 'runs');
 }
@@ -55,10 +56,9 @@ export class Endpoint {
     return this.server ? `listening on ${this.server.url}` : 'off until this workspace is trusted';
   }
 
-  /** Export lines for a shell, or undefined while not listening. */
-  exportLines(): string | undefined {
-    const url = this.url;
-    return url ? `export GRADIENT_MONITOR_URL=${url}\nexport GRADIENT_MONITOR_TOKEN=${this.token}\n` : undefined;
+  /** Where and how clients connect, or undefined while not listening. */
+  connection(): { url: string; token: string } | undefined {
+    return this.server ? { url: this.server.url, token: this.token } : undefined;
   }
 
   /** Listens with the current settings (again, if it was already listening). */

@@ -12,6 +12,8 @@ import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
 import { registerCompareRuns } from './compareRuns';
 import { registerLiveSettings } from './liveSettings';
+import { registerScriptLens } from './scriptLens';
+import { registerWalkthrough } from './walkthrough';
 
 let endpoint: Endpoint | undefined;
 
@@ -48,8 +50,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerRecordingNotifier(context, ep.hub, log);
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context, ep.hub);
-  registerRunsView(context, ep);
-  registerPythonFixes(context, ep.hub, log);
+  const runsView = registerRunsView(context, ep);
+  const analyses = registerPythonFixes(context, ep.hub, log);
+  registerScriptLens(context, analyses, ep.hub, runsView);
+  registerWalkthrough(context, ep, analyses);
   registerRunLogEditor(context);
   registerCompareRuns(context, ep);
 

@@ -43,12 +43,14 @@ export function registerRunCommands(
       if (id) notifier.mute(id);
     }),
     vscode.commands.registerCommand('gradientMonitor.copyEndpoint', async () => {
-      const lines = ep.exportLines();
-      if (!lines) {
+      const c = ep.connection();
+      if (!c) {
         void vscode.window.showWarningMessage(`Gradient Monitor: the endpoint is ${ep.describe()}.`);
         return;
       }
-      await vscode.env.clipboard.writeText(lines);
+      await vscode.env.clipboard.writeText(
+        `export GRADIENT_MONITOR_URL=${c.url}\nexport GRADIENT_MONITOR_TOKEN=${c.token}\n`,
+      );
       void vscode.window.showInformationMessage(
         'Gradient Monitor: export lines for the endpoint URL and token copied to the clipboard.',
       );

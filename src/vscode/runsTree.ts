@@ -63,6 +63,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
     return this.scanning;
   }
 
+  /** The recorded logs of the last scan. */
+  get runFiles(): readonly RunFile[] {
+    return this.files;
+  }
+
   /** A run started or ended: its log moves between Live and the recorded groups. */
   onRunChanged(): void {
     this.scheduleRescan();
@@ -203,7 +208,7 @@ function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
 
-export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint): void {
+export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint): RunsTreeProvider {
   const provider = new RunsTreeProvider(ep);
   const view = vscode.window.createTreeView(RUNS_VIEW_ID, {
     treeDataProvider: provider,
@@ -220,4 +225,5 @@ export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint)
   );
   registerRunsCommands(context, ep, provider);
   void provider.refresh();
+  return provider;
 }
