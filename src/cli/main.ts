@@ -5,7 +5,7 @@ import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { Hub } from '../ingest/hub';
 import { fmt, formatDuration } from '../shared/format';
 import { describeReadProblems } from '../logs/problems';
-import { summarizeLog } from '../logs/summary';
+import { summarizeLog } from '../runs/summary';
 import { LOG_FORMAT_NAMES } from '../importers/types';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';

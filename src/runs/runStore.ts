@@ -137,6 +137,11 @@ export class Run {
     for (const series of this.seriesByRank.values()) this.windowBudget.remove(series);
   }
 
+  /** Applies a message read from a log that may hold other runs too (a followed log): theirs are left out. */
+  applyOwn(m: ClientMessage): void {
+    if (m.run_id === this.id) this.apply(m);
+  }
+
   /** Applies any message of this run; for a step, what `step` returns. */
   apply(m: ClientMessage): Alert[] | undefined {
     if (m.type === 'run_start') this.start(m);
