@@ -7,7 +7,7 @@ import { dashboardSettings } from './settings';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
 import { registerRecordingNotifier } from './recordingNotifier';
-import { registerRunsView } from './runsTree';
+import { registerRunsView } from './runsView';
 import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
 import { registerCompareRuns } from './compareRuns';
