@@ -13,6 +13,7 @@ import type { LogLine } from '../protocol/frame';
 import { ClientMessage } from '../protocol/messages';
 import { stringifyKeepingNonFinite } from '../protocol/json';
 import { LimitError, Run, RunStore } from '../runs/runStore';
+import type { Disposable } from '../shared/dispose';
 
 export interface HubEvents {
   /** A run appeared or its metadata or state changed. */
@@ -42,6 +43,13 @@ export class Hub extends EventEmitter<HubEvents> {
     super();
     this.store = store;
     this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
+  }
+
+  /** Calls `listener` on every `event` until the returned Disposable is disposed (an extension's subscriptions, say). */
+  subscribe<K extends keyof HubEvents>(event: K, listener: (...args: HubEvents[K]) => void): Disposable {
+    // Node's typings spell a listener as a conditional type, which a still-generic K cannot satisfy.
+    this.on(event, listener as never);
+    return { dispose: () => void this.off(event, listener as never) };
   }
 
   /**

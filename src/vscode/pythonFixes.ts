@@ -142,13 +142,15 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     );
   };
 
-  hub.on('alert', (alert, run) => {
-    const file = links.onAlert(alert, run);
-    if (file) void refreshLive(file);
-  });
-  hub.on('run', (run) => {
-    for (const file of links.onRun(run)) void refreshLive(file);
-  });
+  context.subscriptions.push(
+    hub.subscribe('alert', (alert, run) => {
+      const file = links.onAlert(alert, run);
+      if (file) void refreshLive(file);
+    }),
+    hub.subscribe('run', (run) => {
+      for (const file of links.onRun(run)) void refreshLive(file);
+    }),
+  );
 
   const pending = new Map<string, NodeJS.Timeout>();
   const later = (doc: vscode.TextDocument): void => {

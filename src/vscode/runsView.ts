@@ -14,10 +14,11 @@ export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint)
     canSelectMany: true,
     showCollapseAll: true,
   });
-  context.subscriptions.push(provider, view);
-  ep.hub.on('run', () => provider.onRunChanged());
-  ep.hub.on('steps', () => provider.onSteps());
   context.subscriptions.push(
+    provider,
+    view,
+    ep.hub.subscribe('run', () => provider.onRunChanged()),
+    ep.hub.subscribe('steps', () => provider.onSteps()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${SECTION}.runFolders`)) provider.onFoldersChanged();
     }),
