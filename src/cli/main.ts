@@ -1,4 +1,7 @@
-/** The `gradient-monitor` command line: serve, simulate and inspect, built from the same pure modules as the extension. */
+/**
+ * The `gradient-monitor` command line: serve, simulate and inspect, built from the same pure
+ * modules as the extension.
+ */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';

@@ -45,7 +45,10 @@ export class Hub extends EventEmitter<HubEvents> {
     this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
   }
 
-  /** Calls `listener` on every `event` until the returned Disposable is disposed (an extension's subscriptions, say). */
+  /**
+   * Calls `listener` on every `event` until the returned Disposable is disposed (an extension's
+   * subscriptions, say).
+   */
   subscribe<K extends keyof HubEvents>(event: K, listener: (...args: HubEvents[K]) => void): Disposable {
     // Node's typings spell a listener as a conditional type, which a still-generic K cannot satisfy.
     this.on(event, listener as never);

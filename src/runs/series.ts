@@ -299,7 +299,8 @@ export class Series {
   private reallocate(n: number): void {
     const L = this.layerCount;
     const head = this.head;
-    const tail = Math.min(this.size, this.allocated - head); // points from head to the arrays' end; the rest wrapped to 0
+    // Points from head to the arrays' end; the rest wrapped to 0.
+    const tail = Math.min(this.size, this.allocated - head);
     const wrapped = this.size - tail;
     const unwrap = <T extends Float64Array | Float32Array | Uint8Array>(
       a: T,

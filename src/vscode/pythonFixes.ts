@@ -279,7 +279,10 @@ class ClippingActions implements vscode.CodeActionProvider {
     return actions;
   }
 
-  /** Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick fix, so the lightbulb shows. */
+  /**
+   * Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick
+   * fix, so the lightbulb shows.
+   */
   private clippingActions(
     site: TrainingSite,
     s: Suggestion,

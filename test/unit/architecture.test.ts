@@ -1,29 +1,20 @@
 /**
  * The layers of src/ import one way, and no two files import each other even indirectly. The graph
  * is every relative import of src/ and webview/ (type-only ones too), as the TypeScript compiler
- * reads them. docs/architecture.md describes the layers; ESLint's no-restricted-imports keeps the
- * same rules while editing (eslint.config.mjs).
+ * reads them. The layers are listed in src/layers.json and described in docs/architecture.md;
+ * ESLint's no-restricted-imports keeps the same rules while editing (eslint.config.mjs).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import * as ts from 'typescript';
+import layersFile from '../../src/layers.json';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-/** Bottom to top: a folder of src/ may import its own layer's files and those of lower layers. Folders on one line do not import each other. */
-const LAYERS: readonly (readonly string[])[] = [
-  ['shared'],
-  ['protocol', 'python'],
-  ['alerts'],
-  ['logs'],
-  ['importers'],
-  ['runs'],
-  ['ingest'],
-  ['server', 'dashboard'],
-  ['vscode', 'cli'],
-];
+/** Bottom to top; folders on one line do not import each other (src/layers.json, which ESLint reads too). */
+const LAYERS: readonly (readonly string[])[] = layersFile.layers;
 const RANK = new Map(LAYERS.flatMap((folders, rank) => folders.map((f) => [f, rank] as const)));
 
 interface Module {
