@@ -3,7 +3,7 @@
  * script's latest run, live or recorded: "grad 0.82 · max 31.3 · clipped 12% · suggested max_norm
  * 2.5". Pure: src/vscode/scriptLens.ts places it and keeps it fresh.
  */
-import { fmt } from '../alerts/rules';
+import { fmt } from '../shared/format';
 import type { TrainingSite } from '../python/model';
 import { RunFile, runDate } from './runFiles';
 import type { Run } from './runStore';

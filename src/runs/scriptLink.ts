@@ -4,7 +4,8 @@
  * own run suggests its max_norm. Pure: the editor adapter turns this into VS Code diagnostics.
  */
 import * as path from 'node:path';
-import { Alert, AlertKind } from '../alerts/rules';
+import { Alert } from '../alerts/rules';
+import type { AlertKind } from '../shared/kinds';
 import type { Run } from './runStore';
 import { suggestMaxNorm } from './stats';
 

@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { Coalescer } from '../dashboard/coalescer';
 import { Hub } from '../ingest/hub';
-import { summarizeLog } from '../logs/summary';
+import { summarizeLog } from '../runs/summary';
 import { RunFile } from '../runs/runFiles';
 import { Run } from '../runs/runStore';
 import {
@@ -103,11 +103,10 @@ export function registerScriptLens(
   const ofScript = (run: Run): void => {
     if (scriptOf(run)) provider.requestRefresh();
   };
-  hub.on('steps', ofScript);
-  hub.on('run', ofScript);
   context.subscriptions.push(
     provider,
-    { dispose: () => (hub.off('steps', ofScript), hub.off('run', ofScript)) },
+    hub.subscribe('steps', ofScript),
+    hub.subscribe('run', ofScript),
     runsView.onDidChangeTreeData(() => provider.requestRefresh()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(ENABLED)) provider.requestRefresh();

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { summarizeLog } from '../../src/logs/summary';
+import { summarizeLog } from '../../src/runs/summary';
 import { PythonAnalysis } from '../../src/python/analyze';
 import { pythonParser } from '../../src/python/parser';
 import { describeRunFile, RunFile } from '../../src/runs/runFiles';
