@@ -152,6 +152,7 @@ test("a script's run shows its numbers above the clip call and the optimizer ste
 test("the clipping quick fix takes its max_norm from the script's run (the README screenshot)", async () => {
   await streamFromScript('finetune-run', path.join(vscode.workspace, 'finetune.py'), 'finetune');
   await vscode.runCommand('Notifications: Clear All Notifications'); // an uncluttered screenshot
+  await vscode.page.locator('.quick-input-widget').waitFor({ state: 'hidden' }); // before the palette opens again
   await openFile('finetune.py');
   await vscode.page.locator('.codelens-decoration a', { hasText: 'max 31.3' }).first().waitFor({ timeout: 30_000 });
   await vscode.runCommand('Go to Line/Column...');
