@@ -144,7 +144,10 @@ const ENTRY_KINDS = {
 type EntryKind = keyof typeof ENTRY_KINDS;
 type Entry = { ok: StepMessage } | { skipped: EntryKind; step?: number } | { error: string };
 
-/** One log_history entry: a step, an entry without grad_norm (training logs of old versions, eval logs, the summary), or an error. */
+/**
+ * One log_history entry: a step, an entry without grad_norm (training logs of old versions, eval
+ * logs, the summary), or an error.
+ */
 function entryToStep(text: string, runId: string): Entry {
   let entry: unknown;
   try {
