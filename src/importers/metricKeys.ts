@@ -43,7 +43,7 @@ export function trainingLossRank(key: string): number | undefined {
 /** `lr`, `lr-SGD` (Lightning's LearningRateMonitor), `train/learning_rate`, `batch_learning_rate`... */
 export function isLearningRateKey(key: string): boolean {
   if (HELD_OUT.test(key)) return false;
-  return /(^|[/_.\-])lr([/_.\-]|$)/i.test(key) || /learning[_\s-]?rate/i.test(key);
+  return /(^|[/_.-])lr([/_.-]|$)/i.test(key) || /learning[_\s-]?rate/i.test(key);
 }
 
 /** Columns that hold the optimizer step, best first: W&B logs its own `_step` beside the trainer's. */

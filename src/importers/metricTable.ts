@@ -94,7 +94,10 @@ export class StepAssembler<K> {
     this.layerValues = new Array<number | undefined>(plan.layers.length);
   }
 
-  /** One row; `get` gives a column's number, undefined when the cell is empty. Returns an error for a row without a valid step. */
+  /**
+   * One row; `get` gives a column's number, undefined when the cell is empty. Returns an error for a
+   * row without a valid step.
+   */
   row(get: (k: K) => number | undefined): string | undefined {
     const step = get(this.plan.step);
     if (step === undefined || !Number.isSafeInteger(step) || step < 0)

@@ -144,7 +144,10 @@ async function pickLogsToImport(): Promise<vscode.Uri[] | undefined> {
   });
 }
 
-/** Imports one log (a file or a folder of event files) into the runs folder, asking before replacing an earlier import; returns the new log, if any. */
+/**
+ * Imports one log (a file or a folder of event files) into the runs folder, asking before replacing
+ * an earlier import; returns the new log, if any.
+ */
 async function importOne(source: string, folder: string): Promise<string | undefined> {
   const name = path.basename(source);
   const attempt = (overwrite: boolean) =>
