@@ -9,20 +9,13 @@ import { ProblemList } from '../logs/problems';
 import { StepMessage } from '../protocol/messages';
 import { importedRunIdentity } from './identity';
 import { CUT_OFF_NOTE } from './metricTable';
-import { LogReadOptions, LogReadResult, MessageSink } from './types';
+import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 export const CSV_HEADER_START = ['step', 'total_norm'];
 
 export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format: 'csv',
-    bytes: 0,
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
+  const result: LogReadResult = emptyReadResult('csv', problems.items);
   const id = importedRunIdentity(file, 'csv');
   let header: string[] | undefined;
 

@@ -13,7 +13,7 @@ import { TimeSlicer } from '../logs/timeSlice';
 import { parseJsonAllowingNonFinite, toNumber } from '../protocol/json';
 import { RunEndMessage, StepMessage } from '../protocol/messages';
 import { importedRunIdentity } from './identity';
-import { LogReadOptions, LogReadResult, MessageSink } from './types';
+import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 /** Top-level fields copied into run_start.meta when present. */
 const META_FIELDS = [
@@ -34,14 +34,8 @@ export async function readHfTrainerState(
   const text = await readFile(file, { encoding: 'utf8', signal: opts.signal });
   opts.onProgress?.(Buffer.byteLength(text));
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format: 'hf-trainer-state',
-    bytes: Buffer.byteLength(text),
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
+  const result: LogReadResult = emptyReadResult('hf-trainer-state', problems.items);
+  result.bytes = Buffer.byteLength(text);
   const lines = new LineCounter(text);
 
   const scan = scanLogHistory(text);

@@ -17,7 +17,7 @@ import {
   startMetricRun,
   StepAssembler,
 } from './metricTable';
-import { LogFormat, LogReadOptions, LogReadResult, MessageSink } from './types';
+import { emptyReadResult, LogFormat, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 export type MetricsCsvFormat = 'lightning-csv' | 'wandb-history' | 'wandb-chart-csv' | 'metrics-csv';
 
@@ -87,14 +87,7 @@ export async function readMetricsCsv(
   opts: LogReadOptions = {},
 ): Promise<LogReadResult> {
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format,
-    bytes: 0,
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
+  const result: LogReadResult = emptyReadResult(format, problems.items);
   const id = importedRunIdentity(file, format as LogFormat);
   let table: Table | undefined;
   let assembler: StepAssembler<number> | undefined;

@@ -50,3 +50,8 @@ export interface LogReadOptions {
 }
 
 export type MessageSink = (m: ClientMessage) => void;
+
+/** A result with nothing read yet, collecting into `problems`. */
+export function emptyReadResult(format: LogFormat, problems: ReadProblem[]): LogReadResult {
+  return { format, bytes: 0, messages: 0, problems, tornTail: false, notes: [] };
+}

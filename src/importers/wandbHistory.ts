@@ -10,7 +10,7 @@ import { ProblemList } from '../logs/problems';
 import { parseJsonAllowingNonFinite, toNumber } from '../protocol/json';
 import { importedRunIdentity } from './identity';
 import { endMetricRun, planMetrics, startMetricRun } from './metricTable';
-import { LogReadOptions, LogReadResult, MessageSink } from './types';
+import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 type Row = Record<string, unknown>;
 
@@ -29,14 +29,7 @@ export async function readWandbHistoryJsonl(
   opts: LogReadOptions = {},
 ): Promise<LogReadResult> {
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format: 'wandb-history',
-    bytes: 0,
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
+  const result: LogReadResult = emptyReadResult('wandb-history', problems.items);
   const keys = new Set<string>();
   await readLines(
     file,

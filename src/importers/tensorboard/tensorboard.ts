@@ -13,7 +13,7 @@ import { Framework, StepMessage } from '../../protocol/messages';
 import { importedRunIdentity } from '../identity';
 import { bestKey, classifyGradNormTag, isLearningRateKey, TagRole, trainingLossRank } from '../metricKeys';
 import { UnreadableLogError } from '../sources';
-import { LogReadOptions, LogReadResult, MessageSink } from '../types';
+import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from '../types';
 import { readScalarEvent } from './eventSchema';
 import { EventFileEntry, findEventFiles } from './runFolder';
 import { readRecords } from './records';
@@ -75,14 +75,7 @@ export async function readTensorBoard(
       'this folder holds no TensorBoard event file (events.out.tfevents.*), nor do the three folders below it',
     );
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format: 'tensorboard',
-    bytes: 0,
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
+  const result: LogReadResult = emptyReadResult('tensorboard', problems.items);
   const roles = new Map<string, ColumnRole | null>();
   const columns = new Map<string, TagColumn>();
   const otherTags = new Set<string>();
