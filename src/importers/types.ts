@@ -24,6 +24,18 @@ export const LOG_FORMAT_NAMES: Record<LogFormat, string> = {
   'metrics-csv': 'CSV of logged metrics',
 };
 
+/** What the Runs view writes beside a file of another tool. */
+export const LOG_FORMAT_SHORT_NAMES: Record<LogFormat, string> = {
+  'gradient-monitor': 'Gradient Monitor',
+  'hf-trainer-state': 'Hugging Face',
+  tensorboard: 'TensorBoard',
+  csv: 'CSV',
+  'lightning-csv': 'Lightning',
+  'wandb-history': 'W&B',
+  'wandb-chart-csv': 'W&B chart',
+  'metrics-csv': 'CSV',
+};
+
 export interface LogReadResult {
   format: LogFormat;
   bytes: number;
