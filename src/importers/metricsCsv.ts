@@ -8,7 +8,7 @@ import { readLines } from '../logs/lines';
 import { parseCsvLine, parseCsvNumber } from '../logs/csv';
 import { ProblemList } from '../logs/problems';
 import { importedRunIdentity } from './identity';
-import { classifyGradNormTag, STEP_KEYS, trainingLossRank } from './metricKeys';
+import { classifyGradNormTag, STEP_KEYS } from './metricKeys';
 import {
   endMetricRun,
   LIGHTNING_GRAD_NORM_HINT,
@@ -32,7 +32,8 @@ export function metricsCsvFormat(header: readonly string[]): MetricsCsvFormat | 
   if (!names.some((n) => STEP_KEYS.includes(n))) return undefined;
   if (names.includes('_step')) return 'wandb-history';
   if (names.includes('step') && names.includes('epoch')) return 'lightning-csv';
-  if (names.some((n) => classifyGradNormTag(n) || trainingLossRank(n) !== undefined)) return 'metrics-csv';
+  // Any other table is someone's data unless it names a gradient norm.
+  if (names.some((n) => classifyGradNormTag(n))) return 'metrics-csv';
   return undefined;
 }
 

@@ -143,4 +143,5 @@ test('detection: each export by its content, whatever its name', () => {
   assert.equal(of('epoch,grad_2.0_norm_total,step,train_loss_step\n'), 'lightning-csv');
   assert.equal(of('step,grad_norm,loss\n'), 'metrics-csv');
   assert.equal(of('x,y\n1,2\n'), undefined);
+  assert.equal(of('step,loss,accuracy\n'), undefined, "a table without norms is someone's data");
 });
