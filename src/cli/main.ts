@@ -7,6 +7,8 @@ import { fmt } from '../alerts/rules';
 import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../logs/summary';
 import { LOG_FORMAT_NAMES } from '../importers/types';
+import { stringifyKeepingNonFinite } from '../protocol/json';
+import { originLabel } from '../shared/nonfiniteOrigin';
 import { formatDuration } from '../runs/runReport';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';
@@ -201,7 +203,7 @@ async function inspect(args: string[], out: Out): Promise<number> {
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
   const s = await summarizeLog(positionals[0], { ...DEFAULT_ALERT_SETTINGS, threshold });
   if (values.json) {
-    out(JSON.stringify(s, null, 2));
+    out(stringifyKeepingNonFinite(s, 2)); // a traced origin's values may be NaN
     return 0;
   }
   out(
@@ -215,6 +217,11 @@ async function inspect(args: string[], out: Out): Promise<number> {
       ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
       : 'no non-finite norms',
   );
+  const origin = s.first_nonfinite?.origin;
+  if (origin)
+    out(
+      `  ${originLabel(origin)}${origin.snapshot ? `; replay: python -m gradient_monitor replay ${origin.snapshot}` : ''}`,
+    );
   out(
     s.spikes.length
       ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}`

@@ -143,8 +143,7 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
   };
 
   hub.on('alert', (alert, run) => {
-    const file = links.onAlert(alert, run);
-    if (file) void refreshLive(file);
+    for (const file of [links.onAlert(alert, run), links.onOrigin(alert, run)]) if (file) void refreshLive(file);
   });
   hub.on('run', (run) => {
     for (const file of links.onRun(run)) void refreshLive(file);
