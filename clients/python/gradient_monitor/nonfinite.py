@@ -35,12 +35,12 @@ class NonfiniteWatch:
         scaler: Any,
         sends: bool,
     ) -> None:
+        if skip and optimizer is None:
+            raise ValueError("skip_nonfinite=True needs the optimizer: monitor.watch(model, optimizer=opt, skip_nonfinite=True)")
         is_module = isinstance(model, torch.nn.Module)
         # Tracing and snapshots serve the report, which only sending ranks build.
         self.trace = NonfiniteTrace(model, backward=trace != "forward") if trace and is_module and sends else None
         self.snapshot = Snapshotter(model) if snapshot and is_module and sends else None
-        if skip and optimizer is None:
-            raise ValueError("skip_nonfinite=True needs the optimizer: monitor.watch(model, optimizer=opt, skip_nonfinite=True)")
         self.guard = StepGuard(optimizer, params, max_skips=max_skips, scaler=scaler, on_skip=self._on_skip) if skip else None
         self._model = model if is_module else None
         self._run_id = run_id
@@ -74,9 +74,8 @@ class NonfiniteWatch:
             if guarded:
                 msg["skipped"] = True
                 msg["skip_reason"] = "nonfinite"
-            if self.snapshot is not None and self.snapshot.saved is None:
-                # With the guard the weights are saved too, on the training thread when it skips.
-                path = self.snapshot.save(self._run_id(), step, forwards) if not guarded else snapshot_path(self._run_id(), step, self.snapshot.directory)
+            if self.snapshot is not None:
+                path = self._snapshot_for(step, forwards, guarded)
                 if path:
                     origin["snapshot"] = path
             if origin:
@@ -85,6 +84,15 @@ class NonfiniteWatch:
                 logger.warning("gradient_monitor: %s at step %d", describe(origin), step)
 
         return device_part, finish
+
+    def _snapshot_for(self, step: int, forwards: List[Forward], guarded: bool) -> Optional[str]:
+        """The snapshot of this step if it is (or, with the guard, will be) the one saved."""
+        assert self.snapshot is not None
+        if not guarded:
+            return self.snapshot.save(self._run_id(), step, forwards)
+        # With the guard the weights are saved too, on the training thread as it skips this step.
+        planned = snapshot_path(self._run_id(), step, self.snapshot.directory)
+        return planned if self.snapshot.saved in (None, planned) else None
 
     def _on_skip(self) -> None:
         if self.snapshot is None or self.snapshot.saved is not None:

@@ -42,7 +42,12 @@ class StepGuard:
         self._pending: Optional[Tensor] = None
         self._own = "step" in vars(optimizer)  # an instance-level step (an LR scheduler's wrapper) to restore
         self._original = optimizer.step
-        optimizer.step = functools.wraps(self._original)(self._step)  # type: ignore[method-assign]
+
+        @functools.wraps(self._original)
+        def step(*args: Any, **kwargs: Any) -> Any:
+            return self._step(*args, **kwargs)
+
+        optimizer.step = step  # type: ignore[method-assign]
 
     @property
     def active(self) -> bool:
