@@ -1,14 +1,15 @@
 """Where a NaN/Inf was born: the module whose inputs were finite and whose output was not.
 
-Forward hooks on every module record, per call, the min and max of the call's floating inputs and
-outputs into a preallocated device buffer (one ``aminmax`` per tensor, one row write): no flag is
-computed and nothing is read back while the model runs. Tensor hooks on the outputs and inputs of
-each call record the gradients' min and max in backward the same way. Once per reported step
-``summary()`` reduces the buffers on the device to a few numbers (the first call whose inputs were
-finite and output not; the first input-gradient that went non-finite while the call's output
-gradient was finite; a non-finite batch; a non-finite gradient reaching the model's output), which
-travel in the step's single device-to-host copy with the norms. Only the sender thread, holding
-those numbers, maps call numbers to module names, classes and source lines.
+A forward hook on every module takes, for each distinct floating tensor a call reads or returns
+(outputs are the next calls' inputs: each is measured once), its min and max with one ``aminmax``
+on the device, and remembers which tensors each call read and returned. A tensor hook on each such
+tensor takes its gradient's min and max in backward, in the order gradients arrive. Nothing is
+read back while the model runs. Once per reported step ``summary()`` stacks these and reduces
+them on the device to a dozen numbers (the first call whose inputs were finite and output not;
+the first call whose output gradient was finite and input gradient not; a non-finite batch; a
+non-finite gradient reaching the model's output), which travel in the step's single
+device-to-host copy with the norms. Only the sender thread, holding those numbers, maps call
+numbers to module names, classes and source lines.
 
 Min and max carry the verdict for free: NaN propagates through both, ±Inf shows in one of them,
 and they are the "input range" the origin reports.
@@ -16,10 +17,10 @@ and they are the "input range" the origin reports.
 from __future__ import annotations
 
 import inspect
-import itertools
 import logging
 import math
 import os
+import weakref
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -27,13 +28,13 @@ import torch
 Tensor = torch.Tensor
 logger = logging.getLogger("gradient_monitor")
 
-# Calls (and gradient events) one report can hold; a step beyond it is traced up to there.
-_MAX_ROWS = 1 << 16
-_FIRST_ROWS = 256
-# Layout of summary(): [first forward call, its input min/max, output min/max,
-#  first non-finite batch (root call index), first backward event, its gradient min/max, its call,
-#  that call's forward input min/max, whether a non-finite gradient reached the model's output].
-SUMMARY_SIZE = 13
+# Tensors one report measures; beyond it a step is traced up to there (bounded memory when the
+# monitor never reports, e.g. forwards without step()).
+_MAX_TENSORS = 1 << 16
+# Layout of summary(): [first forward call, its input min/max, its output min/max, first non-finite
+#  batch (root call index), first backward call, its input min/max, its input-gradient min/max,
+#  whether a non-finite gradient reached the model's output].
+SUMMARY_SIZE = 12
 
 
 def _floats(value: Any, out: List[Tensor], depth: int = 0) -> List[Tensor]:
@@ -61,19 +62,11 @@ def _cpu_half_aminmax() -> bool:
 _CPU_HALF_AMINMAX = _cpu_half_aminmax()
 
 
-def _minmax(t: Tensor) -> Tensor:
+def _minmax(t: Tensor) -> Any:
     t = t.detach()
     if not _CPU_HALF_AMINMAX and t.device.type == "cpu" and t.dtype in (torch.float16, torch.bfloat16):
         t = t.float()
-    return torch.stack(t.aminmax()).float()
-
-
-def _range(tensors: Sequence[Tensor]) -> Tensor:
-    """[min, max] over the tensors, in float32 (NaN if any value is NaN)."""
-    if len(tensors) == 1:
-        return _minmax(tensors[0])
-    ranges = torch.stack([_minmax(t) for t in tensors])
-    return torch.stack([ranges[:, 0].amin(), ranges[:, 1].amax()])
+    return t.aminmax()
 
 
 class NonfiniteTrace:
@@ -84,14 +77,19 @@ class NonfiniteTrace:
         self.backward = backward
         self.modules: List[Tuple[str, torch.nn.Module]] = list(model.named_modules())
         self.enabled = True
-        self._calls: List[int] = []  # module index of each forward call since the last summary
-        self._root_calls: List[int] = []  # call numbers of the model's own forwards
-        self._events = itertools.count()  # backward gradient events (hooks may run on autograd threads)
-        self._fw: Optional[Tensor] = None  # rows x 6: input min/max, output min/max, output-grad min/max
-        self._bw: Optional[Tensor] = None  # rows x 3: input-grad min/max, call number
-        self._roots: Optional[Tensor] = None  # rows x 4: batch min/max, output-grad min/max
+        self._reset()
         self._handles = [m.register_forward_hook(self._hook(i)) for i, (_, m) in enumerate(self.modules)]
         self._sources: Dict[type, Tuple[Optional[str], Optional[int]]] = {}
+
+    def _reset(self) -> None:
+        self._calls: List[int] = []  # module index of each forward call since the last summary
+        self._root_calls: List[int] = []  # call numbers of the model's own forwards
+        self._rows: Dict[int, Tuple[int, Any]] = {}  # id(tensor) -> (row, weak reference)
+        self._mins: List[Tensor] = []  # per row, on the device
+        self._maxs: List[Tensor] = []
+        self._reads: List[Tuple[int, int]] = []  # (call, row) for each input
+        self._writes: List[Tuple[int, int]] = []  # (call, row) for each output
+        self._grads: List[Tuple[int, Tensor, Tensor]] = []  # (row, grad min, grad max), in arrival order
 
     def remove(self) -> None:
         for h in self._handles:
@@ -112,70 +110,42 @@ class NonfiniteTrace:
 
     def _record(self, index: int, inputs: Any, output: Any) -> None:
         outs = _floats(output, [])
-        if not outs:
+        if not outs or len(self._mins) >= _MAX_TENSORS:
             return
         k = len(self._calls)
-        if k >= _MAX_ROWS:
-            return
-        ins = _floats(inputs, [])
-        fw = self._rows("_fw", k, 6, outs[0].device)
-        out_range = _range(outs)
-        fw[k, :4] = torch.cat([_range(ins), out_range]) if ins else torch.cat([out_range.new_zeros(2), out_range])
         self._calls.append(index)
-        root = index == 0
-        if root:
-            r = len(self._root_calls)
-            roots = self._rows("_roots", r, 4, fw.device)
-            roots[r, :2] = fw[k, :2]
+        if index == 0:
             self._root_calls.append(k)
-        if not self.backward:
-            return
+        for t in _floats(inputs, []):
+            self._reads.append((k, self._row(t)))
         for t in outs:
-            if t.requires_grad:
-                t.register_hook(self._output_grad_hook(k, r if root else -1))
-        for t in ins:
-            # Leaves (parameters, a batch that requires grad) live on: hooks on them would pile up.
-            if t.requires_grad and t.grad_fn is not None:
-                t.register_hook(self._input_grad_hook(k))
+            self._writes.append((k, self._row(t)))
 
-    def _output_grad_hook(self, k: int, root_index: int) -> Any:
+    def _row(self, t: Tensor) -> int:
+        """The row of a tensor, measured (and its gradient hooked) the first time it is seen."""
+        seen = self._rows.get(id(t))
+        if seen is not None and seen[1]() is t:
+            return seen[0]
+        r = len(self._mins)
+        low, high = _minmax(t)
+        self._mins.append(low)
+        self._maxs.append(high)
+        # A weak reference: the trace must not keep activations alive (activation checkpointing).
+        self._rows[id(t)] = (r, weakref.ref(t))
+        # Leaves (parameters, a batch that requires grad) live on: hooks on them would pile up.
+        if self.backward and t.requires_grad and t.grad_fn is not None:
+            t.register_hook(self._grad_hook(r))
+        return r
+
+    def _grad_hook(self, r: int) -> Any:
         def hook(grad: Tensor) -> None:
             try:
-                if self._fw is not None and k < self._fw.shape[0]:
-                    g = _range([grad])
-                    self._fw[k, 4:6] = g
-                    if root_index >= 0 and self._roots is not None:
-                        self._roots[root_index, 2:4] = g
+                low, high = _minmax(grad)
+                self._grads.append((r, low, high))  # one append: atomic across autograd threads
             except Exception as e:
                 self._disable(e)
 
         return hook
-
-    def _input_grad_hook(self, k: int) -> Any:
-        def hook(grad: Tensor) -> None:
-            try:
-                e = next(self._events)
-                if e >= _MAX_ROWS or self._fw is None:
-                    return
-                bw = self._rows("_bw", e, 3, self._fw.device)
-                bw[e, :2] = _range([grad])
-                bw[e, 2] = k
-            except Exception as err:
-                self._disable(err)
-
-        return hook
-
-    def _rows(self, attr: str, needed: int, width: int, device: torch.device) -> Tensor:
-        """The buffer ``attr`` with at least ``needed + 1`` rows (grown by doubling, on the device)."""
-        buf: Optional[Tensor] = getattr(self, attr)
-        if buf is None or buf.device != device:
-            buf = torch.zeros(max(_FIRST_ROWS, needed + 1), width, device=device)
-        elif needed >= buf.shape[0]:
-            grown = torch.zeros(min(_MAX_ROWS, 2 * buf.shape[0]), width, device=device)
-            grown[: buf.shape[0]] = buf
-            buf = grown
-        setattr(self, attr, buf)
-        return buf
 
     def _disable(self, error: Exception) -> None:
         if self.enabled:
@@ -186,42 +156,78 @@ class NonfiniteTrace:
     def summary(self, like: Tensor) -> Tuple[Tensor, "TraceCalls"]:
         """The step's verdict as SUMMARY_SIZE numbers on ``like``'s device and dtype, computed there
         without a host read, and the host-side call list to decode them; starts the next step."""
-        m = min(next(self._events), _MAX_ROWS)
-        calls = TraceCalls(self._calls, self._root_calls, m, self.modules)
-        n, r = len(self._calls), len(self._root_calls)
-        self._calls, self._root_calls, self._events = [], [], itertools.count()
-        fw = self._fw
-        if n == 0 or fw is None:
-            return torch.full((SUMMARY_SIZE,), -1.0, device=like.device, dtype=like.dtype), calls
-        fw_n = fw[:n]
-        finite = torch.isfinite(fw_n)
-        in_ok, out_ok, grad_out_ok = finite[:, 0:2].all(1), finite[:, 2:4].all(1), finite[:, 4:6].all(1)
-        order = torch.arange(n, device=fw.device)
-        first_fw = order.masked_fill(~(in_ok & ~out_ok), n).min().reshape(1)
-        fw_row = fw_n.index_select(0, first_fw.clamp(max=n - 1))[0, :4]
-        parts = [first_fw.float(), fw_row]
-        if r and self._roots is not None:
-            roots = self._roots[:r]
-            root_ok = torch.isfinite(roots)
-            first_batch = torch.arange(r, device=fw.device).masked_fill(root_ok[:, 0:2].all(1), r).min().reshape(1)
-            loss_bad = (~root_ok[:, 2:4].all(1)).any().reshape(1)
+        calls, roots, mins, maxs, reads, writes, grads = (
+            self._calls, self._root_calls, self._mins, self._maxs, self._reads, self._writes, list(self._grads))
+        self._reset()
+        decoded = TraceCalls(calls, roots, self.modules)
+        n = len(calls)
+        if n == 0 or not reads and not writes:
+            return torch.full((SUMMARY_SIZE,), -1.0, device=like.device, dtype=like.dtype), decoded
+        device = mins[0].device
+        on = lambda xs: torch.stack([x.to(device) if x.device != device else x for x in xs]).float()  # noqa: E731
+        index = lambda xs: torch.tensor(xs, dtype=torch.long).to(device, non_blocking=True)  # noqa: E731
+        low, high = on(mins), on(maxs)
+        rows = low.shape[0]
+        row_bad = ~(torch.isfinite(low) & torch.isfinite(high))
+        order = torch.arange(n, device=device)
+        in_call, in_row = (index([c for c, _ in reads]), index([r for _, r in reads])) if reads else (None, None)
+        out_call, out_row = index([c for c, _ in writes]), index([r for _, r in writes])
+
+        def any_per_call(call: Optional[Tensor], row: Optional[Tensor], flag: Tensor) -> Tensor:
+            if call is None or row is None:
+                return torch.zeros(n, dtype=torch.bool, device=device)
+            return torch.zeros(n, device=device).index_add_(0, call, flag.index_select(0, row).float()) > 0
+
+        def reduce_per_call(call: Optional[Tensor], row: Optional[Tensor], values: Tensor, how: str) -> Tensor:
+            out = torch.zeros(n, device=device)
+            if call is None or row is None:
+                return out
+            return out.scatter_reduce_(0, call, values.index_select(0, row), how, include_self=False)
+
+        in_bad = any_per_call(in_call, in_row, row_bad)
+        out_bad = any_per_call(out_call, out_row, row_bad)
+        in_min, in_max = reduce_per_call(in_call, in_row, low, "amin"), reduce_per_call(in_call, in_row, high, "amax")
+        out_min, out_max = reduce_per_call(out_call, out_row, low, "amin"), reduce_per_call(out_call, out_row, high, "amax")
+        first_fw = order.masked_fill(~(out_bad & ~in_bad), n).min().reshape(1)
+        at_fw = first_fw.clamp(max=n - 1)
+        parts = [first_fw.float()] + [v.index_select(0, at_fw) for v in (in_min, in_max, out_min, out_max)]
+        r = len(roots)
+        root_index = index(roots) if roots else None
+        if root_index is not None:
+            root_in_bad = in_bad.index_select(0, root_index)
+            parts.append(torch.arange(r, device=device).masked_fill(~root_in_bad, r).min().reshape(1).float())
         else:
-            first_batch = torch.full((1,), r, device=fw.device)
-            loss_bad = torch.zeros(1, device=fw.device, dtype=torch.bool)
-        parts.append(first_batch.float())
-        if m and self._bw is not None:
-            bw = self._bw[:m]
-            call_of = bw[:, 2].long().clamp(0, n - 1)
-            flagged = ~torch.isfinite(bw[:, :2]).all(1) & grad_out_ok.index_select(0, call_of)
-            first_bw = torch.arange(m, device=fw.device).masked_fill(~flagged, m).min().reshape(1)
-            bw_row = bw.index_select(0, first_bw.clamp(max=m - 1))[0]
-            bw_inputs = fw_n.index_select(0, bw_row[2:3].long().clamp(0, n - 1))[0, :2]
-            parts += [first_bw.float(), bw_row, bw_inputs]
+            parts.append(torch.zeros(1, device=device))
+        if grads:
+            m = len(grads)
+            g_row = index([g[0] for g in grads])
+            g_low, g_high = on([g[1] for g in grads]), on([g[2] for g in grads])
+            g_bad = ~(torch.isfinite(g_low) & torch.isfinite(g_high))
+            events = torch.arange(m, device=device)
+            row_gbad = torch.zeros(rows, device=device).index_add_(0, g_row, g_bad.float()) > 0
+            # The first bad gradient of each row, in arrival order (m: none).
+            row_event = torch.full((rows,), m, device=device, dtype=torch.long).scatter_reduce_(
+                0, g_row, events.masked_fill(~g_bad, m), "amin")
+            gin_bad = any_per_call(in_call, in_row, row_gbad)
+            gout_bad = any_per_call(out_call, out_row, row_gbad)
+            flagged = gin_bad & ~gout_bad
+            arrival = torch.full((n,), m, device=device, dtype=torch.long)
+            if in_call is not None and in_row is not None:
+                arrival = arrival.scatter_reduce_(0, in_call, row_event.index_select(0, in_row), "amin")
+            arrival = arrival.masked_fill(~flagged, m)
+            first_event = arrival.min()
+            # Parent and child read the same tensor: the child, which finished first, made the NaN.
+            first_bw = order.masked_fill(~(flagged & (arrival == first_event)), n).min().reshape(1)
+            at_bw = first_bw.clamp(max=n - 1)
+            at_event = first_event.clamp(max=m - 1).reshape(1)
+            parts += [first_bw.float(), in_min.index_select(0, at_bw), in_max.index_select(0, at_bw),
+                      g_low.index_select(0, at_event), g_high.index_select(0, at_event)]
+            loss_bad = gout_bad.index_select(0, root_index).any().reshape(1) if root_index is not None else torch.zeros(1, device=device, dtype=torch.bool)
         else:
-            parts.append(torch.zeros(6, device=fw.device))  # event 0 of 0: none
+            parts += [torch.full((1,), float(n), device=device), torch.zeros(4, device=device)]
+            loss_bad = torch.zeros(1, device=device, dtype=torch.bool)
         parts.append(loss_bad.float())
-        fw.zero_()  # output-gradient columns must read finite for calls whose gradient never comes
-        return torch.cat(parts).to(like.device, like.dtype), calls
+        return torch.cat(parts).to(like.device, like.dtype), decoded
 
     def source_of(self, cls: type) -> Tuple[Optional[str], Optional[int]]:
         """(file relative to the working directory when inside it, 1-based line) of ``cls.forward``."""
@@ -233,10 +239,9 @@ class NonfiniteTrace:
 class TraceCalls:
     """What the host knows of one step's forward calls, to decode its summary."""
 
-    def __init__(self, calls: List[int], root_calls: List[int], events: int, modules: List[Tuple[str, torch.nn.Module]]) -> None:
+    def __init__(self, calls: List[int], root_calls: List[int], modules: List[Tuple[str, torch.nn.Module]]) -> None:
         self.calls = calls
         self.root_calls = root_calls
-        self.events = events  # backward gradient events recorded
         self.modules = modules
 
     def origin(self, values: Sequence[float], trace: NonfiniteTrace) -> Optional[Dict[str, Any]]:
@@ -244,7 +249,7 @@ class TraceCalls:
         n = len(self.calls)
         if n == 0 or values[0] < 0:
             return None
-        first_fw, first_batch = int(values[0]), int(values[5])
+        first_fw, first_batch, first_bw = int(values[0]), int(values[5]), int(values[6])
         if first_batch < len(self.root_calls):
             bad_root = self.root_calls[first_batch]
             containing = next((c for c in self.root_calls if c >= first_fw), None) if first_fw < n else None
@@ -252,10 +257,9 @@ class TraceCalls:
                 return self._describe(0, "input", trace, None)
         if first_fw < n:
             return self._describe(self.calls[first_fw], "forward", trace, values[1:5])
-        if int(values[6]) < self.events:
-            call = int(values[9])
-            return self._describe(self.calls[call], "backward", trace, (values[10], values[11], values[7], values[8]))
-        if values[12] > 0:
+        if first_bw < n:
+            return self._describe(self.calls[first_bw], "backward", trace, values[7:11])
+        if values[11] > 0:
             return self._describe(0, "loss", trace, None)
         return None
 
