@@ -37,6 +37,14 @@ _MAX_TENSORS = 1 << 16
 SUMMARY_SIZE = 12
 
 
+# Modules that cannot turn finite values into NaN/Inf, forward or backward: not hooked (their
+# outputs are measured where the next module reads them), which saves their hooks' cost.
+_CANNOT_MAKE_NAN = (
+    torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d, torch.nn.Dropout3d, torch.nn.AlphaDropout, torch.nn.Identity,
+    torch.nn.ReLU, torch.nn.ReLU6, torch.nn.LeakyReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.GELU, torch.nn.SiLU, torch.nn.Hardtanh,
+)
+
+
 def _floats(value: Any, out: List[Tensor], depth: int = 0) -> List[Tensor]:
     """Floating tensors in a module's inputs or output (tuples, lists, dicts, a few levels deep)."""
     if isinstance(value, Tensor):
@@ -78,7 +86,9 @@ class NonfiniteTrace:
         self.modules: List[Tuple[str, torch.nn.Module]] = list(model.named_modules())
         self.enabled = True
         self._reset()
-        self._handles = [m.register_forward_hook(self._hook(i)) for i, (_, m) in enumerate(self.modules)]
+        self._handles = [
+            m.register_forward_hook(self._hook(i)) for i, (_, m) in enumerate(self.modules) if i == 0 or not isinstance(m, _CANNOT_MAKE_NAN)
+        ]
         self._sources: Dict[type, Tuple[Optional[str], Optional[int]]] = {}
 
     def _reset(self) -> None:
