@@ -246,15 +246,20 @@ class Monitor:
         clipped: Optional[bool] = None,
         skipped: Optional[bool] = None,
         framework: str = "other",
+        nonfinite_origin: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """Reports norms computed elsewhere. ``layer_norms`` is a list aligned with ``Monitor(layers=[...])``
-        or a mapping name -> norm (its names, in order, become the run's layers on the first call)."""
+        or a mapping name -> norm (its names, in order, become the run's layers on the first call).
+        ``nonfinite_origin``: where a non-finite step's NaN came from (docs/protocol.md)."""
         step = self._take_step(step)
         if not self.sends:
             return
         values = self._layer_values(layer_norms)
         transport = self._start(framework, self._log_layers or [])
-        transport.put(self._step_message(step, time.time(), float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped))
+        msg = self._step_message(step, time.time(), float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped)
+        if nonfinite_origin:
+            msg["nonfinite_origin"] = dict(nonfinite_origin)
+        transport.put(msg)
 
     def _layer_values(self, layer_norms: Union[Sequence[Number], Mapping[str, Number], None]) -> Optional[List[float]]:
         if layer_norms is None:
@@ -272,21 +277,25 @@ class Monitor:
 
     def log_tf(self, grads: Sequence[Any], variables: Sequence[Any], step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
         """TensorFlow (eager): norms of ``grads`` (as from ``tape.gradient``) grouped by the variables' layers."""
-        from .tensorflow import gradient_norms
+        from .tensorflow import first_nonfinite_variable, gradient_norms
 
         names, total, layer_norms = gradient_norms(grads, variables, self.layers, self.include, self.max_layers)
         if self._log_layers is None:
             self._log_layers = names
-        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="tensorflow")
+        leaf = None if math.isfinite(total) else first_nonfinite_variable(grads, variables)
+        origin = {"phase": "gradient", "leaf": leaf} if leaf else None
+        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="tensorflow", nonfinite_origin=origin)
 
     def log_jax(self, grads: Any, step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
         """JAX/numpy pytree of gradients (e.g. flax params grads): global norm like ``optax.global_norm``, per-layer norms by path."""
-        from .jax import gradient_norms
+        from .jax import first_nonfinite_leaf, gradient_norms
 
         names, total, layer_norms = gradient_norms(grads, self.layers, self.include, self.max_layers)
         if self._log_layers is None:
             self._log_layers = names
-        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="jax")
+        leaf = None if math.isfinite(total) else first_nonfinite_leaf(grads)
+        origin = {"phase": "gradient", "leaf": leaf} if leaf else None
+        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="jax", nonfinite_origin=origin)
 
     # ---- PyTorch ---------------------------------------------------------------------------
     def watch(
