@@ -1,15 +1,17 @@
-/** The `gradient-monitor` command line: serve, simulate and inspect, built from the same pure modules as the extension. */
+/**
+ * The `gradient-monitor` command line: serve, simulate and inspect, built from the same pure
+ * modules as the extension.
+ */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { Hub } from '../ingest/hub';
-import { fmt } from '../alerts/rules';
+import { fmt, formatDuration } from '../shared/format';
 import { describeReadProblems } from '../logs/problems';
-import { summarizeLog } from '../logs/summary';
+import { summarizeLog } from '../runs/summary';
 import { LOG_FORMAT_NAMES } from '../importers/types';
 import { stringifyKeepingNonFinite } from '../protocol/json';
 import { originLabel } from '../shared/nonfiniteOrigin';
-import { formatDuration } from '../runs/runReport';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';
 import { removeDiscoverySync, writeDiscovery } from '../server/discovery';

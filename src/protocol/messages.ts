@@ -37,7 +37,7 @@ export interface StepMessage {
   time?: number;
   /** Rank of the sending process in a distributed run; absent means rank 0. */
   rank?: number;
-  /** True when the optimizer step was skipped: by an AMP loss scaler (inf/NaN found in scaled grads), or see skip_reason. */
+  /** True when the optimizer step was skipped: by an AMP loss scaler (inf/NaN in scaled grads), or see skip_reason. */
   skipped?: boolean;
   /** Why a step was skipped when not by a loss scaler: 'nonfinite' is the client's step guard. */
   skip_reason?: string;

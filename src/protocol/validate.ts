@@ -1,7 +1,6 @@
 /** Validation of decoded frames into typed messages. Hostile input yields errors, never exceptions. */
-import type { LogLine } from '../logs/writer';
 import { NONFINITE_PHASES, NonfiniteOrigin, NonfinitePhase } from '../shared/nonfiniteOrigin';
-import { FrameElement, splitFrame } from './frame';
+import { FrameElement, LogLine, splitFrame } from './frame';
 import { parseJsonAllowingNonFinite, quoteBareNonFinite, toNumber } from './json';
 import {
   ClientMessage,

@@ -5,7 +5,8 @@
  * line of that module's forward. Pure: the editor adapter turns this into VS Code diagnostics.
  */
 import * as path from 'node:path';
-import { Alert, AlertKind } from '../alerts/rules';
+import { Alert } from '../alerts/rules';
+import type { AlertKind } from '../shared/kinds';
 import { NonfiniteOrigin, originLabel } from '../shared/nonfiniteOrigin';
 import type { Run } from './runStore';
 import { suggestMaxNorm } from './stats';

@@ -14,7 +14,10 @@ export const NONFINITE_PHASES: readonly NonfinitePhase[] = [
 ];
 
 export interface NonfiniteOrigin {
-  /** input: already in the batch; forward/backward: born in `module`; loss: in the gradient reaching the model's output; gradient: first non-finite gradient `leaf` (JAX, TensorFlow). */
+  /**
+   * input: already in the batch; forward/backward: born in `module`; loss: in the gradient reaching
+   * the model's output; gradient: the first non-finite gradient is `leaf` (JAX, TensorFlow).
+   */
   phase: NonfinitePhase;
   /** Qualified module name (`blocks.2.gate`); '' is the model itself. */
   module?: string;

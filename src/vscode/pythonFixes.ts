@@ -142,12 +142,14 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     );
   };
 
-  hub.on('alert', (alert, run) => {
-    for (const file of [links.onAlert(alert, run), links.onOrigin(alert, run)]) if (file) void refreshLive(file);
-  });
-  hub.on('run', (run) => {
-    for (const file of links.onRun(run)) void refreshLive(file);
-  });
+  context.subscriptions.push(
+    hub.subscribe('alert', (alert, run) => {
+      for (const file of [links.onAlert(alert, run), links.onOrigin(alert, run)]) if (file) void refreshLive(file);
+    }),
+    hub.subscribe('run', (run) => {
+      for (const file of links.onRun(run)) void refreshLive(file);
+    }),
+  );
 
   const pending = new Map<string, NodeJS.Timeout>();
   const later = (doc: vscode.TextDocument): void => {
@@ -276,7 +278,10 @@ class ClippingActions implements vscode.CodeActionProvider {
     return actions;
   }
 
-  /** Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick fix, so the lightbulb shows. */
+  /**
+   * Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick
+   * fix, so the lightbulb shows.
+   */
   private clippingActions(
     site: TrainingSite,
     s: Suggestion,

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { RunAlerts } from '../../src/alerts/rules';
 import { alertMarkers, runHeader } from '../../src/dashboard/rows';
-import { summarizeLog } from '../../src/logs/summary';
+import { summarizeLog } from '../../src/runs/summary';
 import { decodeFrame, validateMessage } from '../../src/protocol/validate';
 import { RunStore } from '../../src/runs/runStore';
 import { ScriptDiagnostics } from '../../src/runs/scriptLink';
