@@ -102,19 +102,7 @@ export class ScriptDiagnostics {
     const count = (previous?.count ?? 0) + 1;
     const firstStep = previous?.firstStep ?? alert.step;
     const repeats = count > 1 ? ` (${count} times since step ${firstStep})` : '';
-    this.byKey.set(key, {
-      key,
-      runId: run.id,
-      kind: alert.kind,
-      file: at.file,
-      line: at.line,
-      severity: alert.severity,
-      message: `Gradient Monitor, run ${run.name}: ${alert.message}${repeats}`,
-      firstStep,
-      lastStep: alert.step,
-      count,
-    });
-    return at.file;
+    return this.put(key, run, alert, at, `${alert.message}${repeats}`, firstStep, count);
   }
 
   /** A run changed state: once it is no longer live its diagnostics go. Returns the files that changed. */
@@ -145,17 +133,29 @@ export class ScriptDiagnostics {
     if (!at || !alert.origin || run.state !== 'live') return undefined;
     const key = `${run.id}\u0000origin`;
     if (this.dismissed.has(key) || this.byKey.has(key)) return undefined; // the first origin is the one to fix
+    return this.put(key, run, alert, at, `${originLabel(alert.origin)} (step ${alert.step})`, alert.step, 1);
+  }
+
+  private put(
+    key: string,
+    run: Run,
+    alert: Alert,
+    at: ScriptLocation,
+    text: string,
+    firstStep: number,
+    count: number,
+  ): string {
     this.byKey.set(key, {
       key,
       runId: run.id,
       kind: alert.kind,
       file: at.file,
       line: at.line,
-      severity: 'error',
-      message: `Gradient Monitor, run ${run.name}: ${originLabel(alert.origin)} (step ${alert.step})`,
-      firstStep: alert.step,
+      severity: alert.severity,
+      message: `Gradient Monitor, run ${run.name}: ${text}`,
+      firstStep,
       lastStep: alert.step,
-      count: 1,
+      count,
     });
     return at.file;
   }
