@@ -1,11 +1,13 @@
 /**
  * Links live runs to the training scripts they come from (`run_start.meta.script` / `meta.line`,
  * sent by the Python client): alerts become per-line diagnostic data for that file, and a script's
- * own run suggests its max_norm. Pure: the editor adapter turns this into VS Code diagnostics.
+ * own run suggests its max_norm. A NaN traced to a module (`step.nonfinite_origin`) also marks the
+ * line of that module's forward. Pure: the editor adapter turns this into VS Code diagnostics.
  */
 import * as path from 'node:path';
 import { Alert } from '../alerts/rules';
 import type { AlertKind } from '../shared/kinds';
+import { NonfiniteOrigin, originLabel } from '../shared/nonfiniteOrigin';
 import type { Run } from './runStore';
 import { suggestMaxNorm } from './stats';
 
@@ -33,6 +35,18 @@ export function scriptOf(run: Pick<Run, 'meta'>): ScriptLocation | undefined {
   if (typeof script !== 'string' || !path.isAbsolute(script)) return undefined;
   const valid = typeof line === 'number' && Number.isInteger(line) && line >= 1;
   return { file: script, line: valid ? line - 1 : undefined };
+}
+
+/** The source of a traced NaN's module: its file as sent when absolute, else under the run's `meta.cwd`. */
+export function originSource(run: Pick<Run, 'meta'>, origin: NonfiniteOrigin): ScriptLocation | undefined {
+  if (!origin.file) return undefined;
+  const cwd = run.meta.cwd;
+  const base = typeof cwd === 'string' && path.isAbsolute(cwd) ? cwd : undefined;
+  if (!path.isAbsolute(origin.file) && base === undefined) return undefined;
+  return {
+    file: path.resolve(base ?? '/', origin.file),
+    line: origin.line !== undefined ? origin.line - 1 : undefined,
+  };
 }
 
 /** The runs that say they train `file`, most recently active first. */
@@ -92,19 +106,7 @@ export class ScriptDiagnostics {
     const count = (previous?.count ?? 0) + 1;
     const firstStep = previous?.firstStep ?? alert.step;
     const repeats = count > 1 ? ` (${count} times since step ${firstStep})` : '';
-    this.byKey.set(key, {
-      key,
-      runId: run.id,
-      kind: alert.kind,
-      file: at.file,
-      line: at.line,
-      severity: alert.severity,
-      message: `Gradient Monitor, run ${run.name}: ${alert.message}${repeats}`,
-      firstStep,
-      lastStep: alert.step,
-      count,
-    });
-    return at.file;
+    return this.put(key, run, alert, at, `${alert.message}${repeats}`, firstStep, count);
   }
 
   /** A run changed state: once it is no longer live its diagnostics go. Returns the files that changed. */
@@ -127,6 +129,39 @@ export class ScriptDiagnostics {
     this.byKey.delete(key);
     this.dismissed.add(key);
     return d.file;
+  }
+
+  /** A non-finite alert traced to a module: one diagnostic on that module's forward; returns its file. */
+  onOrigin(alert: Alert, run: Run): string | undefined {
+    const at = alert.origin && originSource(run, alert.origin);
+    if (!at || !alert.origin || run.state !== 'live') return undefined;
+    const key = `${run.id}\u0000origin`;
+    if (this.dismissed.has(key) || this.byKey.has(key)) return undefined; // the first origin is the one to fix
+    return this.put(key, run, alert, at, `${originLabel(alert.origin)} (step ${alert.step})`, alert.step, 1);
+  }
+
+  private put(
+    key: string,
+    run: Run,
+    alert: Alert,
+    at: ScriptLocation,
+    text: string,
+    firstStep: number,
+    count: number,
+  ): string {
+    this.byKey.set(key, {
+      key,
+      runId: run.id,
+      kind: alert.kind,
+      file: at.file,
+      line: at.line,
+      severity: alert.severity,
+      message: `Gradient Monitor, run ${run.name}: ${text}`,
+      firstStep,
+      lastStep: alert.step,
+      count,
+    });
+    return at.file;
   }
 
   get(key: string): ScriptDiagnostic | undefined {

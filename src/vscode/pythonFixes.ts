@@ -149,8 +149,7 @@ export function registerPythonFixes(
 
   context.subscriptions.push(
     hub.subscribe('alert', (alert, run) => {
-      const file = links.onAlert(alert, run);
-      if (file) void refreshLive(file);
+      for (const file of [links.onAlert(alert, run), links.onOrigin(alert, run)]) if (file) void refreshLive(file);
     }),
     hub.subscribe('run', (run) => {
       for (const file of links.onRun(run)) void refreshLive(file);
