@@ -99,6 +99,17 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(params=["websocket-client", "stdlib"])
+def websocket_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test over websocket-client and again as if it were not installed (the stdlib client)."""
+    if request.param == "stdlib":
+        monkeypatch.setitem(sys.modules, "websocket", None)  # `import websocket` now raises ImportError
+    from gradient_monitor.connection import websocket_implementation
+
+    assert websocket_implementation() == request.param
+    return request.param
+
+
 @pytest.fixture
 def endpoint(tmp_path: Path):
     ep = Endpoint(tmp_path / "server-logs")
