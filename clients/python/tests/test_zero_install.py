@@ -6,15 +6,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import time
 import zipfile
 from pathlib import Path
 
-from conftest import REPO, TOKEN, read_log
+from conftest import REPO, TOKEN, build_wheel, read_log
 from gradient_monitor.doctor import main as doctor
 
 CLIENT = REPO / "clients" / "python"
@@ -26,24 +24,6 @@ def bare_venv(where: Path) -> Path:
     """A venv with nothing in it: no websocket-client, no torch, not even pip."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(where)], check=True, timeout=60)
     return where / "bin" / "python"
-
-
-def build_wheel(tmp: Path, version: str = "") -> Path:
-    """`pip wheel` of a copy of the client (building in place would leave build/ in the repo)."""
-    src = tmp / "client-src"
-    shutil.copytree(CLIENT, src, ignore=shutil.ignore_patterns("tests", "bootstrap", "__pycache__", "*.egg-info", "build", "requirements-*"))
-    if version:
-        (src / "gradient_monitor" / "_version.py").write_text(
-            re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', (src / "gradient_monitor" / "_version.py").read_text())
-        )
-    out = tmp / "wheels"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(out)],
-        check=True,
-        timeout=120,
-    )
-    (wheel,) = out.glob("*.whl")
-    return wheel
 
 
 def terminal_env(**extra: str) -> dict:
