@@ -25,6 +25,11 @@ export function runsFolder(context: vscode.ExtensionContext): string {
     : path.join(context.globalStorageUri.fsPath, 'runs');
 }
 
+/** The folder put on PYTHONPATH: a stand-in for `gradient_monitor` that loads an installed copy, else the bundled one. */
+export function bundledClientPath(extensionPath: string): string {
+  return path.join(extensionPath, 'clients', 'python', 'bootstrap');
+}
+
 export async function startEndpoint(context: vscode.ExtensionContext): Promise<Endpoint> {
   const s = endpointSettings();
   const token = s.token || newToken();
@@ -45,9 +50,11 @@ export async function startEndpoint(context: vscode.ExtensionContext): Promise<E
 
   // Integrated terminals opened from now on (and restored ones) get the endpoint in their environment.
   const env = context.environmentVariableCollection;
-  env.description = 'Lets training scripts find the Gradient Monitor endpoint of this window.';
+  env.description = 'Lets training scripts find the Gradient Monitor endpoint of this window and import its Python client.';
   env.replace('GRADIENT_MONITOR_URL', url);
   env.replace('GRADIENT_MONITOR_TOKEN', token);
+  // Prepended, so the user's own PYTHONPATH stays; the stand-in there yields to an installed client.
+  env.prepend('PYTHONPATH', bundledClientPath(context.extensionPath) + path.delimiter);
 
   await writeDiscovery({
     url,

@@ -11,6 +11,7 @@ import { registerRunsView } from './runsTree';
 import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
 import { registerCompareRuns } from './compareRuns';
+import { registerInstallClient } from './installClient';
 
 let endpoint: Endpoint | undefined;
 
@@ -22,6 +23,7 @@ export interface GradientMonitorApi {
 export async function activate(context: vscode.ExtensionContext): Promise<GradientMonitorApi | undefined> {
   const log = vscode.window.createOutputChannel('Gradient Monitor', { log: true });
   context.subscriptions.push(log);
+  registerInstallClient(context); // useful even when the endpoint cannot start
   try {
     endpoint = await startEndpoint(context);
   } catch (e) {
