@@ -50,7 +50,8 @@ export async function startEndpoint(context: vscode.ExtensionContext): Promise<E
 
   // Integrated terminals opened from now on (and restored ones) get the endpoint in their environment.
   const env = context.environmentVariableCollection;
-  env.description = 'Lets training scripts find the Gradient Monitor endpoint of this window and import its Python client.';
+  env.description =
+    'Lets training scripts find the Gradient Monitor endpoint of this window and import its Python client.';
   env.replace('GRADIENT_MONITOR_URL', url);
   env.replace('GRADIENT_MONITOR_TOKEN', token);
   // Prepended, so the user's own PYTHONPATH stays; the stand-in there yields to an installed client.
