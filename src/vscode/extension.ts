@@ -12,8 +12,12 @@ import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
 import { registerCompareRuns } from './compareRuns';
 import { registerInstallClient } from './installClient';
+import { FollowedLogs } from '../ingest/followedLogs';
+import { runFolders } from './runsTree';
 
 let endpoint: Endpoint | undefined;
+/** How often the run folders are looked at for logs that grew. */
+const FOLLOW_POLL_MS = 1000;
 
 export interface GradientMonitorApi {
   url: string;
@@ -59,6 +63,13 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerPythonFixes(context, ep.hub, log);
   registerRunLogEditor(context);
   registerCompareRuns(context, ep);
+  // Runs that cannot reach this endpoint (cluster jobs) write their logs into the Runs view's folders: followed through the hub.
+  const followed = new FollowedLogs(ep.hub, () => runFolders(ep));
+  const following = setInterval(
+    () => followed.poll().catch((e: Error) => log.warn(`following run logs: ${e.message}`)),
+    FOLLOW_POLL_MS,
+  );
+  context.subscriptions.push({ dispose: () => clearInterval(following) });
   return { url: ep.url, logDir: ep.logDir };
 }
 
