@@ -3,11 +3,12 @@
  * endpoint, importing the client bundled with the extension the way integrated terminals do, writes
  * its run log into the shared workspace. The extension (code-server: its host runs apart from the
  * browser, as under Remote) follows the log and raises the same notification, status bar state and
- * diagnostic as for a streamed run, and records nothing into the log itself.
+ * diagnostic as for a streamed run, and records nothing into the log itself. And an integrated
+ * terminal imports that bundled client with nothing installed, the user's PYTHONPATH kept.
  */
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,7 +29,10 @@ with Monitor("cluster job", run_id="cluster-nan") as monitor:
 let vscode: VSCodeSession;
 let job: ChildProcess | undefined;
 
+const USERS_PYTHONPATH = '/the/users/own/path';
+
 before(async () => {
+  process.env.PYTHONPATH = USERS_PYTHONPATH; // what the user had before VS Code started
   vscode = await launchVSCode({ files: { 'train.py': TRAIN } });
 });
 
@@ -102,4 +106,27 @@ test('a run with no endpoint writing its log into the workspace raises the alert
   const steps = lines.map((l) => JSON.parse(l)).filter((m) => m.type === 'step');
   assert.equal(new Set(steps.map((m) => m.step)).size, steps.length, 'every step once');
   assert.equal(JSON.parse(lines[lines.length - 1]).status, 'completed');
+});
+
+test("an integrated terminal imports the bundled client, next to the endpoint's variables, keeping the user's PYTHONPATH", async () => {
+  await vscode.endpoint();
+  await vscode.runCommand('Terminal: Create New Terminal');
+  await vscode.page.locator('.terminal-wrapper.active .xterm').first().waitFor({ timeout: 20_000 });
+  await vscode.page.waitForTimeout(1500); // the shell's prompt
+  const out = path.join(vscode.workspace, 'terminal.json');
+  await vscode.page.keyboard.type(
+    `python3 -c "import gradient_monitor, json, os; json.dump([gradient_monitor.__file__, os.environ['PYTHONPATH'], os.environ['GRADIENT_MONITOR_URL']], open('terminal.json', 'w'))"`,
+  );
+  await vscode.page.keyboard.press('Enter');
+  const deadline = Date.now() + 20_000;
+  while (!existsSync(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  const [file, pythonPath, url] = JSON.parse(readFileSync(out, 'utf8')) as string[];
+  const extension = /^(.*\/extensions\/gradient-monitor\.gradient-monitor-[^/]+)\//.exec(file)?.[1];
+  assert.ok(extension, `imported from the installed extension: ${file}`);
+  assert.equal(file, path.join(extension, 'clients', 'python', 'gradient_monitor', '__init__.py'));
+  assert.equal(
+    pythonPath,
+    `${path.join(extension, 'clients', 'python', 'bootstrap')}${path.delimiter}${USERS_PYTHONPATH}`,
+  );
+  assert.equal(url, (await vscode.endpoint()).url);
 });
