@@ -2,7 +2,7 @@
  * The dashboard page: holds the shown run's data, the shared step window (follow, zoom, pan),
  * and draws the charts at most once per animation frame however many updates arrive.
  */
-import { fmt } from '../src/alerts/rules';
+import { fmt } from '../src/shared/format';
 import { resolveWindow, StepRange, windowAfterZoom } from '../src/shared/stepWindow';
 import {
   DashboardState,

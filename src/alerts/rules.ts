@@ -4,7 +4,8 @@
  * start of an episode once, and counts every step that belongs to it.
  */
 
-export type AlertKind = 'threshold' | 'nonfinite' | 'spike' | 'vanishing';
+import { fmt } from '../shared/format';
+import type { AlertKind } from '../shared/kinds';
 
 export interface Alert {
   kind: AlertKind;
@@ -279,10 +280,4 @@ function selectInPlace(v: Float64Array, k: number): number {
 
 function medianOfThree(a: number, b: number, c: number): number {
   return a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-}
-
-export function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3)) return v.toExponential(2);
-  return String(Number(v.toPrecision(4)));
 }

@@ -8,10 +8,12 @@ import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { Alert } from '../alerts/rules';
 import { readRunLog } from '../logs/reader';
-import { LogLine, RunRecorder } from '../logs/writer';
+import { RunRecorder } from '../logs/writer';
+import type { LogLine } from '../protocol/frame';
 import { ClientMessage } from '../protocol/messages';
 import { stringifyKeepingNonFinite } from '../protocol/json';
 import { LimitError, Run, RunStore } from '../runs/runStore';
+import type { Disposable } from '../shared/dispose';
 
 export interface HubEvents {
   /** A run appeared or its metadata or state changed. */
@@ -43,6 +45,13 @@ export class Hub extends EventEmitter<HubEvents> {
     super();
     this.store = store;
     this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
+  }
+
+  /** Calls `listener` on every `event` until the returned Disposable is disposed (an extension's subscriptions, say). */
+  subscribe<K extends keyof HubEvents>(event: K, listener: (...args: HubEvents[K]) => void): Disposable {
+    // Node's typings spell a listener as a conditional type, which a still-generic K cannot satisfy.
+    this.on(event, listener as never);
+    return { dispose: () => void this.off(event, listener as never) };
   }
 
   /**

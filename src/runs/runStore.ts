@@ -1,11 +1,10 @@
 /** In-memory state of every run seen: metadata, bounded series per rank, dedupe and alerts. */
 import { Alert, AlertSettings, DEFAULT_ALERT_SETTINGS, RunAlerts } from '../alerts/rules';
-import { ClientMessage, Framework, RunEndMessage, RunStartMessage, RunStatus, StepMessage } from '../protocol/messages';
+import { ClientMessage, Framework, RunEndMessage, RunStartMessage, StepMessage } from '../protocol/messages';
 import { DEFAULT_SERIES_LIMITS, Series, SeriesLimits } from './series';
 import { StepSet } from './stepSet';
 import { WindowBudget } from './windowBudget';
-
-export type RunState = 'live' | RunStatus;
+import type { RunState } from '../shared/kinds';
 
 /** Alerts kept per run for markers and lists; counts stay exact beyond it. */
 const MAX_KEPT_ALERTS = 10_000;
@@ -136,6 +135,11 @@ export class Run {
   /** Gives this run's share of the store's full-resolution budget back (the run is being dropped). */
   release(): void {
     for (const series of this.seriesByRank.values()) this.windowBudget.remove(series);
+  }
+
+  /** Applies a message read from a log that may hold other runs too (a followed log): theirs are left out. */
+  applyOwn(m: ClientMessage): void {
+    if (m.run_id === this.id) this.apply(m);
   }
 
   /** Applies any message of this run; for a step, what `step` returns. */

@@ -5,7 +5,8 @@
  * this into VS Code diagnostics.
  */
 import * as path from 'node:path';
-import { Alert, AlertKind } from '../alerts/rules';
+import { Alert } from '../alerts/rules';
+import type { AlertKind } from '../shared/kinds';
 import type { Run } from './runStore';
 import { suggestMaxNorm } from './stats';
 

@@ -7,7 +7,7 @@ import { dashboardSettings } from './settings';
 import { registerRunCommands } from './runCommands';
 import { registerDashboard } from './dashboard';
 import { registerRecordingNotifier } from './recordingNotifier';
-import { registerRunsView } from './runsTree';
+import { registerRunsView } from './runsView';
 import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
 import { registerCompareRuns } from './compareRuns';
@@ -42,20 +42,22 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   const statusBar = new NormStatusBar(() => ep.url);
   const notifier = new AlertNotifier(log);
   context.subscriptions.push(statusBar);
-  ep.hub.on('steps', (run) => statusBar.onSteps(run));
   const revealed = new Set<string>();
-  ep.hub.on('run', (run) => {
-    statusBar.onRun(run);
-    if (run.state === 'live' && !revealed.has(run.id) && dashboardSettings().openOnRunStart) {
-      revealed.add(run.id);
-      void vscode.commands.executeCommand('gradientMonitor.openDashboard', run.id);
-    }
-    log.info(`run ${run.name} (${run.id}): ${run.state}${run.endMessage ? `: ${run.endMessage}` : ''}`);
-  });
-  ep.hub.on('alert', (alert, run) => {
-    statusBar.onAlert(alert, run);
-    notifier.onAlert(alert, run);
-  });
+  context.subscriptions.push(
+    ep.hub.subscribe('steps', (run) => statusBar.onSteps(run)),
+    ep.hub.subscribe('run', (run) => {
+      statusBar.onRun(run);
+      if (run.state === 'live' && !revealed.has(run.id) && dashboardSettings().openOnRunStart) {
+        revealed.add(run.id);
+        void vscode.commands.executeCommand('gradientMonitor.openDashboard', run.id);
+      }
+      log.info(`run ${run.name} (${run.id}): ${run.state}${run.endMessage ? `: ${run.endMessage}` : ''}`);
+    }),
+    ep.hub.subscribe('alert', (alert, run) => {
+      statusBar.onAlert(alert, run);
+      notifier.onAlert(alert, run);
+    }),
+  );
   registerRecordingNotifier(context, ep.hub, log);
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context, ep.hub);

@@ -147,13 +147,15 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     );
   };
 
-  hub.on('alert', (alert, run) => {
-    const document = links.onAlert(alert, run);
-    if (document) void refreshLive(document);
-  });
-  hub.on('run', (run) => {
-    for (const document of links.onRun(run)) void refreshLive(document);
-  });
+  context.subscriptions.push(
+    hub.subscribe('alert', (alert, run) => {
+      const document = links.onAlert(alert, run);
+      if (document) void refreshLive(document);
+    }),
+    hub.subscribe('run', (run) => {
+      for (const document of links.onRun(run)) void refreshLive(document);
+    }),
+  );
 
   const pending = new Map<string, NodeJS.Timeout>();
   const later = (doc: vscode.TextDocument): void => {

@@ -1,6 +1,6 @@
 /** Commands for runs and the endpoint: pick a run, mute it, copy the connection settings, show the log. */
 import * as vscode from 'vscode';
-import { fmt } from '../alerts/rules';
+import { fmt } from '../shared/format';
 import { Run } from '../runs/runStore';
 import { AlertNotifier } from './alertNotifier';
 import { Endpoint } from './endpoint';

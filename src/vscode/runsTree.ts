@@ -9,10 +9,7 @@ import { LOG_FORMAT_NAMES } from '../importers/types';
 import { Run } from '../runs/runStore';
 import { buildRunsTreeModel, DateGroup, listRunFiles, LiveRunInfo, RunFile, RunsTreeModel } from '../runs/runFiles';
 import { Endpoint } from './endpoint';
-import { registerRunsCommands } from './runsCommands';
 import { SECTION } from './settings';
-
-export const RUNS_VIEW_ID = 'gradientMonitor.runs';
 
 export type RunsNode =
   | { kind: 'liveGroup' }
@@ -201,23 +198,4 @@ function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint): void {
-  const provider = new RunsTreeProvider(ep);
-  const view = vscode.window.createTreeView(RUNS_VIEW_ID, {
-    treeDataProvider: provider,
-    canSelectMany: true,
-    showCollapseAll: true,
-  });
-  context.subscriptions.push(provider, view);
-  ep.hub.on('run', () => provider.onRunChanged());
-  ep.hub.on('steps', () => provider.onSteps());
-  context.subscriptions.push(
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(`${SECTION}.runFolders`)) provider.onFoldersChanged();
-    }),
-  );
-  registerRunsCommands(context, ep, provider);
-  void provider.refresh();
 }

@@ -1,6 +1,7 @@
 /** The status bar item: the latest total norm of the most recently active run, colored by its state. */
 import * as vscode from 'vscode';
-import { Alert, fmt } from '../alerts/rules';
+import { Alert } from '../alerts/rules';
+import { fmt } from '../shared/format';
 import { Run } from '../runs/runStore';
 
 type Health = 'ok' | 'warning' | 'error';

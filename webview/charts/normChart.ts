@@ -4,7 +4,7 @@
  * across the chart, never as silent gaps.
  */
 import { Chart, ChartDataset, ChartOptions, Plugin, ScriptableContext, TooltipItem } from 'chart.js';
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { dedupeByPixel } from '../pixelDedupe';
 import { OverlayRun } from '../overlay';
 import { AlertPoint, Point, RunData } from '../runData';
