@@ -56,7 +56,11 @@ describe('runs followed through their logs', () => {
     await follower.poll(3000);
     assert.equal(run.state, 'completed');
     assert.deepEqual(runEvents, ['live', 'completed']);
-    assert.equal(readFileSync(file, 'utf8').trimEnd().split('\n').length, 6, 'nothing was written into the followed log');
+    assert.equal(
+      readFileSync(file, 'utf8').trimEnd().split('\n').length,
+      6,
+      'nothing was written into the followed log',
+    );
     assert.ok(!hub.isStreamed('job'));
   });
 
