@@ -24,9 +24,12 @@ export function hubRunSource(hub: Hub): RunSource {
     subscribe(listener) {
       const steps = hub.subscribe('steps', (run) => listener(run, 'steps'));
       const changed = hub.subscribe('run', (run) => listener(run, 'run'));
+      // New settings move every run's threshold line: each run's header is sent again.
+      const reconfigured = hub.subscribe('reconfigured', () => hub.store.all().forEach((run) => listener(run, 'run')));
       return () => {
         steps.dispose();
         changed.dispose();
+        reconfigured.dispose();
       };
     },
   };

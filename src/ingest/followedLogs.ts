@@ -50,7 +50,8 @@ export class FollowedLogs {
     for (const [file, size] of sizes) {
       let t = this.files.get(file);
       if (!t) {
-        // Logs already there when following began are history until they grow; later ones are news from their first line.
+        // Logs already there when following began are history until they grow;
+        // later ones are news from their first line.
         t = { baseline: this.firstPollDone ? 0 : size, runIds: new Set(), lastGrowth: now, ignored: false };
         this.files.set(file, t);
       }
@@ -91,7 +92,10 @@ export class FollowedLogs {
     }
   }
 
-  /** Takes note of the file's runs; false (and the file ignored from now on) when this endpoint records one of them itself. */
+  /**
+   * Takes note of the file's runs; false (and the file ignored from now on) when this endpoint records
+   * one of them itself.
+   */
   private accept(t: Tracked, messages: readonly ClientMessage[]): boolean {
     for (const m of messages) {
       if (t.runIds.has(m.run_id)) continue;
@@ -105,7 +109,10 @@ export class FollowedLogs {
     return true;
   }
 
-  /** A log that stopped growing without run_end: its run was killed, or pauses; it counts as interrupted until it grows again. */
+  /**
+   * A log that stopped growing without run_end: its run was killed, or pauses; it counts as interrupted
+   * until it grows again.
+   */
   private endIdleRuns(t: Tracked): void {
     const idle = [...t.runIds].filter((id) => this.hub.store.get(id)?.state === 'live');
     if (idle.length === 0) return;

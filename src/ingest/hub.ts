@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { Alert } from '../alerts/rules';
+import { Alert, AlertSettings } from '../alerts/rules';
 import { readRunLog } from '../logs/reader';
 import { RunRecorder } from '../logs/writer';
 import type { LogLine } from '../protocol/frame';
@@ -21,6 +21,8 @@ export interface HubEvents {
   /** New steps were recorded for a run (coalesce before drawing). */
   steps: [run: Run, count: number];
   alert: [alert: Alert, run: Run];
+  /** The alert settings changed: the runs' thresholds may have moved. */
+  reconfigured: [];
   /** Writing a run's log failed (error) or recovered (undefined). */
   recording: [runId: string, error: Error | undefined];
 }
@@ -47,7 +49,10 @@ export class Hub extends EventEmitter<HubEvents> {
     this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
   }
 
-  /** Calls `listener` on every `event` until the returned Disposable is disposed (an extension's subscriptions, say). */
+  /**
+   * Calls `listener` on every `event` until the returned Disposable is disposed (an extension's
+   * subscriptions, say).
+   */
   subscribe<K extends keyof HubEvents>(event: K, listener: (...args: HubEvents[K]) => void): Disposable {
     // Node's typings spell a listener as a conditional type, which a still-generic K cannot satisfy.
     this.on(event, listener as never);
@@ -122,6 +127,12 @@ export class Hub extends EventEmitter<HubEvents> {
   /** Whether a run reached this hub through this endpoint (streamed), not through a followed log. */
   isStreamed(runId: string): boolean {
     return this.store.has(runId) && !this.followed.has(runId);
+  }
+
+  /** Applies new alert settings and run limit to every run and to the runs to come. */
+  reconfigure(alerts: AlertSettings, maxRuns: number): void {
+    this.store.reconfigure(alerts, maxRuns);
+    this.emit('reconfigured');
   }
 
   /** Why writing a run's log fails at the moment (its lines wait in memory), or undefined. */

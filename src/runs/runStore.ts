@@ -163,9 +163,9 @@ export interface RunStoreOptions {
 
 export class RunStore {
   private readonly runs = new Map<string, Run>();
-  private readonly alertSettings: AlertSettings;
+  private alertSettings: AlertSettings;
   private readonly seriesLimits: SeriesLimits;
-  private readonly maxRuns: number;
+  private maxRuns: number;
   private readonly now: () => number;
   private readonly windowBudget: WindowBudget;
 
@@ -191,6 +191,13 @@ export class RunStore {
 
   get size(): number {
     return this.runs.size;
+  }
+
+  /** Settings changed: every run (live or kept) judges its next steps by them, as new runs will. */
+  reconfigure(alerts: AlertSettings, maxRuns: number): void {
+    this.alertSettings = alerts;
+    this.maxRuns = maxRuns;
+    for (const run of this.runs.values()) run.rules.reconfigure(alerts);
   }
 
   /** The run for an id, created on first sight (a step may arrive before its run_start after a reconnect). */

@@ -1,4 +1,7 @@
-/** Summary of a recorded or imported run (`gradient-monitor inspect`), computed by replaying its log through the same rules as live. */
+/**
+ * Summary of a recorded or imported run (`gradient-monitor inspect`), computed by replaying its log
+ * through the same rules as live.
+ */
 import { AlertSettings, DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { LogFormat } from '../importers/types';
 import { ReadProblem } from '../logs/problems';

@@ -54,6 +54,11 @@ export interface ServerOptions {
   flow?: FlowLimits;
 }
 
+/** Limits that can change while the endpoint runs: they apply from the next connection or frame on. */
+export type LiveLimits = Required<
+  Pick<ServerOptions, 'allowedOrigins' | 'maxConnections' | 'maxMessagesPerSecond' | 'validation'>
+>;
+
 /** Per-connection state: the two queues, flow control, the rate budget and the runs it feeds. */
 interface Connection {
   ws: WebSocket;
@@ -134,6 +139,13 @@ export class GradientServer {
       }
     });
     this.heartbeat = setInterval(() => this.ping(), this.opts.heartbeatMs).unref();
+  }
+
+  updateLimits(limits: LiveLimits): void {
+    this.opts.allowedOrigins = limits.allowedOrigins;
+    this.opts.maxConnections = limits.maxConnections;
+    this.opts.maxMessagesPerSecond = limits.maxMessagesPerSecond;
+    this.opts.validation = limits.validation;
   }
 
   async listen(): Promise<{ host: string; port: number; url: string }> {

@@ -1,6 +1,9 @@
 /** Number and duration formatting shared by the extension host and the webview (labels, tooltips, summaries). */
 
-/** Four significant digits, or exponent notation for very large and very small magnitudes; NaN and ±Infinity by name. */
+/**
+ * Four significant digits, or exponent notation for very large and very small magnitudes; NaN and
+ * ±Infinity by name.
+ */
 export function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
   if (v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3)) return v.toExponential(2);

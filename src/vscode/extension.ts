@@ -1,6 +1,6 @@
 /** Extension entry point: wires the endpoint, the status bar, notifications and commands together. */
 import * as vscode from 'vscode';
-import { Endpoint, startEndpoint } from './endpoint';
+import { Endpoint } from './endpoint';
 import { AlertNotifier } from './alertNotifier';
 import { NormStatusBar } from './statusBar';
 import { dashboardSettings } from './settings';
@@ -11,6 +11,9 @@ import { registerRunsView } from './runsView';
 import { registerPythonFixes } from './pythonFixes';
 import { registerRunLogEditor } from './runLogEditor';
 import { registerCompareRuns } from './compareRuns';
+import { registerLiveSettings } from './liveSettings';
+import { registerScriptLens } from './scriptLens';
+import { registerWalkthrough } from './walkthrough';
 import { registerInstallClient } from './installClient';
 import { FollowedLogs } from '../ingest/followedLogs';
 import { runFolders } from './runsTree';
@@ -20,26 +23,20 @@ let endpoint: Endpoint | undefined;
 const FOLLOW_POLL_MS = 1000;
 
 export interface GradientMonitorApi {
-  url: string;
+  /** The stream URL; undefined until the workspace is trusted or when the endpoint could not start. */
+  url: string | undefined;
   logDir: string;
 }
 
-export async function activate(context: vscode.ExtensionContext): Promise<GradientMonitorApi | undefined> {
+export async function activate(context: vscode.ExtensionContext): Promise<GradientMonitorApi> {
   const log = vscode.window.createOutputChannel('Gradient Monitor', { log: true });
   context.subscriptions.push(log);
-  registerInstallClient(context); // useful even when the endpoint cannot start
-  try {
-    endpoint = await startEndpoint(context);
-  } catch (e) {
-    const msg = `Gradient Monitor could not start its endpoint: ${(e as Error).message}`;
-    log.error(msg);
-    void vscode.window.showErrorMessage(msg);
-    return undefined;
-  }
-  const ep = endpoint;
-  log.info(`listening on ${ep.url}; recording runs to ${ep.logDir}`);
+  registerInstallClient(context);
+  const ep = new Endpoint(context);
+  endpoint = ep;
 
-  const statusBar = new NormStatusBar(() => ep.url);
+  const statusBar = new NormStatusBar(() => ep.describe());
+  context.subscriptions.push(ep.onDidChange(() => statusBar.render()));
   const notifier = new AlertNotifier(log);
   context.subscriptions.push(statusBar);
   const revealed = new Set<string>();
@@ -61,17 +58,46 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
   registerRecordingNotifier(context, ep.hub, log);
   registerRunCommands(context, ep, notifier, log);
   registerDashboard(context, ep.hub);
-  registerRunsView(context, ep);
-  registerPythonFixes(context, ep.hub, log);
+  const runsView = registerRunsView(context, ep);
+  const analyses = registerPythonFixes(context, ep.hub, log);
+  registerScriptLens(context, analyses, ep.hub, runsView);
+  registerWalkthrough(context, ep, analyses);
   registerRunLogEditor(context);
   registerCompareRuns(context, ep);
-  // Runs that cannot reach this endpoint (cluster jobs) write their logs into the Runs view's folders: followed through the hub.
+
+  const listen = async (): Promise<void> => {
+    try {
+      const url = await ep.start();
+      log.info(`listening on ${url}; recording runs to ${ep.logDir}`);
+    } catch (e) {
+      const msg = `Gradient Monitor could not start its endpoint: ${(e as Error).message}`;
+      log.error(msg);
+      void vscode.window.showErrorMessage(msg);
+    }
+  };
+  registerLiveSettings(context, ep, listen);
+  // Runs that cannot reach the endpoint (cluster jobs) write logs into the Runs view's folders: followed by the hub.
   const followed = new FollowedLogs(ep.hub, () => runFolders(ep));
-  const following = setInterval(
-    () => followed.poll().catch((e: Error) => log.warn(`following run logs: ${e.message}`)),
-    FOLLOW_POLL_MS,
-  );
-  context.subscriptions.push({ dispose: () => clearInterval(following) });
+  const follow = (): void => {
+    const timer = setInterval(
+      () => followed.poll().catch((e: Error) => log.warn(`following run logs: ${e.message}`)),
+      FOLLOW_POLL_MS,
+    );
+    context.subscriptions.push({ dispose: () => clearInterval(timer) });
+  };
+  // Streams write run logs into the workspace: an untrusted one gets no endpoint until it is trusted.
+  if (vscode.workspace.isTrusted) {
+    follow();
+    await listen();
+  } else {
+    log.info('the endpoint and run recording stay off until this workspace is trusted');
+    context.subscriptions.push(
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        follow();
+        void listen();
+      }),
+    );
+  }
   return { url: ep.url, logDir: ep.logDir };
 }
 

@@ -22,7 +22,10 @@ const LIVE_REFRESH_MS = 250;
 /** File events arrive in bursts (an import, a deleted folder); one rescan follows the burst. */
 const RESCAN_DELAY_MS = 300;
 
-/** Folders the view lists: the endpoint's runs folder and `gradientMonitor.runFolders` (relative ones against the first workspace folder). */
+/**
+ * Folders the view lists: the endpoint's runs folder and `gradientMonitor.runFolders` (relative
+ * ones against the first workspace folder).
+ */
 export function runFolders(ep: Endpoint): string[] {
   const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
   const extra = vscode.workspace.getConfiguration(SECTION).get<string[]>('runFolders', []);
@@ -58,6 +61,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       this.rebuild();
     })().finally(() => (this.scanning = undefined));
     return this.scanning;
+  }
+
+  /** The recorded logs of the last scan. */
+  get runFiles(): readonly RunFile[] {
+    return this.files;
   }
 
   /** A run started or ended: its log moves between Live and the recorded groups. */

@@ -7,7 +7,8 @@ import { SECTION } from './settings';
 
 export const RUNS_VIEW_ID = 'gradientMonitor.runs';
 
-export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint): void {
+/** Returns the tree, whose listing of recorded logs the CodeLens reads too. */
+export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint): RunsTreeProvider {
   const provider = new RunsTreeProvider(ep);
   const view = vscode.window.createTreeView(RUNS_VIEW_ID, {
     treeDataProvider: provider,
@@ -25,4 +26,5 @@ export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint)
   );
   registerRunsCommands(context, ep, provider);
   void provider.refresh();
+  return provider;
 }

@@ -54,8 +54,11 @@ test('Install Python Client… pip-installs the bundled client into the picked i
     .waitFor({ timeout: 20_000 });
 
   const deadline = Date.now() + 60_000;
-  let found = '';
-  while (!(found = imports()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+  let found = imports();
+  while (!found && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1000));
+    found = imports();
+  }
   await vscode.screenshot('install-python-client');
   const { version } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
   assert.match(
