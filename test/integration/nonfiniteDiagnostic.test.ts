@@ -76,10 +76,10 @@ test('a NaN born in a module of model.py is marked on that forward, besides the 
   }
   const model = path.join(dir, 'model.py');
   assert.deepEqual([...changed].sort(), [model, path.join(dir, 'train.py')].sort());
-  const [onModel] = links.forFile(model);
+  const [onModel] = links.forDocument(model);
   const forwardLine = MODEL.split('\n').findIndex((l) => l.includes('return torch.log(x)')) - 1;
   assert.equal(onModel.line, forwardLine, 'the 0-based line of LogGate.forward');
   assert.match(onModel.message, /NaN born in blocks\.1\.1, LogGate\.forward, model\.py:6 \(step 0\)$/);
-  const [onScript] = links.forFile(path.join(dir, 'train.py'));
+  const [onScript] = links.forDocument(path.join(dir, 'train.py'));
   assert.match(onScript.message, /non-finite gradient norm \(NaN\) at step 0 .*NaN born in blocks\.1\.1/);
 });

@@ -161,14 +161,14 @@ describe('where it shows', () => {
     const links = new ScriptDiagnostics();
     assert.equal(links.onAlert(alert, run), '/work/p/train.py');
     assert.equal(links.onOrigin(alert, run), '/work/p/model.py');
-    const [d] = links.forFile('/work/p/model.py');
+    const [d] = links.forDocument('/work/p/model.py');
     assert.equal(d.line, 9);
     assert.equal(d.severity, 'error');
     assert.equal(
       d.message,
       'Gradient Monitor, run gate run: NaN born in blocks.2.gate, LogGate.forward, model.py:10 (step 3)',
     );
-    assert.equal(links.forFile('/work/p/train.py').length, 1, 'the training script keeps its own');
+    assert.equal(links.forDocument('/work/p/train.py').length, 1, 'the training script keeps its own');
     const again = { ...alert, step: 9, origin: origin({ line: 99 }) };
     assert.equal(links.onOrigin(again, run), undefined, 'the first origin is the one to fix');
     assert.equal(links.onOrigin({ ...alert, origin: undefined }, run), undefined);

@@ -16,6 +16,7 @@ from .callsite import distributed_rank, process_meta, user_call_site
 from .discovery import Endpoint, resolve_endpoint
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter
 from .logfile import DEFAULT_LOG_DIR, LocalLog, Message
+from .notebook import notebook_file
 from .transport import Transport, TransportOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,7 +84,9 @@ class Monitor:
     ) -> None:
         if threshold is not None and not threshold > 0:
             raise ValueError(f"threshold must be a positive number, got {threshold!r}")
-        script = os.path.splitext(os.path.basename(sys.argv[0]))[0] if sys.argv and sys.argv[0] not in ("", "-c") else ""
+        notebook = notebook_file()
+        program = notebook or (sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c") else "")
+        script = os.path.splitext(os.path.basename(program))[0]
         self.run_name = run_name or script or "run"
         self._explicit_run_id = run_id is not None
         self.run_id = run_id or f"{_slug(self.run_name)}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
