@@ -11,6 +11,8 @@ import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../runs/summary';
 import { identifyLog } from '../importers/readLog';
 import { LOG_FORMAT_NAMES } from '../importers/types';
+import { stringifyKeepingNonFinite } from '../protocol/json';
+import { originLabel } from '../shared/nonfiniteOrigin';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';
 import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
@@ -189,7 +191,7 @@ async function inspect(args: string[], out: Out, err: Out): Promise<number> {
   // Nothing read is a failure, as it is for `import`: scripts must not take an empty summary for a run.
   const status = s.steps === 0 ? 1 : 0;
   if (values.json) {
-    out(JSON.stringify(s, null, 2));
+    out(stringifyKeepingNonFinite(s, 2)); // a traced origin's values may be NaN
     return status;
   }
   out(
@@ -203,6 +205,11 @@ async function inspect(args: string[], out: Out, err: Out): Promise<number> {
       ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.map((l) => JSON.stringify(l)).join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
       : 'no non-finite norms',
   );
+  const origin = s.first_nonfinite?.origin;
+  if (origin)
+    out(
+      `  ${originLabel(origin)}${origin.snapshot ? `; replay: python -m gradient_monitor replay ${origin.snapshot}` : ''}`,
+    );
   out(
     s.spikes.length
       ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}`
