@@ -2,7 +2,7 @@
  * The dashboard page: holds the shown run's data, the shared step window (follow, zoom, pan),
  * and draws the charts at most once per animation frame however many updates arrive.
  */
-import { fmt } from '../src/shared/format';
+import { fmt, quotedNames } from '../src/shared/format';
 import { resolveWindow, StepRange, windowAfterZoom } from '../src/shared/stepWindow';
 import {
   DashboardState,
@@ -363,7 +363,7 @@ export class DashboardApp {
     const top = this.layers.ranked.slice(0, 3).map((r) => this.data.header?.layers[r.layer] ?? '');
     this.layers.chart.canvas.setAttribute(
       'aria-label',
-      top.length ? `Largest layers in view: ${top.join(', ')}.` : 'No per-layer norms reported.',
+      top.length ? `Largest layers in view: ${quotedNames(top)}.` : 'No per-layer norms reported.',
     );
   }
 

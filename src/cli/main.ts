@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { Hub } from '../ingest/hub';
-import { fmt, formatDuration } from '../shared/format';
+import { fmt, formatDuration, quotedNames } from '../shared/format';
 import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../runs/summary';
 import { identifyLog } from '../importers/readLog';
@@ -205,7 +205,7 @@ async function inspect(args: string[], out: Out, err: Out): Promise<number> {
     );
     out(
       s.first_nonfinite
-        ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.map((l) => JSON.stringify(l)).join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
+        ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${quotedNames(s.first_nonfinite.layers)}` : ''} (${s.nonfinite_steps} non-finite steps)`
         : 'no non-finite norms',
     );
     const origin = s.first_nonfinite?.origin;
