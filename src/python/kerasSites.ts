@@ -82,6 +82,7 @@ function existingKeyword(
         clipping: {
           line: ctx.line(given.node.startIndex),
           kind: name === 'clipvalue' ? 'value' : 'norm',
+          by: name,
           code: given.node.text,
           maxNorm: given.value.text,
         },
@@ -191,6 +192,7 @@ function tapeSite(ctx: AnalysisContext, apply: Node, constructor: Node | undefin
     site.clipping = {
       line: ctx.line(clip.startIndex),
       kind: q.endsWith('value') ? 'value' : 'norm',
+      by: clip.childForFieldName('function')?.text ?? q,
       code: clip.text,
       maxNorm: q.endsWith('value') ? undefined : limit?.text,
     };

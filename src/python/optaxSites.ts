@@ -88,6 +88,7 @@ function site(ctx: AnalysisContext, expr: Node, optax: string): TrainingSite {
     s.clipping = {
       line: ctx.line(clip.startIndex),
       kind: q === 'optax.clip' ? 'value' : 'norm',
+      by: clip.childForFieldName('function')?.text ?? q,
       code: clip.text,
       maxNorm: limit?.text,
     };
