@@ -18,6 +18,8 @@ import { trainerSites } from './trainerSites';
 export interface AnalysisOptions {
   /** Reads a file the script names (a DeepSpeed JSON config), relative to the script's folder; undefined when it cannot. */
   readFile?: (path: string) => string | undefined;
+  /** How an offset is named in messages (`cell 4, line 5` in a notebook); `line N` by default. */
+  place?: (offset: number) => string;
 }
 
 export class PythonAnalysis {
@@ -41,7 +43,7 @@ export class PythonAnalysis {
     this.syntaxError = firstSyntaxProblem(tree.rootNode);
     this.errorCount = this.syntaxError ? parser.errorCount(source) : 0;
     if (this.syntaxError) return;
-    const ctx = new AnalysisContext(tree.rootNode, source, options.readFile);
+    const ctx = new AnalysisContext(tree.rootNode, source, options.readFile, options.place);
     this.ctx = ctx;
     const steps = findTorchSteps(ctx);
     const torch = steps.map((s) => torchSite(ctx, s));

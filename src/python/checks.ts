@@ -120,7 +120,6 @@ function unscaleCalls(s: TorchStep, from: number, to: number): Node[] {
 function clipChecks(ctx: AnalysisContext, s: TorchStep, c: Clip): Check[] {
   const stmt = statementOf(c.call);
   const name = c.name;
-  const stepLine = ctx.line(s.step.startIndex) + 1;
   const stepAnchor = ctx.anchor(s.step);
   const out: Check[] = [];
   if (c.placement !== 'between') {
@@ -131,8 +130,8 @@ function clipChecks(ctx: AnalysisContext, s: TorchStep, c: Clip): Check[] {
     const fix = moveBefore(ctx, stmt, stepAnchor, `Move ${name} before ${s.step.text}`, ahead);
     const message =
       c.placement === 'after-step'
-        ? `${name} runs after ${s.step.text} (line ${stepLine}): the update already used the unclipped gradients, so this clipping has no effect. Clip between backward() and the step.`
-        : `${name} runs before ${s.backward.call.text} (line ${ctx.line(s.backward.call.startIndex) + 1}): it clips gradients that backward() then replaces or adds to. Clip between backward() and the step.`;
+        ? `${name} runs after ${s.step.text} (${ctx.place(s.step.startIndex)}): the update already used the unclipped gradients, so this clipping has no effect. Clip between backward() and the step.`
+        : `${name} runs before ${s.backward.call.text} (${ctx.place(s.backward.call.startIndex)}): it clips gradients that backward() then replaces or adds to. Clip between backward() and the step.`;
     out.push(check(c.placement === 'after-step' ? 'clip-after-step' : 'clip-before-backward', c.call, message, [fix]));
     return out;
   }
@@ -158,13 +157,12 @@ function clipChecks(ctx: AnalysisContext, s: TorchStep, c: Clip): Check[] {
     );
   }
   if (micro) {
-    const guardLine = ctx.line(s.guard!.startIndex) + 1;
     const ahead: CodeLine[] = needsUnscale ? [{ text: `${s.scaler}.unscale_(${s.optimizer})` }] : [];
     out.push(
       check(
         'clip-every-micro-batch',
         c.call,
-        `${name} runs on every micro-batch, but ${s.step.text} only runs under the if at line ${guardLine}: it clips partial sums, shrinking earlier micro-batches again at every later clip, and pays for a norm per micro-batch. Clip once, right before the step.`,
+        `${name} runs on every micro-batch, but ${s.step.text} only runs under the if at ${ctx.place(s.guard!.startIndex)}: it clips partial sums, shrinking earlier micro-batches again at every later clip, and pays for a norm per micro-batch. Clip once, right before the step.`,
         [moveBefore(ctx, stmt, stepAnchor, `Move ${name} into the accumulation step (before ${s.step.text})`, ahead)],
       ),
     );
@@ -222,7 +220,7 @@ function loggingChecks(ctx: AnalysisContext, s: TorchStep): Check[] {
       check(
         'log-every-micro-batch',
         c,
-        `${c.childForFieldName('function')?.text} runs on every micro-batch, but ${s.step.text} only runs under the if at line ${ctx.line(s.guard!.startIndex) + 1}: it reports the norms of partial sums. Report once, right before the step.`,
+        `${c.childForFieldName('function')?.text} runs on every micro-batch, but ${s.step.text} only runs under the if at ${ctx.place(s.guard!.startIndex)}: it reports the norms of partial sums. Report once, right before the step.`,
         [
           moveBefore(
             ctx,

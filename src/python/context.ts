@@ -45,6 +45,8 @@ export class AnalysisContext {
     readonly source: string,
     /** Reads a file the script names (a DeepSpeed JSON config), relative to the script's folder. */
     readonly readFile?: (path: string) => string | undefined,
+    /** How an offset is named for people: `line 12`, or `cell 4, line 5` in a notebook. */
+    private readonly placeOf?: (offset: number) => string,
   ) {
     this.imports = new Imports(root, source);
     this.style = detectStyle(root, source);
@@ -151,6 +153,11 @@ export class AnalysisContext {
         index++;
     }
     return undefined;
+  }
+
+  /** `line 12` (or `cell 4, line 5` in a notebook) for messages. */
+  place(offset: number): string {
+    return this.placeOf?.(offset) ?? `line ${this.line(offset) + 1}`;
   }
 
   line(offset: number): number {

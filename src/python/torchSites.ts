@@ -31,7 +31,7 @@ export function torchSite(ctx: AnalysisContext, s: TorchStep): TrainingSite {
   const clip = s.clips.find((c) => c.placement === 'between') ?? s.clips[0];
   const traits = [
     s.scaler && 'AMP',
-    s.guard && `accumulation (step under the if at line ${ctx.line(s.guard.startIndex) + 1})`,
+    s.guard && `accumulation (step under the if at ${ctx.place(s.guard.startIndex)})`,
     s.closure && 'closure',
     s.fsdp && 'FSDP',
     s.accelerator && 'Accelerate',
@@ -43,7 +43,7 @@ export function torchSite(ctx: AnalysisContext, s: TorchStep): TrainingSite {
     framework,
     line,
     lines: [...new Set([backwardLine, line, ...s.clips.map((c) => ctx.line(c.call.startIndex))])],
-    summary: `${s.step.text} at line ${line + 1} after ${s.backward.call.text} at line ${backwardLine + 1}${traits.length ? ` (${traits.join(', ')})` : ''}`,
+    summary: `${s.step.text} at ${ctx.place(s.step.startIndex)} after ${s.backward.call.text} at ${ctx.place(s.backward.call.startIndex)}${traits.length ? ` (${traits.join(', ')})` : ''}`,
     details: {
       optimizer: s.optimizer,
       parameters: s.params,

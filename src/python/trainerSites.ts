@@ -42,7 +42,7 @@ function base(ctx: AnalysisContext, call: Node, framework: TrainingSite['framewo
     framework,
     line,
     lines: Array.from({ length: lastLine - line + 1 }, (_, i) => line + i),
-    summary: `${what} at line ${line + 1}`,
+    summary: `${what} at ${ctx.place(call.startIndex)}`,
     details: { call: what },
   };
 }
