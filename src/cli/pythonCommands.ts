@@ -84,6 +84,14 @@ async function load(file: string, err: Out): Promise<Loaded | undefined> {
   };
 }
 
+/** `FILE:LINE:COL` of a script's first syntax error, `FILE: cell N, line M` in a notebook. */
+function syntaxPlace(file: string, { a, notebook }: Loaded): string {
+  const e = a.syntaxError!;
+  return notebook
+    ? `${file}: ${notebook.where(a.lines.lineStart(e.line - 1) + e.column - 1).text}`
+    : `${file}:${e.line}:${e.column}`;
+}
+
 function siteJson(l: Loaded, site: TrainingSite, fix: Fix | undefined): Record<string, unknown> {
   const { a } = l;
   const cellOf = (offset: number): Record<string, number> =>
@@ -135,9 +143,7 @@ export async function clipCommand(args: string[], out: Out, err: Out): Promise<n
   const { a } = loaded;
   try {
     if (a.syntaxError) {
-      err(
-        `${file}: ${loaded.place(a.lines.lineStart(a.syntaxError.line - 1) + a.syntaxError.column - 1)}: syntax error: ${a.syntaxError.message}; the file was left untouched`,
-      );
+      err(`${syntaxPlace(file, loaded)}: syntax error: ${a.syntaxError.message}; the file was left untouched`);
       return DOES_NOT_PARSE;
     }
     const { proposals, patched, files, outcome } = planClipping(a, { maxNorm, clipValue });
@@ -203,9 +209,7 @@ export async function checkCommand(args: string[], out: Out, err: Out): Promise<
   const { a } = loaded;
   try {
     if (a.syntaxError) {
-      err(
-        `${file}:${loaded.notebook ? ` ${loaded.place(a.lines.lineStart(a.syntaxError.line - 1) + a.syntaxError.column - 1)}:` : `${a.syntaxError.line}:${a.syntaxError.column}:`} syntax error: ${a.syntaxError.message}`,
-      );
+      err(`${syntaxPlace(file, loaded)}: syntax error: ${a.syntaxError.message}`);
       return DOES_NOT_PARSE;
     }
     const findings = a.checks.map((c) => ({

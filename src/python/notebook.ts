@@ -68,6 +68,12 @@ export class NotebookProgram {
     return s && { cell: s.cell, offset: offset - s.start };
   }
 
+  /** The program offset of an offset in a cell's own text, when the cell is part of the program. */
+  programOffset(cell: number, offset: number): number | undefined {
+    const s = this.spans.find((x) => x.cell === cell);
+    return s && s.start + Math.min(offset, s.end - s.start);
+  }
+
   /** "cell 4, line 5" (1-based, cells counted as the notebook shows them, markdown included). */
   where(offset: number): { cell: number; line: number; column: number; text: string } {
     const at = this.locate(offset) ?? { cell: this.spans[0]?.cell ?? 0, offset: 0 };
