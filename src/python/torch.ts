@@ -314,18 +314,12 @@ function describeStep(ctx: AnalysisContext, backward: Backward, found: StepFound
             !/^(prepare|setup|setup_optimizers)$/.test(methodName(v.value) ?? ''),
         )?.value;
   const prepared = ctx.preparedBy(stepped.optimizer, step);
-  const accelerator =
-    backward.mode === 'accelerate'
-      ? backward.engine
-      : prepared && engineKind(ctx, prepared.object, step) === 'accelerate'
-        ? prepared.object.text
-        : undefined;
-  const fabric =
-    backward.mode === 'fabric'
-      ? backward.engine
-      : prepared && engineKind(ctx, prepared.object, step) === 'fabric'
-        ? prepared.object.text
-        : undefined;
+  // The engine a step runs under: its backward's (`accelerator.backward`), or the one that prepared the optimizer.
+  const preparedKind = prepared ? engineKind(ctx, prepared.object, step) : undefined;
+  const engineOf = (kind: 'accelerate' | 'fabric'): string | undefined =>
+    backward.mode === kind ? backward.engine : preparedKind === kind ? prepared!.object.text : undefined;
+  const accelerator = engineOf('accelerate');
+  const fabric = engineOf('fabric');
   const deepspeed =
     backward.mode === 'deepspeed' || stepped.engine ? initializeOf(ctx, stepped.optimizer, step) : undefined;
 

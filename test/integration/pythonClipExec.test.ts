@@ -272,8 +272,10 @@ describe('check findings of the corpus', () => {
   for (const c of CASES) {
     it(`${c.file}: ${c.checks.join(', ') || 'no finding'}`, () => {
       assert.deepEqual(originalFindings.get(c.file), c.checks);
+      // A fixed script has no finding left about its clipping; what clipping does not fix (per-parameter syncs) stays.
+      const unrelated = c.checks.filter((x) => x === 'per-parameter-sync');
       for (const [key, codes] of fixedFindings)
-        if (key.endsWith(`/${c.file}`)) assert.deepEqual(codes, [], `${key} has no finding once fixed`);
+        if (key.endsWith(`/${c.file}`)) assert.deepEqual(codes, unrelated, `${key}: findings once fixed`);
     });
   }
 });

@@ -81,11 +81,10 @@ def install_keras():
     import keras
     import numpy as np
 
-    keras.config.run_functions_eagerly(True)
     try:
         import tensorflow as tf
 
-        tf.config.run_functions_eagerly(True)
+        tf.config.run_functions_eagerly(True)  # fit()'s train function and @tf.function loops
     except ImportError:
         pass
     base = keras.optimizers.Optimizer
@@ -181,9 +180,10 @@ def main():
         records.clear()
         seed()
         sys.argv = [script]
-        os.chdir(os.path.dirname(os.path.abspath(script)))
+        path = os.path.abspath(script)
+        os.chdir(os.path.dirname(path))
         try:
-            run(os.path.abspath(script))
+            run(path)
             results[script] = {"updates": list(records)}
         except BaseException:  # a script must not stop the others
             results[script] = {"updates": list(records), "error": traceback.format_exc()}
