@@ -16,7 +16,9 @@ import { torchSite } from './torchSites';
 import { trainerSites } from './trainerSites';
 
 export interface AnalysisOptions {
-  /** Reads a file the script names (a DeepSpeed JSON config), relative to the script's folder; undefined when it cannot. */
+  /**
+   * Reads a file the script names (a DeepSpeed JSON config), relative to the script's folder; undefined when it cannot.
+   */
   readFile?: (path: string) => string | undefined;
   /** How an offset is named in messages (`cell 4, line 5` in a notebook); `line N` by default. */
   place?: (offset: number) => string;
@@ -124,7 +126,10 @@ export function sitesAtLine(analysis: PythonAnalysis, line: number): TrainingSit
 /** Frameworks whose steps the Python client reports from (its run's `meta.line`). */
 const STEPPED = new Set<TrainingSite['framework']>(['pytorch', 'accelerate', 'fsdp']);
 
-/** The site a run's reported line belongs to: one on that line, else the nearest PyTorch step, else the nearest site. */
+/**
+ * The site a run's reported line belongs to: one on that line, else the nearest PyTorch step, else
+ * the nearest site.
+ */
 export function siteNearLine(analysis: PythonAnalysis, line: number): TrainingSite | undefined {
   const on = sitesAtLine(analysis, line)[0];
   if (on) return on;

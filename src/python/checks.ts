@@ -61,7 +61,10 @@ function check(
   };
 }
 
-/** Moves a statement to just before another (with extra statements ahead of it); undefined when it does not stand on its own lines. */
+/**
+ * Moves a statement to just before another (with extra statements ahead of it); undefined when it does not stand on its
+ * own lines.
+ */
 function moveBefore(
   ctx: AnalysisContext,
   stmt: Node,
@@ -76,7 +79,9 @@ function moveBefore(
   return removal && insertion ? { title, edits: [removal, insertion], imports: [] } : undefined;
 }
 
-/** The statement, or the `if` it is alone in (`if clip > 0: clip(...)`), which moves with it rather than staying empty. */
+/**
+ * The statement, or the `if` it is alone in (`if clip > 0: clip(...)`), which moves with it rather than staying empty.
+ */
 function movableUnit(stmt: Node, target: StatementAnchor): Node {
   let unit = stmt;
   for (;;) {
@@ -290,7 +295,10 @@ function fsdpChecks(ctx: AnalysisContext): Check[] {
   return out;
 }
 
-/** A torch clip of a DeepSpeed engine's (or its model's) parameters: under ZeRO each rank holds a partition, and the engine clips by itself. */
+/**
+ * A torch clip of a DeepSpeed engine's (or its model's) parameters: under ZeRO each rank holds a partition, and the
+ * engine clips by itself.
+ */
 function deepspeedChecks(ctx: AnalysisContext): Check[] {
   const out: Check[] = [];
   const initializes = ctx.calls.filter((c) => deepspeedInitialize(ctx, c));

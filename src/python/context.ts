@@ -20,7 +20,10 @@ export interface Resolved {
   index?: number;
 }
 
-/** Calls whose tuple result gives back their arguments, prepared: `model, opt = accelerator.prepare(model, opt)`, Fabric's `setup`. */
+/**
+ * Calls whose tuple result gives back their arguments, prepared: `model, opt = accelerator.prepare(model, opt)`,
+ * Fabric's `setup`.
+ */
 const PASS_THROUGH = new Set(['prepare', 'setup']);
 const PREPARES_ONE = new Set([
   'prepare',
@@ -88,7 +91,8 @@ export class AnalysisContext {
       return [then, otherwise].flatMap((b) => (b ? this.values(b, at, depth + 1, seen) : []));
     }
     if (expr.type === 'call') {
-      // `optimizer = fabric.setup_optimizers(optimizer)`, `model = accelerator.prepare(model)`: the wrapped value's origin.
+      // `optimizer = fabric.setup_optimizers(optimizer)`, `model = accelerator.prepare(model)`: the wrapped value's
+      // origin.
       const single = callArguments(expr).positional;
       if (PREPARES_ONE.has(methodName(expr) ?? '') && single.length === 1)
         return [{ value: expr, at }, ...this.values(single[0], at, depth + 1, seen)];

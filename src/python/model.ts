@@ -14,7 +14,9 @@ export type SiteFramework =
   | 'tensorflow'
   | 'optax';
 
-/** Edits to another file the fix needs (a DeepSpeed JSON config), named as the script names it (relative to its folder). */
+/**
+ * Edits to another file the fix needs (a DeepSpeed JSON config), named as the script names it (relative to its folder).
+ */
 export interface FileEdits {
   path: string;
   edits: TextEdit[];
@@ -33,7 +35,10 @@ export interface ExistingClipping {
   /** 0-based line of the clipping call or argument. */
   line: number;
   kind: 'norm' | 'value';
-  /** What clips, as written: `torch.nn.utils.clip_grad_norm_`, `dispatch_clip_grad`, `"gradient_clipping" in ds_config.json`. */
+  /**
+   * What clips, as written: `torch.nn.utils.clip_grad_norm_`, `dispatch_clip_grad`, `"gradient_clipping" in
+   * ds_config.json`.
+   */
   by: string;
   /** The code that clips, e.g. `torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)` or `gradient_clip_val=0.5`. */
   code: string;

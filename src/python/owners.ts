@@ -51,7 +51,10 @@ export function useOf(ctx: AnalysisContext, name: string, at: Node): Node | unde
     .find((n): n is Node => !!n && n.text === name && n.startIndex < at.startIndex);
 }
 
-/** Names that may hold the model where the step runs: those called in the loop (the forward) first, then parameters and assignments. */
+/**
+ * Names that may hold the model where the step runs: those called in the loop (the forward) first, then parameters and
+ * assignments.
+ */
 function candidateNames(ctx: AnalysisContext, step: Node, region: Node): string[] {
   const fn = enclosingFunction(step);
   const called = region

@@ -72,11 +72,15 @@ export interface TorchStep {
   scaler?: string;
   /** `scaler.unscale_(opt)` already runs between backward and step. */
   unscaled: boolean;
-  /** The `if` that makes the step run only on some micro-batches (gradient accumulation), when the code shows it is one. */
+  /**
+   * The `if` that makes the step run only on some micro-batches (gradient accumulation), when the code shows it is one.
+   */
   guard?: Node;
   /** The closure function passed to step (LBFGS), holding the backward. */
   closure?: Node;
-  /** In the step's own function, the node after which the gradients are complete (the backward, or where they arrive). */
+  /**
+   * In the step's own function, the node after which the gradients are complete (the backward, or where they arrive).
+   */
   origin: Node;
   /** Backward and step in different functions: the calls in their common caller, in order. */
   handoff?: { from: Node; to: Node };
@@ -89,7 +93,10 @@ export interface TorchStep {
   monitored: boolean;
 }
 
-/** Function names that clip gradients: torch's, Accelerate's, FSDP's, Lightning's, Fabric's, timm's dispatch_clip_grad, TF's. */
+/**
+ * Function names that clip gradients: torch's, Accelerate's, FSDP's, Lightning's, Fabric's, timm's dispatch_clip_grad,
+ * TF's.
+ */
 const CLIPPING_NAME = /clip_grad|clip_gradients|clip_by_global_norm/;
 export const FSDP_CLASS = (q: string): boolean => q.endsWith('FullyShardedDataParallel') || /(^|\.)FSDP$/.test(q);
 
@@ -402,7 +409,10 @@ function loopsAround(node: Node, scope: Node): Node[] {
   return out;
 }
 
-/** The model prepared together with an optimizer (`model, optimizer = accelerator.prepare(model, optimizer)`), as named at the step. */
+/**
+ * The model prepared together with an optimizer (`model, optimizer = accelerator.prepare(model, optimizer)`), as named
+ * at the step.
+ */
 function preparedModel(ctx: AnalysisContext, optimizer: Node, step: Node, region: Node): string | undefined {
   const assignment = ctx.assignmentOf(optimizer, step);
   const left = assignment?.childForFieldName('left');
@@ -427,7 +437,10 @@ function visibleAt(constructor: Node, step: Node, expr: Node): boolean {
   return root === 'self';
 }
 
-/** The optimizer's parameters as an expression that can be iterated again at the step, or undefined for the param_groups fallback. */
+/**
+ * The optimizer's parameters as an expression that can be iterated again at the step, or undefined for the param_groups
+ * fallback.
+ */
 function reusableParams(ctx: AnalysisContext, arg: Node, constructor: Node): string | undefined {
   if (arg.type === 'call' && methodName(arg) === 'parameters') return arg.text; // a fresh generator each time
   if (arg.type === 'identifier' || arg.type === 'attribute') {

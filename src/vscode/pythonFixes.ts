@@ -124,12 +124,17 @@ function besideReader(doc: vscode.TextDocument): (name: string) => string | unde
 }
 
 /** One analysis per open script or notebook version; the previous one is freed when the text changes. */
-class Analyses implements vscode.Disposable {
+export class Analyses implements vscode.Disposable {
   private readonly cache = new Map<string, { version: string; view: ProgramView }>();
 
   constructor(private readonly parser: Promise<PythonParser>) {}
 
-  async of(doc: vscode.TextDocument): Promise<ProgramView> {
+  /** The analysis of a script, or of the whole notebook a cell belongs to. */
+  async of(doc: vscode.TextDocument): Promise<PythonAnalysis> {
+    return (await this.view(doc)).analysis;
+  }
+
+  async view(doc: vscode.TextDocument): Promise<ProgramView> {
     const notebook = notebookOf(doc);
     const key = (notebook ?? doc).uri.toString();
     const version = notebook
@@ -171,7 +176,12 @@ class Analyses implements vscode.Disposable {
   }
 }
 
-export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, log: vscode.LogOutputChannel): void {
+/** Registers the fixes and checks; returns the document analyses, which the CodeLens shares. */
+export function registerPythonFixes(
+  context: vscode.ExtensionContext,
+  hub: Hub,
+  log: vscode.LogOutputChannel,
+): Analyses {
   const parser = pythonParser(defaultParserFiles(path.join(context.extensionPath, 'dist')));
   parser.catch((e: Error) => log.error(`cannot load the Python parser: ${e.message}`));
   const analyses = new Analyses(parser);
@@ -185,7 +195,7 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
   const refreshChecks = async (doc: vscode.TextDocument): Promise<void> => {
     if (doc.languageId !== 'python' || (doc.uri.scheme !== 'file' && doc.uri.scheme !== NOTEBOOK_CELL_SCHEME)) return;
     try {
-      const view = await analyses.of(doc);
+      const view = await analyses.view(doc);
       const byDoc = new Map<string, vscode.Diagnostic[]>(view.docs.map((d) => [d.uri.toString(), []]));
       for (const c of view.analysis.checks) {
         const at = view.rangeOf(c.start, c.end);
@@ -223,7 +233,7 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     const lines = text?.split('\n') ?? [];
     let fallbackLine = 0;
     if (text !== undefined && items.some((i) => i.line === undefined)) {
-      const a = doc ? (await analyses.of(doc)).analysis : await analyses.ofText(text);
+      const a = doc ? await analyses.of(doc) : await analyses.ofText(text);
       fallbackLine = siteNearLine(a, 0)?.line ?? 0;
       if (!doc) a.dispose();
     }
@@ -247,13 +257,15 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     );
   };
 
-  hub.on('alert', (alert, run) => {
-    const file = links.onAlert(alert, run);
-    if (file) void refreshLive(file);
-  });
-  hub.on('run', (run) => {
-    for (const file of links.onRun(run)) void refreshLive(file);
-  });
+  context.subscriptions.push(
+    hub.subscribe('alert', (alert, run) => {
+      const file = links.onAlert(alert, run);
+      if (file) void refreshLive(file);
+    }),
+    hub.subscribe('run', (run) => {
+      for (const file of links.onRun(run)) void refreshLive(file);
+    }),
+  );
 
   const pending = new Map<string, NodeJS.Timeout>();
   const later = (doc: vscode.TextDocument): void => {
@@ -297,6 +309,7 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     ),
     { dispose: () => pending.forEach((t) => clearTimeout(t)) },
   );
+  return analyses;
 }
 
 /** Edits of other files a fix needs (a DeepSpeed JSON config beside the script). */
@@ -326,7 +339,7 @@ class ClippingActions implements vscode.CodeActionProvider {
     range: vscode.Range,
     context: vscode.CodeActionContext,
   ): Promise<vscode.CodeAction[]> {
-    const view = await this.analyses.of(doc);
+    const view = await this.analyses.view(doc);
     const a = view.analysis;
     if (a.syntaxError) return [];
     const actions: vscode.CodeAction[] = [];
@@ -415,7 +428,10 @@ class ClippingActions implements vscode.CodeActionProvider {
     return actions;
   }
 
-  /** Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick fix, so the lightbulb shows. */
+  /**
+   * Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick
+   * fix, so the lightbulb shows.
+   */
   private async clippingActions(
     site: TrainingSite,
     s: Suggestion,

@@ -148,7 +148,7 @@ const staged = new Map<string, { probe: Probe; file: string; case: string }>();
 /** Findings of each fixed script, by `variant/name`. */
 const fixedFindings = new Map<string, CheckCode[]>();
 const originalFindings = new Map<string, CheckCode[]>();
-let results: Results = {};
+const results: Results = {};
 let parser: PythonParser;
 
 function open(file: string, text = readFileSync(path.join(FIXTURES, file), 'utf8')): Source {
