@@ -9,10 +9,12 @@ const watch = process.argv.includes('--watch');
 const common = { bundle: true, sourcemap: production ? false : 'linked', minify: production, logLevel: 'warning' };
 
 // web-tree-sitter reads import.meta.url to find itself; a CommonJS bundle has no import.meta, so
-// give it the bundle's own URL.
+// give it the bundle's own URL. ES module builds first: jsonc-parser's UMD build requires its parts
+// at run time, which a bundle cannot resolve.
 const nodeBundle = {
   ...common,
   platform: 'node',
+  mainFields: ['module', 'main'],
   format: 'cjs',
   target: 'node20',
   define: { 'import.meta.url': 'import_meta_url' },
