@@ -33,6 +33,11 @@ export interface LaunchOptions {
   workspace?: string;
   /** Install this packaged extension with code-server's --install-extension instead of copying the build. */
   vsix?: string;
+  /**
+   * Keep VS Code's workspace trust on, so that the fresh workspace opens untrusted (restricted mode).
+   * Off by default: every other suite wants a trusted window without the trust prompt.
+   */
+  workspaceTrust?: boolean;
 }
 
 export interface VSCodeSession {
@@ -80,7 +85,8 @@ function installExtension(extensionsDir: string): void {
   }
 }
 
-function freePort(): Promise<number> {
+/** A port nothing listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -122,7 +128,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
   const settings = {
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
-    'security.workspace.trust.enabled': false,
+    'security.workspace.trust.enabled': opts.workspaceTrust === true,
     'telemetry.telemetryLevel': 'off',
     'extensions.autoCheckUpdates': false,
     'extensions.autoUpdate': false,
@@ -158,7 +164,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
       'none',
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']),
       '--disable-getting-started-override',
       '--user-data-dir',
       userData,
