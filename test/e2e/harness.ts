@@ -38,6 +38,8 @@ export interface LaunchOptions {
    * Off by default: every other suite wants a trusted window without the trust prompt.
    */
   workspaceTrust?: boolean;
+  /** A bundle to load as the copied extension's main (dist/extension.js): a test entry point wrapping the real one. */
+  entry?: string;
 }
 
 export interface VSCodeSession {
@@ -68,7 +70,7 @@ export function codeServerEntry(): string {
 }
 
 /** Copies the built extension (package.json, dist, media) the way an installed VSIX lays it out. */
-function installExtension(extensionsDir: string): void {
+function installExtension(extensionsDir: string, entry?: string): void {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
     publisher: string;
     name: string;
@@ -82,6 +84,10 @@ function installExtension(extensionsDir: string): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
+  }
+  if (entry) {
+    cpSync(entry, path.join(dest, 'dist', 'extension.js'));
+    cpSync(`${entry}.map`, path.join(dest, 'dist', 'extension.js.map'));
   }
 }
 
@@ -97,7 +103,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function waitFor<T>(
+/** Polls `probe` until it returns a value, or fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
   timeoutMs: number,
@@ -147,7 +154,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
       { stdio: 'pipe', timeout: 120_000 },
     );
   } else {
-    installExtension(extensionsDir);
+    installExtension(extensionsDir, opts.entry);
   }
 
   const port = await freePort();
