@@ -12,13 +12,12 @@
  * for tests. hub.test.ts adds that nothing in src/vscode bypasses Hub.subscribe.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
+import { simulate } from '../../src/cli/simulate';
 import { dashboardFrame } from './dashboardFrame';
 import { launchVSCode, REPO, VSCodeSession, waitFor } from './harness';
 import type { HubListenersNote } from './hubListenersEntry';
@@ -50,23 +49,15 @@ function readNote(): HubListenersNote | undefined {
   }
 }
 
-async function simulate(runId: string): Promise<void> {
-  const endpoint = await vscode.endpoint();
-  await promisify(execFile)(process.execPath, [
-    path.join(REPO, 'bin', 'gradient-monitor'),
-    'simulate',
-    `--url=${endpoint.url}`,
-    `--token=${endpoint.token}`,
-    '--rate=0',
-    '--steps=50',
-    '--nan-at=40',
-    `--run-id=${runId}`,
-  ]);
+async function stream(runId: string): Promise<void> {
+  const { url, token } = await vscode.endpoint();
+  const { sent } = await simulate({ url, token, runId, steps: 50, rate: 0, nanAt: 40 });
+  assert.equal(sent, 50);
 }
 
 test('after VS Code deactivates the extension, no listener is left on the hub', async () => {
-  await simulate('first-run');
-  await simulate('second-run');
+  await stream('first-run');
+  await stream('second-run');
   await vscode.runCommand('Gradient Monitor: Open Dashboard');
   await dashboardFrame(vscode);
   // A comparison of both runs: its page listens to the hub too.
