@@ -69,8 +69,8 @@ export function codeServerEntry(): string {
   }).trim();
 }
 
-/** Copies the built extension (package.json, dist, media) the way an installed VSIX lays it out. */
-function installExtension(extensionsDir: string, entry?: string): void {
+/** Copies the built extension (package.json, dist, media, the Python client) the way an installed VSIX lays it out. */
+function installExtension(extensionsDir: string, mainBundle?: string): void {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
     publisher: string;
     name: string;
@@ -78,16 +78,19 @@ function installExtension(extensionsDir: string, entry?: string): void {
   };
   const dest = path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
   mkdirSync(dest, { recursive: true });
-  for (const entry of ['package.json', 'dist', 'media', 'README.md', 'LICENSE']) {
+  const pythonClient = ['gradient_monitor', 'bootstrap', 'pyproject.toml', 'README.md'].map(
+    (f) => `clients/python/${f}`,
+  );
+  for (const entry of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', ...pythonClient]) {
     try {
       cpSync(path.join(REPO, entry), path.join(dest, entry), { recursive: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
-  if (entry) {
-    cpSync(entry, path.join(dest, 'dist', 'extension.js'));
-    cpSync(`${entry}.map`, path.join(dest, 'dist', 'extension.js.map'));
+  if (mainBundle) {
+    cpSync(mainBundle, path.join(dest, 'dist', 'extension.js'));
+    cpSync(`${mainBundle}.map`, path.join(dest, 'dist', 'extension.js.map'));
   }
 }
 

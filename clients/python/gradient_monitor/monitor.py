@@ -16,6 +16,7 @@ from .callsite import distributed_rank, process_meta, user_call_site
 from .discovery import Endpoint, resolve_endpoint
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter
 from .logfile import DEFAULT_LOG_DIR, LocalLog, Message
+from .notebook import notebook_file
 from .transport import Transport, TransportOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +34,7 @@ class _TorchWatch:
     scaler: Any
     accumulation_steps: int
     norm_type: float
+    nonfinite: "NonfiniteWatch"
     micro_steps: int = 0
 
 
@@ -82,7 +84,9 @@ class Monitor:
     ) -> None:
         if threshold is not None and not threshold > 0:
             raise ValueError(f"threshold must be a positive number, got {threshold!r}")
-        script = os.path.splitext(os.path.basename(sys.argv[0]))[0] if sys.argv and sys.argv[0] not in ("", "-c") else ""
+        notebook = notebook_file()
+        program = notebook or (sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c") else "")
+        script = os.path.splitext(os.path.basename(program))[0]
         self.run_name = run_name or script or "run"
         self._explicit_run_id = run_id is not None
         self.run_id = run_id or f"{_slug(self.run_name)}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
@@ -245,15 +249,20 @@ class Monitor:
         clipped: Optional[bool] = None,
         skipped: Optional[bool] = None,
         framework: str = "other",
+        nonfinite_origin: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """Reports norms computed elsewhere. ``layer_norms`` is a list aligned with ``Monitor(layers=[...])``
-        or a mapping name -> norm (its names, in order, become the run's layers on the first call)."""
+        or a mapping name -> norm (its names, in order, become the run's layers on the first call).
+        ``nonfinite_origin``: where a non-finite step's NaN came from (docs/protocol.md)."""
         step = self._take_step(step)
         if not self.sends:
             return
         values = self._layer_values(layer_norms)
         transport = self._start(framework, self._log_layers or [])
-        transport.put(self._step_message(step, time.time(), float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped))
+        msg = self._step_message(step, time.time(), float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped)
+        if nonfinite_origin:
+            msg["nonfinite_origin"] = dict(nonfinite_origin)
+        transport.put(msg)
 
     def _layer_values(self, layer_norms: Union[Sequence[Number], Mapping[str, Number], None]) -> Optional[List[float]]:
         if layer_norms is None:
@@ -271,21 +280,25 @@ class Monitor:
 
     def log_tf(self, grads: Sequence[Any], variables: Sequence[Any], step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
         """TensorFlow (eager): norms of ``grads`` (as from ``tape.gradient``) grouped by the variables' layers."""
-        from .tensorflow import gradient_norms
+        from .tensorflow import first_nonfinite_variable, gradient_norms
 
         names, total, layer_norms = gradient_norms(grads, variables, self.layers, self.include, self.max_layers)
         if self._log_layers is None:
             self._log_layers = names
-        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="tensorflow")
+        leaf = None if math.isfinite(total) else first_nonfinite_variable(grads, variables)
+        origin = {"phase": "gradient", "leaf": leaf} if leaf else None
+        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="tensorflow", nonfinite_origin=origin)
 
     def log_jax(self, grads: Any, step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
         """JAX/numpy pytree of gradients (e.g. flax params grads): global norm like ``optax.global_norm``, per-layer norms by path."""
-        from .jax import gradient_norms
+        from .jax import first_nonfinite_leaf, gradient_norms
 
         names, total, layer_norms = gradient_norms(grads, self.layers, self.include, self.max_layers)
         if self._log_layers is None:
             self._log_layers = names
-        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="jax")
+        leaf = None if math.isfinite(total) else first_nonfinite_leaf(grads)
+        origin = {"phase": "gradient", "leaf": leaf} if leaf else None
+        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="jax", nonfinite_origin=origin)
 
     # ---- PyTorch ---------------------------------------------------------------------------
     def watch(
@@ -297,6 +310,11 @@ class Monitor:
         sharded: Optional[bool] = None,
         process_group: Any = None,
         norm_type: float = 2.0,
+        trace_nonfinite: Union[bool, str] = "forward",
+        optimizer: Any = None,
+        skip_nonfinite: bool = False,
+        max_skips: int = 10,
+        snapshot_nonfinite: bool = False,
     ) -> "Monitor":
         """Prepares ``step()`` for a model (an ``nn.Module`` or (name, parameter) pairs).
 
@@ -305,8 +323,17 @@ class Monitor:
         every N-th call (the optimizer step) reports. ``sharded``: each rank holds part of the
         gradients (FSDP, ZeRO, split parameters) and the global norm needs an all-reduce; detected for
         FSDP, and then every rank must call ``step()``/``clip_grad_norm_``.
+
+        NaN/Inf (docs/python-client.md, "Where a NaN was born"): ``trace_nonfinite`` names the module
+        (and source line) where a non-finite value first appeared, with no added host sync: "forward"
+        (the default, about 1% of a step) traces forward, True also backward (about 5-10% on small
+        models), False is off. ``skip_nonfinite`` (needs ``optimizer``)
+        skips optimizer steps with non-finite gradients, keeping the weights, and raises after
+        ``max_skips`` in a row. ``snapshot_nonfinite`` saves the first such step's inputs and RNG
+        states to replay it.
         """
         from ._torch import TorchGradients, looks_sharded, named_parameters
+        from .nonfinite import NonfiniteWatch
 
         if accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be at least 1, got {accumulation_steps}")
@@ -318,7 +345,13 @@ class Monitor:
             sharded=looks_sharded(model) if sharded is None else sharded,
             process_group=process_group,
         )
-        self._torch = _TorchWatch(gradients, scaler, accumulation_steps, float(norm_type))
+        if self._torch is not None:
+            self._torch.nonfinite.remove()
+        nonfinite = NonfiniteWatch(
+            model, gradients.params, lambda: self.run_id, trace=trace_nonfinite, optimizer=optimizer, skip=skip_nonfinite,
+            snapshot=snapshot_nonfinite, max_skips=max_skips, scaler=scaler, sends=self.sends,
+        )
+        self._torch = _TorchWatch(gradients, scaler, accumulation_steps, float(norm_type), nonfinite)
         return self
 
     def step(self, step: Optional[int] = None, loss: Any = None, lr: Any = None) -> None:
@@ -380,6 +413,9 @@ class Monitor:
         from ._torch import host_values, pack, scaler_view, to_host
 
         step_no = self._take_step(step)
+        nonfinite = self._torch.nonfinite if self._torch else None
+        if nonfinite is not None:
+            nonfinite.expect(values[0])
         if not self.sends:
             return
         layer_names = self._torch.gradients.layer_names if self._torch else []
@@ -387,7 +423,9 @@ class Monitor:
         divide_by, found_inf = scaler_view(scaler)
         if clipping and divide_by is not None:
             self._warn_once("clip-scaled", "clip_grad_norm_ is clipping scaled gradients: call scaler.unscale_(optimizer) before it")
-        host, event = to_host(pack(values, divide_by, loss, found_inf))
+        traced, finish = nonfinite.collect(values, step_no) if nonfinite is not None else (None, None)
+        host, event = to_host(pack(values, divide_by, loss, found_inf, traced))
+        n_traced = 0 if traced is None else traced.numel()
         n_layers = len(layer_names)
         has_loss_tensor = hasattr(loss, "detach")
         loss_value = None if has_loss_tensor else _as_float(loss)
@@ -397,6 +435,8 @@ class Monitor:
 
         def build() -> Message:
             vals = host_values(host, event)
+            traced_vals = vals[len(vals) - n_traced :] if n_traced else None
+            vals = vals[: len(vals) - n_traced]
             total = vals[0]
             tail = vals[1 + n_layers :]
             skipped = None
@@ -407,7 +447,10 @@ class Monitor:
                 skipped = not math.isfinite(total)
             clipped = None if max_norm is None or not math.isfinite(total) else total + 1e-6 > max_norm
             loss_out = tail[0] if has_loss_tensor else loss_value
-            return self._step_message(step_no, when, total, vals[1 : 1 + n_layers] or None, loss_out, lr_value, clipped, skipped)
+            msg = self._step_message(step_no, when, total, vals[1 : 1 + n_layers] or None, loss_out, lr_value, clipped, skipped)
+            if finish is not None:
+                finish(msg, traced_vals)
+            return msg
 
         transport.put(build)
 
