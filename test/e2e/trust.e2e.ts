@@ -3,8 +3,8 @@
  * file, nothing on the configured port) and records nothing, so a training script started there
  * falls back to its own local log; once the user trusts the folder in the Workspace Trust editor the
  * endpoint starts without a reload, and the same script's run is streamed and recorded in the
- * workspace. The client is the real Python one, run the way integrated terminals run it (the
- * extension's copy on PYTHONPATH, the endpoint found through the discovery files).
+ * workspace. The client is the real Python one, from the repository on PYTHONPATH, finding the
+ * endpoint through the discovery files as a script started outside VS Code's terminals does.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -51,7 +51,7 @@ function filesIn(dir: string, prefix = ''): string[] {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith(prefix)) : [];
 }
 
-/** Runs train.py from the workspace folder with the repository's client on PYTHONPATH, as a terminal would. */
+/** Runs train.py from the workspace folder with the repository's client on PYTHONPATH. */
 async function train(runId: string): Promise<void> {
   await promisify(execFile)('/usr/bin/python3', ['train.py', runId, fallbackDir], {
     cwd: vscode.workspace,
