@@ -13,8 +13,8 @@
  * The files are generated once into the OS temp folder and reused. The CSV has what Lightning writes
  * with grad_norm() logged from on_before_optimizer_step and a LearningRateMonitor: a row for the
  * learning rate and a row for the norms and loss per step, validation and epoch rows every 1,000
- * steps, the metrics in full float32 precision as Lightning prints them. The event file has what a Hugging Face run writes per logged step: grad_norm, loss,
- * learning_rate and epoch, one event each.
+ * steps, the metrics in full float32 precision as Lightning prints them. The event file has what a
+ * Hugging Face run writes per logged step: grad_norm, loss, learning_rate and epoch, one event each.
  */
 import { execFileSync } from 'node:child_process';
 import {

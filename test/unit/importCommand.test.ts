@@ -305,3 +305,16 @@ test('an old trainer_state.json (no grad_norm) imports as a loss-only run that i
   const json = JSON.parse((await cli('inspect', '--json', out)).out);
   assert.deepEqual([json.steps, json.norm_steps, json.max_total_norm], [3, 0, null]);
 });
+
+test('writeFileAtomically writes every text in order: many small ones, non-ASCII, one larger than a chunk', async () => {
+  const file = path.join(dir, 'atomic-order.txt');
+  const texts = [
+    ...Array.from({ length: 50_000 }, (_, i) => `{"step":${i},"name":"enc,0 ✓ 🧪"}\n`),
+    'x'.repeat(3 << 20),
+    'é\n',
+  ];
+  await writeFileAtomically(file, async (write) => {
+    for (const t of texts) write(t);
+  });
+  assert.equal(readFileSync(file, 'utf8'), texts.join(''));
+});
