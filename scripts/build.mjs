@@ -1,6 +1,6 @@
 // Builds the bundles: the extension host (Node, CommonJS, `vscode` external), the CLI, the worker
-// thread that parses large logs (both of them start it from dist/), and the dashboard webview
-// (browser). `--watch` rebuilds on change; `--production` minifies.
+// threads that parse large logs and write imported run logs (both of them start them from dist/),
+// and the dashboard webview (browser). `--watch` rebuilds on change; `--production` minifies.
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, existsSync } from 'node:fs';
 import * as shared from './bundleOptions.mjs';
@@ -15,6 +15,7 @@ const builds = [
   { ...nodeBundle, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },
   { ...nodeBundle, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
   { ...nodeBundle, entryPoints: ['src/logs/logParseWorker.ts'], outfile: 'dist/logParseWorker.js' },
+  { ...nodeBundle, entryPoints: ['src/logs/runLogWriteWorker.ts'], outfile: 'dist/runLogWriteWorker.js' },
   {
     ...common,
     entryPoints: ['webview/main.ts'],

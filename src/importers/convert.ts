@@ -4,25 +4,16 @@
  */
 import { mkdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { writeFileAtomically } from '../logs/atomicWrite';
+import { fillFileAtomically, writeText } from '../logs/atomicWrite';
+import { OffThreadLogWriter, OffThreadWriterOptions } from '../logs/offThreadLogWriter';
 import { logFilePath } from '../logs/paths';
 import { describeReadProblems } from '../logs/problems';
-import { stringifyKeepingNonFinite } from '../protocol/json';
-import { ClientMessage } from '../protocol/messages';
+import { runLogLine } from '../logs/runLogText';
 import { importedRunIdentity } from './identity';
-import { identifyLog, readLog } from './readLog';
-import { LogReadOptions, LogReadResult } from './types';
+import { identifyLog, logSourceBytes, readLog } from './readLog';
+import { LogReadOptions, LogReadResult, MessageSink } from './types';
 
 export class NothingToImportError extends Error {}
-
-/**
- * A message as one line of the run log. JSON.stringify with a replacer was most of an import's time;
- * without one it writes non-finite numbers as null, so only a line containing "null" needs the replacer.
- */
-function messageLine(m: ClientMessage): string {
-  const fast = JSON.stringify(m);
-  return (fast.includes('null') ? stringifyKeepingNonFinite(m) : fast) + '\n';
-}
 
 export interface ConvertOptions extends LogReadOptions {
   /** Replace an existing output file. */
@@ -30,13 +21,20 @@ export interface ConvertOptions extends LogReadOptions {
   /** Run id and name to use instead of those made from the source. */
   runId?: string;
   name?: string;
+  /** How the run log is written beside the reading, for a source of OVERLAP_MIN_BYTES or more (`parallel.workers: 0`: never). */
+  writer?: OffThreadWriterOptions & { minSourceBytes?: number };
 }
+
+/** Below this a source is imported on one thread: starting a worker would cost more than it saves. */
+export const OVERLAP_MIN_BYTES = 4 << 20;
 
 export interface Conversion {
   read: LogReadResult;
   runId: string;
   name: string;
   steps: number;
+  /** The run log was written by a worker thread while the main thread read the source. */
+  writtenOffThread: boolean;
 }
 
 /** The output's folder must exist: writing there first makes a temporary file, whose error would name it instead. */
@@ -55,39 +53,64 @@ async function checkOutputFolder(out: string): Promise<void> {
 
 export async function convertToRunLog(source: string, out: string, opts: ConvertOptions = {}): Promise<Conversion> {
   await checkOutputFolder(out);
+  const overlap =
+    opts.parallel?.workers !== 0 &&
+    (await logSourceBytes(source).catch(() => 0)) >= (opts.writer?.minSourceBytes ?? OVERLAP_MIN_BYTES);
   let conversion: Conversion | undefined;
-  await writeFileAtomically(
+  await fillFileAtomically(
     out,
-    async (write) => {
-      let firstId: string | undefined;
-      let name = '';
-      let steps = 0;
-      const read = await readLog(
-        source,
-        (m) => {
-          firstId ??= m.run_id;
-          if (m.run_id === firstId && opts.runId) m.run_id = opts.runId;
-          if (m.type === 'run_start' && m.run_id === (opts.runId ?? firstId)) {
-            if (opts.name) m.name = opts.name;
-            name = m.name ?? m.run_id;
-          }
-          if (m.type === 'step') steps++;
-          write(messageLine(m));
-        },
-        opts,
-      );
-      if (steps === 0) {
-        const why = describeReadProblems(source, read.problems);
-        throw new NothingToImportError(
-          why ? `nothing to import from ${why}` : `${source}: nothing to import: no step has a gradient norm`,
-        );
+    async (handle) => {
+      const offThread = overlap ? await OffThreadLogWriter.start(handle.fd, opts.writer) : undefined;
+      if (offThread) {
+        try {
+          const converted = await convertMessages(source, (m) => offThread.write(m), opts);
+          await offThread.finish();
+          conversion = { ...converted, writtenOffThread: !offThread.tookOver };
+        } finally {
+          await offThread.close();
+        }
+        return;
       }
-      const runId = opts.runId ?? firstId ?? '';
-      conversion = { read, runId, name: name || runId, steps };
+      await writeText(handle, async (write) => {
+        conversion = { ...(await convertMessages(source, (m) => write(runLogLine(m)), opts)), writtenOffThread: false };
+      });
     },
     { overwrite: opts.overwrite },
   );
   return conversion!;
+}
+
+/** Reads the source into `write`, with the run id and name replaced as asked. */
+async function convertMessages(
+  source: string,
+  write: MessageSink,
+  opts: ConvertOptions,
+): Promise<Omit<Conversion, 'writtenOffThread'>> {
+  let firstId: string | undefined;
+  let name = '';
+  let steps = 0;
+  const read = await readLog(
+    source,
+    (m) => {
+      firstId ??= m.run_id;
+      if (m.run_id === firstId && opts.runId) m.run_id = opts.runId;
+      if (m.type === 'run_start' && m.run_id === (opts.runId ?? firstId)) {
+        if (opts.name) m.name = opts.name;
+        name = m.name ?? m.run_id;
+      }
+      if (m.type === 'step') steps++;
+      write(m);
+    },
+    opts,
+  );
+  if (steps === 0) {
+    const why = describeReadProblems(source, read.problems);
+    throw new NothingToImportError(
+      why ? `nothing to import from ${why}` : `${source}: nothing to import: no step has a gradient norm`,
+    );
+  }
+  const runId = opts.runId ?? firstId ?? '';
+  return { read, runId, name: name || runId, steps };
 }
 
 /**

@@ -138,6 +138,11 @@ export class ColumnsBuilder {
     c.rows++;
   }
 
+  /** Keeps a message as it is, after the rows so far (`add` rebuilds a step from its columns). */
+  addAsIs(line: number, message: ClientMessage): void {
+    this.c.extras.push({ before: this.c.rows, line, message });
+  }
+
   /** The columns, each cut to its rows (the views keep their whole buffers, which transfer as they are). */
   finish(): MessageColumns {
     const c = this.c;
@@ -208,4 +213,57 @@ export function stepAt(c: MessageColumns, r: number): StepMessage {
   if (fields & HAS_RANK) m.rank = c.rank[r];
   if (fields & HAS_SEQ) m.seq = c.seq[r];
   return m;
+}
+
+/** A step's fields in the order stepAt builds them, with the type each must have. */
+const STEP_FIELDS: [string, string][] = [
+  ['type', 'string'],
+  ['run_id', 'string'],
+  ['step', 'number'],
+  ['total_norm', 'number'],
+  ['layer_norms', 'object'],
+  ['loss', 'number'],
+  ['lr', 'number'],
+  ['time', 'number'],
+  ['clipped', 'boolean'],
+  ['skipped', 'boolean'],
+  ['rank', 'number'],
+  ['seq', 'number'],
+];
+const REQUIRED_STEP_FIELDS = 3;
+
+/**
+ * Whether stepAt rebuilds this step with the same fields, in the same order, with the same values,
+ * so that its JSON is the same text: what a writer must know before packing a message it did not validate.
+ */
+export function packsExactly(m: ClientMessage): m is StepMessage {
+  if (m.type !== 'step') return false;
+  let at = 0;
+  for (const key in m) {
+    // type, run_id and step are always rebuilt, so they must be there, first and in that order.
+    while (at < STEP_FIELDS.length && STEP_FIELDS[at][0] !== key && at >= REQUIRED_STEP_FIELDS) at++;
+    if (at === STEP_FIELDS.length || STEP_FIELDS[at][0] !== key) return false;
+    const value = (m as unknown as Record<string, unknown>)[key];
+    if (value !== undefined && typeof value !== STEP_FIELDS[at][1]) return false;
+    at++;
+  }
+  if (at < REQUIRED_STEP_FIELDS || m.run_id === undefined || m.step === undefined) return false;
+  const norms = m.layer_norms;
+  if (norms !== undefined) {
+    if (!Array.isArray(norms)) return false;
+    for (const v of norms) if (typeof v !== 'number') return false;
+  }
+  return true;
+}
+
+/** Every message of the columns in the order it was added; bad lines are skipped. */
+export function forEachMessage(c: MessageColumns, onMessage: (m: ClientMessage) => void): void {
+  let x = 0;
+  for (let r = 0; r <= c.rows; r++) {
+    for (; x < c.extras.length && c.extras[x].before <= r; x++) {
+      const message = c.extras[x].message;
+      if (message) onMessage(message);
+    }
+    if (r < c.rows) onMessage(stepAt(c, r));
+  }
 }

@@ -6,16 +6,15 @@
  * soon as with the streaming reader. A worker that fails leaves its ranges to the main thread:
  * nothing is lost, it is only slower.
  */
-import { existsSync } from 'node:fs';
 import { FileHandle, open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ClientMessage } from '../protocol/messages';
 import { ParsedRange, RangeTask, parseLogRange, readRange } from './logRange';
 import { MessageColumns, stepAt } from './messageColumns';
 import { ReadOptions, ReadSummary } from './reader';
 import { TimeSlicer } from './timeSlice';
+import { bundledWorkerScript, startWorker } from './workerThreads';
 
 /** Below this a log is read by the streaming reader: starting workers would cost more than they save. */
 export const PARALLEL_MIN_BYTES = 16 << 20;
@@ -100,7 +99,10 @@ export async function readRunLogParallel(
       while (!pool || parsing.size <= pool.size * AHEAD_PER_WORKER) {
         const task = await planner.next(dispatched);
         if (!task) return;
-        pool ??= new ParsePool(opts.workers ?? defaultWorkerCount(), opts.workerScript ?? bundledWorkerScript());
+        pool ??= new ParsePool(
+          opts.workers ?? defaultWorkerCount(),
+          opts.workerScript ?? bundledWorkerScript('logParseWorker'),
+        );
         parsing.set(task.index, pool.parse(task));
         dispatched++;
       }
@@ -214,7 +216,7 @@ class ParsePool {
     for (let i = 0; i < count; i++) {
       let worker: Worker;
       try {
-        worker = startWorker(script);
+        worker = startWorker(script, WORKER_HEAP);
       } catch {
         break;
       }
@@ -261,20 +263,4 @@ class ParsePool {
     for (const w of all) w.removeAllListeners('exit');
     await Promise.all(all.map((w) => w.terminate()));
   }
-}
-
-function startWorker(script: string): Worker {
-  // From source (tests and benchmarks run under tsx) the worker needs tsx's loader as well.
-  return script.endsWith('.ts')
-    ? new Worker(`require('tsx/cjs'); require(${JSON.stringify(script)});`, { eval: true, resourceLimits: WORKER_HEAP })
-    : new Worker(script, { resourceLimits: WORKER_HEAP, execArgv: [] });
-}
-
-/** The bundled worker next to the bundle (dist/), or the TypeScript source when run from src/ (tests, benchmarks). */
-function bundledWorkerScript(): string | undefined {
-  for (const name of ['logParseWorker.js', 'logParseWorker.ts']) {
-    const candidate = path.join(__dirname, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
 }

@@ -3,7 +3,6 @@
  * user would. Skipped, with a note, where that folder is absent: they are never copied here.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { convertToRunLog } from '../../src/importers/convert';
@@ -11,18 +10,10 @@ import { GRAD_NORM_SINCE } from '../../src/importers/hfTrainerState';
 import { RunStartMessage } from '../../src/protocol/messages';
 import { summarizeLog } from '../../src/runs/summary';
 import { collect, tempDir } from '../helpers/logFiles';
+import { REAL_LOGS, realLogsPresent } from '../helpers/realLogs';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-// ../shared beside the main checkout; a worktree under wt/ sits one level deeper.
-const REAL =
-  [
-    process.env.GRADIENT_MONITOR_REAL_LOGS,
-    path.join(ROOT, '..', 'shared', 'real-logs'),
-    path.join(ROOT, '..', '..', 'shared', 'real-logs'),
-  ]
-    .filter((p): p is string => Boolean(p))
-    .find((p) => existsSync(path.join(p, 'SOURCES.tsv'))) ?? path.join(ROOT, '..', 'shared', 'real-logs');
-const present = existsSync(path.join(REAL, 'SOURCES.tsv'));
+const REAL = REAL_LOGS;
+const present = realLogsPresent;
 if (!present) console.log(`note: ${REAL} is absent; the real-log import tests are skipped`);
 const real = (name: string, fn: () => Promise<void>): void => {
   test(name, { skip: !present && 'no ../shared/real-logs' }, fn);

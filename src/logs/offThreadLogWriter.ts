@@ -1,0 +1,159 @@
+/**
+ * Writes a run log on a worker thread while the main thread reads the source: formatting the lines
+ * (JSON.stringify, mostly V8 turning doubles into text) costs about as much as reading them, so
+ * doing it beside the reading nearly halves an import. Messages go over in batches of packed columns
+ * (messageColumns.ts), at most a few batches ahead of the worker, so memory stays small whatever
+ * the log's size. The bytes are the same as writing on one thread: a step travels as columns only
+ * when they rebuild it exactly, anything else as it is. A worker that fails, or never starts,
+ * leaves the rest to the main thread: nothing is lost, it is only slower.
+ */
+import { Worker } from 'node:worker_threads';
+import { ClientMessage } from '../protocol/messages';
+import { FileAppender } from './chunkedText';
+import { ColumnsBuilder, MessageColumns, packsExactly } from './messageColumns';
+import { runLogLine, writeColumnLines } from './runLogText';
+import type { WriterData, WriterReply, WriterRequest } from './runLogWriteWorker';
+import { bundledWorkerScript, startWorker } from './workerThreads';
+import { WriteProgress } from './writeProgress';
+
+/** Messages per batch: big enough that posting costs little, small enough to keep memory low. */
+const BATCH_MESSAGES = 16_384;
+/** Batches posted and not yet written: keeps the worker busy, bounds memory (a batch is 2-3 MB). */
+const BATCHES_IN_FLIGHT = 4;
+/** Waiting this long without a batch written, the worker is taken for stuck and the main thread writes on. */
+const STALL_MS = 30_000;
+
+export interface OffThreadWriterOptions {
+  /** The worker's script; default: the bundled runLogWriteWorker next to this module (src/ or dist/). */
+  workerScript?: string;
+  stallMs?: number;
+}
+
+export class OffThreadLogWriter {
+  private builder = new ColumnsBuilder(BATCH_MESSAGES);
+  private batched = 0;
+  /** Batches posted and not yet acknowledged, oldest first: the main thread writes them if the worker fails. */
+  private unwritten: MessageColumns[] = [];
+  private posted = 0;
+  /** Set once the main thread has taken the writing over. */
+  private local?: FileAppender;
+  private readonly ended: Promise<void>;
+
+  /** Starts the worker; undefined when it cannot start, and the caller writes on its own thread. */
+  static async start(fd: number, opts: OffThreadWriterOptions = {}): Promise<OffThreadLogWriter | undefined> {
+    const script = opts.workerScript ?? bundledWorkerScript('runLogWriteWorker');
+    if (!script) return undefined;
+    const progress = new WriteProgress();
+    let worker: Worker;
+    try {
+      worker = startWorker(script, undefined, { fd, shared: progress.shared } satisfies WriterData);
+    } catch {
+      return undefined;
+    }
+    // Listeners are removed one by one: removeAllListeners would also drop the Worker's own, which relay messages.
+    let settle: (ready: boolean) => void = () => undefined;
+    const onMessage = (r: WriterReply): void => settle('ready' in r);
+    const onFailure = (): void => settle(false);
+    const ready = await new Promise<boolean>((resolve) => {
+      settle = resolve;
+      worker.on('message', onMessage).on('error', onFailure).on('exit', onFailure);
+    });
+    worker.off('message', onMessage).off('error', onFailure).off('exit', onFailure);
+    if (!ready) {
+      await worker.terminate();
+      return undefined;
+    }
+    return new OffThreadLogWriter(worker, fd, progress, opts.stallMs ?? STALL_MS);
+  }
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly fd: number,
+    private readonly progress: WriteProgress,
+    private readonly stallMs: number,
+  ) {
+    // Settles when the worker has written everything posted before `end`, or can write no more.
+    this.ended = new Promise((resolve) => {
+      worker.on('message', (r: WriterReply) => {
+        if ('done' in r || 'failure' in r) resolve();
+      });
+      worker.on('error', () => resolve());
+      worker.on('exit', () => resolve());
+    });
+  }
+
+  /** Whether the main thread had to take the writing over. */
+  get tookOver(): boolean {
+    return this.local !== undefined;
+  }
+
+  write(m: ClientMessage): void {
+    if (this.local) return this.local.text.write(runLogLine(m));
+    if (packsExactly(m)) this.builder.add({ line: 0, message: m });
+    else this.builder.addAsIs(0, m);
+    if (++this.batched === BATCH_MESSAGES) this.post();
+  }
+
+  /** Writes what is left; when it resolves, every line is in the file and the worker is gone. */
+  async finish(): Promise<void> {
+    if (!this.local) {
+      if (this.batched > 0) this.post();
+      if (!this.local) {
+        this.worker.postMessage({ end: true } satisfies WriterRequest);
+        await this.ended;
+        if (this.progress.acknowledged < this.posted) this.takeOver();
+      }
+    }
+    this.local?.text.flush();
+    await this.close();
+  }
+
+  /** Stops the worker (also when reading failed); the file descriptor may be closed once this resolves. */
+  async close(): Promise<void> {
+    this.progress.stop();
+    await this.worker.terminate();
+  }
+
+  private post(): void {
+    const columns = this.builder.finish();
+    this.builder = new ColumnsBuilder(BATCH_MESSAGES);
+    this.batched = 0;
+    this.unwritten.push(columns);
+    this.posted++;
+    // Copied, not transferred: kept until written, for the main thread to write should the worker fail.
+    this.worker.postMessage({ columns } satisfies WriterRequest);
+    this.waitForRoom();
+  }
+
+  /** Blocks until at most BATCHES_IN_FLIGHT batches are unwritten; takes over if the worker fails or stalls. */
+  private waitForRoom(): void {
+    let seen = this.progress.acknowledged;
+    let since = performance.now();
+    for (;;) {
+      this.unwritten.splice(0, this.unwritten.length - (this.posted - seen));
+      if (this.posted - seen <= BATCHES_IN_FLIGHT) return;
+      if (this.progress.failed || performance.now() - since > this.stallMs) return this.takeOver();
+      this.progress.waitWhile(seen, 100);
+      const now = this.progress.acknowledged;
+      if (now !== seen) {
+        seen = now;
+        since = performance.now();
+      }
+    }
+  }
+
+  /**
+   * Writes the unwritten batches, and from now on every message, on this thread. Whatever the
+   * worker still writes is the same bytes at the same places, so a late write changes nothing.
+   */
+  private takeOver(): void {
+    this.progress.stop();
+    const written = this.progress.acknowledged;
+    const unwritten = this.unwritten.slice(this.unwritten.length - (this.posted - written));
+    const local = new FileAppender(this.fd, this.progress.endOf(written));
+    for (const columns of unwritten) writeColumnLines(columns, local.text);
+    writeColumnLines(this.builder.finish(), local.text);
+    this.unwritten = [];
+    this.local = local;
+  }
+}
