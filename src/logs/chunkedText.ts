@@ -11,8 +11,14 @@ export class ChunkedText {
   private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   private used = 0;
 
-  /** `onChunk` owns the bytes it is given (they are never reused). */
-  constructor(private readonly onChunk: (bytes: Buffer) => void) {}
+  /**
+   * `onChunk` owns the bytes it is given, unless `synchronous`: then it is done with them when it
+   * returns, and the same chunk is filled again (a fresh megabyte per chunk is garbage to collect).
+   */
+  constructor(
+    private readonly onChunk: (bytes: Buffer) => void,
+    private readonly synchronous = false,
+  ) {}
 
   write(text: string): void {
     // A UTF-16 unit takes at most 3 bytes in UTF-8 (a surrogate pair, 2 units, takes 4).
@@ -30,7 +36,7 @@ export class ChunkedText {
   flush(): void {
     if (this.used === 0) return;
     const bytes = this.chunk.subarray(0, this.used);
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    if (!this.synchronous) this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     this.used = 0;
     this.onChunk(bytes);
   }
@@ -47,6 +53,6 @@ export class FileAppender {
     this.text = new ChunkedText((bytes) => {
       for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at, bytes.length - at, this.position + at);
       this.position += bytes.length;
-    });
+    }, true);
   }
 }

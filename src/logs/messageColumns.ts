@@ -138,6 +138,16 @@ export class ColumnsBuilder {
     c.rows++;
   }
 
+  /** Empties the builder to pack anew into the same arrays; the columns it finished before must be done with. */
+  reset(): this {
+    this.c.rows = 0;
+    this.c.runIds = [];
+    this.c.extras = [];
+    this.runIndexOf.clear();
+    this.layerAt = 0;
+    return this;
+  }
+
   /** Keeps a message as it is, after the rows so far (`add` rebuilds a step from its columns). */
   addAsIs(line: number, message: ClientMessage): void {
     this.c.extras.push({ before: this.c.rows, line, message });

@@ -16,10 +16,15 @@ import type { WriterData, WriterReply, WriterRequest } from './runLogWriteWorker
 import { bundledWorkerScript, startWorker } from './workerThreads';
 import { WriteProgress } from './writeProgress';
 
-/** Messages per batch: big enough that posting costs little, small enough to keep memory low. */
-const BATCH_MESSAGES = 16_384;
-/** Batches posted and not yet written: keeps the worker busy, bounds memory (a batch is 2-3 MB). */
+/**
+ * Messages per batch: big enough that posting costs little, small enough to keep memory low and
+ * to leave little for the worker to do once the reading is done.
+ */
+const BATCH_MESSAGES = 8192;
+/** Batches posted and not yet written: keeps the worker busy, bounds memory (a batch is about 1 MB). */
 const BATCHES_IN_FLIGHT = 4;
+/** The worker's heap holds a few batches and their lines' garbage: far less than V8's defaults, sized for the machine. */
+const WORKER_HEAP = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 /** Waiting this long without a batch written, the worker is taken for stuck and the main thread writes on. */
 const STALL_MS = 30_000;
 
@@ -33,7 +38,9 @@ export class OffThreadLogWriter {
   private builder = new ColumnsBuilder(BATCH_MESSAGES);
   private batched = 0;
   /** Batches posted and not yet acknowledged, oldest first: the main thread writes them if the worker fails. */
-  private unwritten: MessageColumns[] = [];
+  private unwritten: { columns: MessageColumns; builder: ColumnsBuilder }[] = [];
+  /** Builders of written batches, packed into again: fresh arrays for every batch took tens of MB until collected. */
+  private readonly spare: ColumnsBuilder[] = [];
   private posted = 0;
   /** Set once the main thread has taken the writing over. */
   private local?: FileAppender;
@@ -46,7 +53,7 @@ export class OffThreadLogWriter {
     const progress = new WriteProgress();
     let worker: Worker;
     try {
-      worker = startWorker(script, undefined, { fd, shared: progress.shared } satisfies WriterData);
+      worker = startWorker(script, WORKER_HEAP, { fd, shared: progress.shared } satisfies WriterData);
     } catch {
       return undefined;
     }
@@ -116,9 +123,9 @@ export class OffThreadLogWriter {
 
   private post(): void {
     const columns = this.builder.finish();
-    this.builder = new ColumnsBuilder(BATCH_MESSAGES);
+    this.unwritten.push({ columns, builder: this.builder });
+    this.builder = this.spare.pop()?.reset() ?? new ColumnsBuilder(BATCH_MESSAGES);
     this.batched = 0;
-    this.unwritten.push(columns);
     this.posted++;
     // Copied, not transferred: kept until written, for the main thread to write should the worker fail.
     this.worker.postMessage({ columns } satisfies WriterRequest);
@@ -130,7 +137,8 @@ export class OffThreadLogWriter {
     let seen = this.progress.acknowledged;
     let since = performance.now();
     for (;;) {
-      this.unwritten.splice(0, this.unwritten.length - (this.posted - seen));
+      for (const written of this.unwritten.splice(0, this.unwritten.length - (this.posted - seen)))
+        this.spare.push(written.builder);
       if (this.posted - seen <= BATCHES_IN_FLIGHT) return;
       if (this.progress.failed || performance.now() - since > this.stallMs) return this.takeOver();
       this.progress.waitWhile(seen, 100);
@@ -151,7 +159,7 @@ export class OffThreadLogWriter {
     const written = this.progress.acknowledged;
     const unwritten = this.unwritten.slice(this.unwritten.length - (this.posted - written));
     const local = new FileAppender(this.fd, this.progress.endOf(written));
-    for (const columns of unwritten) writeColumnLines(columns, local.text);
+    for (const { columns } of unwritten) writeColumnLines(columns, local.text);
     writeColumnLines(this.builder.finish(), local.text);
     this.unwritten = [];
     this.local = local;
