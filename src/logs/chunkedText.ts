@@ -44,15 +44,16 @@ export class ChunkedText {
 
 /** Text written synchronously into a file descriptor from a byte position on (a thread's share of a file). */
 export class FileAppender {
-  readonly text: ChunkedText;
+  readonly text = new ChunkedText((bytes) => this.writeBytes(bytes), true);
 
   constructor(
     private readonly fd: number,
     public position: number,
-  ) {
-    this.text = new ChunkedText((bytes) => {
-      for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at, bytes.length - at, this.position + at);
-      this.position += bytes.length;
-    }, true);
+  ) {}
+
+  /** Bytes after the text written so far (flush that first). */
+  writeBytes(bytes: Uint8Array): void {
+    for (let at = 0; at < bytes.length;) at += writeSync(this.fd, bytes, at, bytes.length - at, this.position + at);
+    this.position += bytes.length;
   }
 }

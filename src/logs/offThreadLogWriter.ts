@@ -9,7 +9,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { ClientMessage } from '../protocol/messages';
-import { FileAppender } from './chunkedText';
+import { ChunkedText, FileAppender } from './chunkedText';
 import { ColumnsBuilder, MessageColumns, packsExactly } from './messageColumns';
 import { runLogLine, writeColumnLines } from './runLogText';
 import type { WriterData, WriterReply, WriterRequest } from './runLogWriteWorker';
@@ -21,8 +21,13 @@ import { WriteProgress } from './writeProgress';
  * to leave little for the worker to do once the reading is done.
  */
 const BATCH_MESSAGES = 8192;
-/** Batches posted and not yet written: keeps the worker busy, bounds memory (a batch is about 1 MB). */
+/**
+ * Batches posted and not yet written that keep the worker busy: with this many waiting, the main
+ * thread formats the next batch itself (the worker only writes its bytes) rather than wait idle.
+ */
 const BATCHES_IN_FLIGHT = 4;
+/** At most this many batches unwritten, whoever formatted them: bounds memory (a batch is about 1 MB). */
+const MAX_UNWRITTEN = 2 * BATCHES_IN_FLIGHT;
 /** The worker's heap holds a few batches and their lines' garbage: far less than V8's defaults, sized for the machine. */
 const WORKER_HEAP = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 /** Waiting this long without a batch written, the worker is taken for stuck and the main thread writes on. */
@@ -41,6 +46,9 @@ export class OffThreadLogWriter {
   private unwritten: { columns: MessageColumns; builder: ColumnsBuilder }[] = [];
   /** Builders of written batches, packed into again: fresh arrays for every batch took tens of MB until collected. */
   private readonly spare: ColumnsBuilder[] = [];
+  /** Lines this thread formats while the worker is behind; each chunk is copied out (never a pooled Buffer: it is transferred). */
+  private readonly lineParts: Uint8Array[] = [];
+  private readonly lineText = new ChunkedText((bytes) => this.lineParts.push(new Uint8Array(bytes)), true);
   private posted = 0;
   /** Set once the main thread has taken the writing over. */
   private local?: FileAppender;
@@ -127,19 +135,39 @@ export class OffThreadLogWriter {
     this.builder = this.spare.pop()?.reset() ?? new ColumnsBuilder(BATCH_MESSAGES);
     this.batched = 0;
     this.posted++;
-    // Copied, not transferred: kept until written, for the main thread to write should the worker fail.
-    this.worker.postMessage({ columns } satisfies WriterRequest);
+    // Columns are copied, not transferred: kept until written, for this thread to write should the worker fail.
+    if (this.posted - 1 - this.progress.acknowledged < BATCHES_IN_FLIGHT)
+      this.worker.postMessage({ columns } satisfies WriterRequest);
+    else {
+      const lines = this.formatLines(columns);
+      this.worker.postMessage({ lines } satisfies WriterRequest, [lines.buffer as ArrayBuffer]);
+    }
     this.waitForRoom();
   }
 
-  /** Blocks until at most BATCHES_IN_FLIGHT batches are unwritten; takes over if the worker fails or stalls. */
+  /** A batch's lines as one run of bytes in a buffer of its own (to transfer), encoded through one reused chunk. */
+  private formatLines(columns: MessageColumns): Uint8Array {
+    writeColumnLines(columns, this.lineText);
+    this.lineText.flush();
+    const parts = this.lineParts.splice(0);
+    if (parts.length === 1) return parts[0];
+    const lines = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const part of parts) {
+      lines.set(part, at);
+      at += part.length;
+    }
+    return lines;
+  }
+
+  /** Blocks until at most MAX_UNWRITTEN batches are unwritten; takes over if the worker fails or stalls. */
   private waitForRoom(): void {
     let seen = this.progress.acknowledged;
     let since = performance.now();
     for (;;) {
       for (const written of this.unwritten.splice(0, this.unwritten.length - (this.posted - seen)))
         this.spare.push(written.builder);
-      if (this.posted - seen <= BATCHES_IN_FLIGHT) return;
+      if (this.posted - seen <= MAX_UNWRITTEN) return;
       if (this.progress.failed || performance.now() - since > this.stallMs) return this.takeOver();
       this.progress.waitWhile(seen, 100);
       const now = this.progress.acknowledged;

@@ -1,6 +1,6 @@
 /**
  * Worker thread entry that formats and writes a run log (see offThreadLogWriter.ts): batches of
- * messages arrive as packed columns, their lines go into the file descriptor the main thread opened,
+ * messages arrive as packed columns (or as lines already formatted), their lines go into the file descriptor the main thread opened,
  * each batch right after the one before, and each written batch is acknowledged in shared memory.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -13,7 +13,8 @@ export interface WriterData {
   fd: number;
   shared: SharedArrayBuffer;
 }
-export type WriterRequest = { columns: MessageColumns } | { end: true };
+/** A batch as columns to format, or as lines the feeder formatted itself while the worker was behind. */
+export type WriterRequest = { columns: MessageColumns } | { lines: Uint8Array } | { end: true };
 export type WriterReply = { ready: true } | { done: true } | { failure: string };
 
 const { fd, shared } = workerData as WriterData;
@@ -25,8 +26,11 @@ parentPort!.on('message', (request: WriterRequest) => {
   if (progress.failed || progress.stopped) return;
   try {
     if ('end' in request) return reply({ done: true });
-    writeColumnLines(request.columns, appender.text);
-    appender.text.flush();
+    if ('lines' in request) appender.writeBytes(request.lines);
+    else {
+      writeColumnLines(request.columns, appender.text);
+      appender.text.flush();
+    }
     progress.acknowledge(appender.position);
   } catch (e) {
     progress.fail();
