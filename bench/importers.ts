@@ -233,7 +233,7 @@ async function main(): Promise<void> {
   console.log(
     `| file | reader | MB | median s | MB/s (wall) | x naive (wall) | MB/s (CPU) | x naive (CPU) | peak RSS MB | added MB | steps | off thread |`,
   );
-  console.log(`| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  console.log(`| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |`);
   for (const [format, file] of Object.entries(files) as [Format, string][]) {
     const mb = statSync(file).size / 1e6;
     const byMethod = new Map<Method, Measurement[]>();
