@@ -77,11 +77,6 @@ def _minmax(t: Tensor) -> Any:
     return t.aminmax()
 
 
-def _grad_minmax(grad: Tensor) -> Any:
-    """A gradient's min and max: gradients in hooks need no detach (no graph without create_graph)."""
-    return grad.aminmax() if _CPU_HALF_AMINMAX else _minmax(grad)
-
-
 class NonfiniteTrace:
     """Hooks a model's modules; see the module docstring. ``backward=False`` traces forward only."""
 
@@ -148,35 +143,15 @@ class NonfiniteTrace:
         # A weak reference: the trace must not keep activations alive (activation checkpointing).
         self._rows[id(t)] = (r, weakref.ref(t))
         # Leaves (parameters, a batch that requires grad) live on: hooks on them would pile up.
-        node = t.grad_fn
-        if self.backward and node is not None:
-            if hasattr(node, "register_prehook"):  # torch >= 2.0
-                node.register_prehook(self._grad_prehook(r, t.output_nr))
-            else:
-                t.register_hook(self._grad_hook(r))
+        if self.backward and t.requires_grad and t.grad_fn is not None:
+            t.register_hook(self._grad_hook(r))
         return r
-
-    def _grad_prehook(self, r: int, output_nr: int) -> Any:
-        """A pre-hook on the node that made the tensor, given the gradients of all its outputs:
-        cheaper than a tensor hook (no per-tensor hook dict) and sees the same gradient."""
-
-        def hook(grad_outputs: Sequence[Optional[Tensor]]) -> None:
-            grad = grad_outputs[output_nr]
-            if grad is None:
-                return
-            try:
-                low, high = _grad_minmax(grad)
-                self._grads.append((r, low, high))  # one append: atomic across autograd threads
-            except Exception as e:
-                self._disable(e)
-
-        return hook
 
     def _grad_hook(self, r: int) -> Any:
         def hook(grad: Tensor) -> None:
             try:
                 low, high = _minmax(grad)
-                self._grads.append((r, low, high))
+                self._grads.append((r, low, high))  # one append: atomic across autograd threads
             except Exception as e:
                 self._disable(e)
 
