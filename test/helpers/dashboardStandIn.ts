@@ -35,6 +35,8 @@ export interface StepSpec {
   /** Where that NaN was born, as a traced client reports it (`step.nonfinite_origin`). */
   nanOrigin?: NonfiniteOrigin;
   withLoss?: boolean;
+  /** Steps that measured no norm, only loss and lr (an old trainer_state.json's). */
+  lossOnly?: boolean;
   seed?: number;
 }
 
@@ -114,6 +116,10 @@ const standIn = {
         total = NaN;
       }
       if (total > max) max = total;
+      if (s.lossOnly) {
+        run.step({ type: 'step', run_id: runId, step, loss: 2 * decay, lr: 1e-3 });
+        continue;
+      }
       run.step({
         type: 'step',
         run_id: runId,
