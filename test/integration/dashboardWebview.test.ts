@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DashboardPage, openDashboardPage, REPO } from '../helpers/dashboardPage';
+import { LOG_GATE_ORIGIN } from '../helpers/exampleOrigin';
 import type { RunSpec, StepSpec } from '../helpers/dashboardStandIn';
 import type { ThemeName } from '../helpers/vscodeThemes';
 
@@ -201,22 +202,12 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
       }, LAYERS);
       await settled(d);
       assert.equal(await reproduce.isVisible(), false, 'no snapshot yet: nothing to reproduce');
-      await page.evaluate((snap) => {
-        (window as unknown as Win).__standIn.addSteps('traced', {
-          from: 100,
-          count: 200,
-          nanAt: 150,
-          nanOrigin: {
-            phase: 'forward',
-            module: 'blocks.2.gate',
-            class: 'LogGate',
-            file: 'model.py',
-            line: 10,
-            value: NaN,
-            snapshot: snap,
-          },
-        });
-      }, snapshot);
+      await page.evaluate(
+        (nanOrigin) => {
+          (window as unknown as Win).__standIn.addSteps('traced', { from: 100, count: 200, nanAt: 150, nanOrigin });
+        },
+        { ...LOG_GATE_ORIGIN, snapshot },
+      );
       await settled(d);
       const markers = await page.evaluate(() => (window as unknown as Win).__gradientMonitor.drawnMarkers());
       assert.deepEqual(
