@@ -13,7 +13,8 @@ export async function showReplay(extensionUri: vscode.Uri, replay: Replay): Prom
       language: 'python',
       content: replayLines(template, replay),
     });
-    await vscode.window.showTextDocument(document, { preview: false });
+    // Beside the dashboard, which stays in view (a hidden panel drops its page).
+    await vscode.window.showTextDocument(document, { viewColumn: vscode.ViewColumn.Beside, preview: false });
   } catch (e) {
     void vscode.window.showErrorMessage(
       `Gradient Monitor: cannot show the replay of step ${replay.step}: ${e instanceof Error ? e.message : String(e)}`,
