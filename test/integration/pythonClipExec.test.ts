@@ -13,11 +13,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { PythonAnalysis } from '../../src/python/analyze';
 import { planClipping } from '../../src/python/clipPlan';
 import { applyEdits } from '../../src/python/edits';
@@ -291,6 +291,8 @@ before(async () => {
   const python = execFileSync('bash', [path.join(ROOT, 'scripts', 'ensure-venv.sh')], { encoding: 'utf8' }).trim();
   await runAll(python);
 });
+
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('check findings of the corpus', () => {
   for (const c of CASES) {
