@@ -33,14 +33,15 @@ def _key_name(key: Any) -> str:
     return str(key)
 
 
-def gradient_norms(tree: Any, layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], float, List[float]]:
+def norm_values(tree: Any, layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], Any]:
+    """Layer names and one array ``[global norm, *layer norms]``: a JAX array (traced inside ``jit``) when
+    the leaves are JAX arrays, else numpy float64."""
     import numpy as np
 
     leaves = flatten_with_paths(tree)
     names, index = group_layers([p for p, _ in leaves], layers, include, max_layers, separator="/")
     on_jax = any(type(leaf).__module__.startswith(("jax", "jaxlib")) for _, leaf in leaves)
     if on_jax:
-        import jax
         import jax.numpy as xp
     else:
         xp = np  # type: ignore[assignment]
@@ -48,6 +49,10 @@ def gradient_norms(tree: Any, layers: LayerSpec = "auto", include: NameFilter = 
     squares = [xp.sum(xp.square(xp.asarray(leaf, dtype=dtype))) for _, leaf in leaves]
     zero = xp.zeros((), dtype)
     per_layer = [sum((s for s, i in zip(squares, index) if i == k), zero) for k in range(len(names))]
-    stacked = xp.sqrt(xp.stack([sum(squares, zero)] + per_layer))
-    host = np.asarray(jax.device_get(stacked) if on_jax else stacked, dtype=np.float64)
-    return names, float(host[0]), [float(v) for v in host[1:]]
+    return names, xp.sqrt(xp.stack([sum(squares, zero)] + per_layer))
+
+
+def is_traced(*values: Any) -> bool:
+    """Whether any value is a JAX tracer (we are inside ``jit``/``grad``), so it cannot be read now."""
+    jax = sys.modules.get("jax")
+    return jax is not None and any(isinstance(v, jax.core.Tracer) for v in values)

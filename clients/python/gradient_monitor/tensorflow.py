@@ -29,15 +29,6 @@ def norm_tensors(tf: Any, grads: Sequence[Any], variables: Sequence[Any], layers
     return names, tf.sqrt(tf.stack(summed))
 
 
-def gradient_norms(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], float, List[float]]:
-    """Eager: (layer names, global norm, layer norms) with one device-to-host read."""
-    import tensorflow as tf
-
-    names, values = norm_tensors(tf, grads, variables, layers, include, max_layers)
-    host = [float(v) for v in values.numpy()]
-    return names, host[0], host[1:]
-
-
 def grad_norm_logs(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Dict[str, Any]:
     """For a custom Keras ``train_step``: merge into the returned logs, e.g.
     ``return {"loss": loss, **grad_norm_logs(grads, self.trainable_variables)}``; the Keras callback
