@@ -17,7 +17,11 @@ def user_call_site(skip_dirs: Tuple[str, ...] = ()) -> Optional[Tuple[str, int]]
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not any(filename == d or filename.startswith(d + os.sep) for d in skip):
+        if os.path.basename(filename).startswith("__autograph_generated_file"):
+            # Code traced by tf.function runs as autograph's rewrite in a temporary file: name the line
+            # that called the tf.function instead, outside TensorFlow.
+            skip += tuple(os.path.dirname(os.path.abspath(m.__file__)) for m in (sys.modules.get("tensorflow"),) if m and getattr(m, "__file__", None))
+        elif not any(filename == d or filename.startswith(d + os.sep) for d in skip):
             return (filename, frame.f_lineno) if os.path.isfile(filename) else None
         frame = frame.f_back  # type: ignore[assignment]
     return None

@@ -20,10 +20,19 @@ def flatten_with_paths(tree: Any, prefix: str = "") -> List[Tuple[str, Any]]:
     if tree is None:
         return []
     jax = sys.modules.get("jax")
-    if jax is not None and not hasattr(tree, "shape"):
-        leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
-        return [("/".join([prefix] * bool(prefix) + [_key_name(k) for k in path]) or "value", leaf) for path, leaf in leaves]
+    if jax is not None and not _is_array(tree, jax):
+        value = getattr(tree, "value", None)  # a flax nnx Variable: its array, named by the Variable's path
+        if value is not None and _is_array(value, jax):
+            return [(prefix or "value", value)]
+        leaves, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda node: node is not tree and _is_array(getattr(node, "value", None), jax))
+        return [pair for path, leaf in leaves for pair in flatten_with_paths(leaf, "/".join([prefix] * bool(prefix) + [_key_name(k) for k in path]) or "value")]
     return [(prefix or "value", tree)]
+
+
+def _is_array(value: Any, jax: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, (jax.Array, np.ndarray, np.generic, int, float))
 
 
 def _key_name(key: Any) -> str:

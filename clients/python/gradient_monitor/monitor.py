@@ -17,6 +17,7 @@ from .callsite import distributed_rank, process_meta, user_call_site
 from .discovery import Endpoint, resolve_endpoint
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter
 from .logfile import DEFAULT_LOG_DIR, LocalLog, Message
+from .tensorflow import not_for_autograph
 from .transport import Transport, TransportOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -310,6 +311,7 @@ class Monitor:
             raise ValueError(f"layer_norms has {len(values)} values but the run has {len(self._log_layers)} layers")
         return values
 
+    @not_for_autograph
     def log_tf(self, grads: Sequence[Any], variables: Sequence[Any], step: Any = None, *, loss: Any = None, lr: Any = None) -> None:
         """TensorFlow: norms of ``grads`` (as from ``tape.gradient``) grouped by the variables' layers.
         Eager, or inside a ``tf.function`` (the norms leave the graph through one ``tf.py_function`` per
@@ -328,6 +330,7 @@ class Monitor:
             if tf.executing_eagerly():
                 self._log_host("tensorflow", names, values.numpy(), step, loss, lr)
                 return
+            self._call_site = self._call_site or user_call_site()  # the traced code's line, not the runtime's thread
             extras = [tf.cast(x, tf.float64) for x in (step, loss, lr) if x is not None]
             present = tuple(x is not None for x in (step, loss, lr))
 
@@ -354,6 +357,8 @@ class Monitor:
                 self._log_host("jax", names, values, step, loss, lr)
                 return
             import jax
+
+            self._call_site = self._call_site or user_call_site()  # the traced code's line, not the runtime's thread
 
             def from_jit(values: Any, step: Any, loss: Any, lr: Any) -> None:
                 self._log_host("jax", names, values, None if step is None else int(step), loss, lr)

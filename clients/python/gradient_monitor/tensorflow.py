@@ -2,11 +2,20 @@
 read back once. TensorFlow is imported only when these are called."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple, TypeVar
 
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter, group_layers
 
 LOG_KEY = "grad_norm"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def not_for_autograph(function: F) -> F:
+    """Marks a function called inside ``tf.function`` as already graph-safe, so that AutoGraph calls it as
+    is instead of trying to rewrite this package (which fails with warnings, then runs it as is anyway).
+    AutoGraph leaves alone what carries ``autograph_info__``, the mark of its own ``do_not_convert``."""
+    function.autograph_info__ = {}  # type: ignore[attr-defined]
+    return function
 
 
 def variable_name(variable: Any) -> str:
@@ -29,6 +38,7 @@ def norm_tensors(tf: Any, grads: Sequence[Any], variables: Sequence[Any], layers
     return names, tf.sqrt(tf.stack(summed))
 
 
+@not_for_autograph
 def grad_norm_logs(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Dict[str, Any]:
     """For a custom Keras ``train_step``: merge into the returned logs, e.g.
     ``return {"loss": loss, **grad_norm_logs(grads, self.trainable_variables)}``; the Keras callback

@@ -14,7 +14,7 @@ import threading
 from typing import Any, Callable, Deque, List, Optional, Sequence, Tuple
 
 from ..layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter, group_layers
-from ..tensorflow import variable_name
+from ..tensorflow import not_for_autograph, variable_name
 
 _ATTRIBUTE = "_gradient_monitor_capture"
 _TF_RING = 64  # optimizer steps kept between two reads (steps_per_execution may batch several)
@@ -49,6 +49,7 @@ class OptimizerCapture:
         capture = cls(target)
         original = target.apply
 
+        @not_for_autograph
         def apply(grads: Sequence[Any], trainable_variables: Any = None) -> Any:
             grads = list(grads)
             if capture.active:
