@@ -255,9 +255,10 @@ def named_parameters(model: Any) -> List[Tuple[str, Tensor]]:
 
 
 def looks_sharded(model: Any) -> bool:
-    """FSDP (any wrapped submodule) keeps gradient shards per rank; DDP keeps full, all-reduced gradients."""
+    """FSDP (any wrapped submodule) and DTensor parameters (FSDP2, tensor parallel) keep gradient shards per
+    rank; DDP keeps full, all-reduced gradients."""
     modules = model.modules() if hasattr(model, "modules") else []
     for m in modules:
         if type(m).__name__ in ("FullyShardedDataParallel", "FSDPModule") or type(m).__name__.startswith("FSDP"):
             return True
-    return False
+    return any(_is_dtensor(p) for _, p in named_parameters(model))

@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+import sysconfig
 import time
 import warnings
 from dataclasses import dataclass
@@ -232,7 +233,14 @@ class Monitor:
         if self.failure is not None:
             return
         self.failure = f"{where}: {type(exc).__name__}: {exc}"
-        warnings.warn(f"gradient_monitor: monitoring is off for this run, training goes on ({self.failure})", RuntimeWarning, stacklevel=4)
+        # Attributed to the training script's line (not this package's, the stdlib's or a framework's).
+        libraries = {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")}
+        filename, line = user_call_site(tuple(libraries)) or user_call_site() or ("gradient_monitor", 0)
+        text = f"gradient_monitor: monitoring is off for this run, training goes on ({self.failure})"
+        try:
+            warnings.warn_explicit(text, RuntimeWarning, filename, line)
+        except Exception:  # warnings turned into errors (-W error) must not stop the training either
+            logger.warning("%s", text)
         logger.debug("gradient_monitor: monitoring failure", exc_info=exc)
         try:
             if self._transport is None and not self._closed and self.sends:
@@ -389,7 +397,8 @@ class Monitor:
         steps are reported as such. ``accumulation_steps``: call ``step()`` after every backward; only
         every N-th call (the optimizer step) reports. ``sharded``: each rank holds part of the
         gradients (FSDP, ZeRO, split parameters) and the global norm needs an all-reduce; detected for
-        FSDP, and then every rank must call ``step()``/``clip_grad_norm_``.
+        FSDP1, FSDP2 and DTensor parameters (whose local shards are reduced, with one all-reduce per
+        step), and then every rank must call ``step()``/``clip_grad_norm_``.
         """
         from ._torch import TorchGradients, looks_sharded, named_parameters
 

@@ -126,6 +126,35 @@ def scenario_train_step(url, token):
     return {"run_id": callback.monitor.run_id, "expected": seen}
 
 
+def scenario_embedding(url, token):
+    """TensorFlow: an Embedding's gradient is IndexedSlices; fit's capture and log_tf count its values."""
+    import tensorflow as tf
+
+    def build_embedding():
+        keras.utils.set_random_seed(0)
+        return keras.Sequential([keras.Input((3,), dtype="int32"), keras.layers.Embedding(10, 4, name="embed"), keras.layers.Flatten(), keras.layers.Dense(1, name="out")], name="net")
+
+    tokens = rng.integers(0, 10, size=(16, 3)).astype("int32")
+    target = rng.normal(size=(16, 1)).astype("float32")
+    model, twin = build_embedding(), build_embedding()
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    callback = GradientMonitorCallback(run_name="keras-embedding", url=url, token=token)
+    model.fit(tokens, target, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[callback])
+    monitor = Monitor("tf-eager-embedding", url=url, token=token)
+    expected, kinds = [], []
+    for i in range(0, len(tokens), BATCH):
+        with tf.GradientTape() as tape:
+            loss = keras.losses.MeanSquaredError()(target[i : i + BATCH], twin(tokens[i : i + BATCH], training=True))
+        grads = tape.gradient(loss, twin.trainable_variables)
+        kinds.append(type(grads[0]).__name__)
+        monitor.log_tf(grads, twin.trainable_variables)
+        expected.append(float(tf.linalg.global_norm(grads)))
+        for v, g in zip(twin.trainable_variables, grads):
+            v.assign(v - LR * tf.convert_to_tensor(g))
+    monitor.close()
+    return {"run_id": callback.monitor.run_id, "eager_run_id": monitor.run_id, "expected": expected, "kinds": kinds}
+
+
 def scenario_tape(url, token):
     """TensorFlow: a GradientTape loop inside tf.function, reporting with monitor.log_tf."""
     import tensorflow as tf
@@ -211,7 +240,7 @@ def scenario_nnx(url, token):
 
 
 SCENARIOS = {
-    "tensorflow": [scenario_fit, scenario_train_step, scenario_tape, scenario_failure],
+    "tensorflow": [scenario_fit, scenario_train_step, scenario_embedding, scenario_tape, scenario_failure],
     "jax": [scenario_fit, scenario_optax, scenario_nnx, scenario_failure],
     "torch": [scenario_fit, scenario_failure],
 }

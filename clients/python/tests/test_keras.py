@@ -79,6 +79,15 @@ def test_a_custom_train_step_returning_grad_norm_logs(worlds):
     assert log[0]["layers"] == LAYERS
 
 
+def test_embedding_gradients_count_their_indexed_slices(worlds):
+    result, log = scenario(worlds, "tensorflow", "embedding")
+    assert set(result["kinds"]) == {"IndexedSlices"}
+    assert log[0]["layers"] == ["net/embed", "net/out"]
+    assert [m["total_norm"] for m in steps_of(log)] == pytest.approx(result["expected"], rel=1e-5)
+    eager = read_log(worlds[0].log_for(result["eager_run_id"]))
+    assert [m["total_norm"] for m in steps_of(eager)] == pytest.approx(result["expected"], rel=1e-5)
+
+
 def test_tensorflow_gradient_tape_inside_tf_function(worlds):
     result, log = scenario(worlds, "tensorflow", "tape")
     assert result["traces"] == 1  # reporting adds no retracing
