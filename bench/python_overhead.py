@@ -1,6 +1,9 @@
 """Per-step cost of the Python client's norm reporting, side by side in one run.
 
-    /usr/bin/python3 bench/python_overhead.py [--models 1M,10M,100M] [--device cpu|cuda] [--rounds N] [--threads 1]
+    $(bash scripts/ensure-venv.sh) bench/python_overhead.py [--models 1M,10M,100M] [--device cpu|cuda] [--rounds N]
+        [--threads 1] [--integrations hf,lightning] [--integration-steps N]
+
+Runs with any torch >= 1.13 (the framework venv has torch 2.x; Debian's python3 has 1.13).
 
 Models: transformer encoders of about 1M, 10M and 100M parameters (see MODELS), batch of 2x16 tokens.
 Two measurements per model, each variant interleaved round by round so drift hits all alike:
@@ -12,6 +15,13 @@ the scaling pass: what reporting a norm must at least cost); the naive per-param
 `p.grad.norm().item()` loop. The monitor streams to a real `gradient-monitor serve` endpoint started
 here (dist/cli.js; `--no-endpoint` records to a local log). Prints medians with the 25th-75th
 percentile spread and ratios to the baselines of the same run.
+
+Integrations (when the library is installed): a Hugging Face Trainer training a GPT-2 built from its
+config (2 layers, width 128), and a Lightning Trainer training the 1M encoder, each alternately with
+and without the monitor (``watch_trainer``; the Lightning callback), one step timed per callback pair
+(on_step_begin/end, on_train_batch_start/end). Reported: the median step with and without, and the
+time spent inside ``Monitor.step`` as a share of the monitored step (precise where the step-time
+difference drowns in noise).
 """
 from __future__ import annotations
 
@@ -89,6 +99,8 @@ def start_endpoint(log_dir: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # Its discovery file stays in a temp home: other processes on the machine must not find it.
+        env={**os.environ, "GRADIENT_MONITOR_HOME": os.path.join(log_dir, "home")},
     )
     return proc
 
@@ -158,6 +170,159 @@ def measure(name: str, args: argparse.Namespace, url: Optional[str], tmp: str) -
     }
 
 
+class StepClock:
+    """Per-step wall times, from a framework's step-begin/step-end callback pair; the first steps are warm-up."""
+
+    def __init__(self, warmup: int = 2) -> None:
+        self.warmup = warmup
+        self.times: List[float] = []
+        self._t0 = 0.0
+        self._seen = 0
+
+    def begin(self, *_args: object, **_kwargs: object) -> None:
+        self._t0 = time.perf_counter()
+
+    def end(self, *_args: object, **_kwargs: object) -> None:
+        self._seen += 1
+        if self._seen > self.warmup:
+            self.times.append(time.perf_counter() - self._t0)
+
+
+class ClientTimer:
+    """Time spent inside Monitor.step while active (patched for the monitored runs), without each run's
+    first ``warmup`` calls (the first one starts the connection)."""
+
+    def __init__(self, warmup: int = 2) -> None:
+        self.warmup = warmup
+        self.seconds = 0.0
+        self.calls = 0
+        self._original = Monitor.step
+
+    def __enter__(self) -> "ClientTimer":
+        original = self._original
+        seen = [0]
+
+        def timed(monitor: Monitor, *args: object, **kwargs: object) -> None:
+            t0 = time.perf_counter()
+            try:
+                original(monitor, *args, **kwargs)
+            finally:
+                seen[0] += 1
+                if seen[0] > self.warmup:
+                    self.seconds += time.perf_counter() - t0
+                    self.calls += 1
+
+        Monitor.step = timed  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Monitor.step = self._original  # type: ignore[method-assign]
+
+
+def hf_trainer_run(steps: int, url: Optional[str], tmp: str, monitored: bool) -> StepClock:
+    import transformers
+
+    clock = StepClock()
+
+    class Clock(transformers.TrainerCallback):
+        def on_step_begin(self, *args: object, **kwargs: object) -> None:
+            clock.begin()
+
+        def on_step_end(self, *args: object, **kwargs: object) -> None:
+            clock.end()
+
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(n_layer=2, n_embd=128, n_head=4, vocab_size=VOCAB, n_positions=64)
+    ids = torch.randint(0, VOCAB, (steps * 4, 64))
+    data = [{"input_ids": row, "labels": row} for row in ids]
+    args = transformers.TrainingArguments(
+        output_dir=os.path.join(tmp, "hf"), per_device_train_batch_size=4, max_steps=steps, logging_steps=10**9,
+        save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True, max_grad_norm=1.0,
+    )
+    trainer = transformers.Trainer(model=transformers.GPT2LMHeadModel(config), args=args, train_dataset=data, callbacks=[Clock()])
+    if monitored:
+        from gradient_monitor.integrations.huggingface import watch_trainer
+
+        watch_trainer(trainer, run_name="bench-hf", url=url, token="bench", log_dir=os.path.join(tmp, "local"))
+    trainer.train()
+    return clock
+
+
+def lightning_run(steps: int, url: Optional[str], tmp: str, monitored: bool) -> StepClock:
+    import lightning as L
+
+    clock = StepClock()
+    d, layers = MODELS["1M"]
+
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = Transformer(d, layers)
+
+        def training_step(self, data: List[torch.Tensor], index: int) -> torch.Tensor:
+            return nn.functional.cross_entropy(self.net(data[0]).reshape(-1, VOCAB), data[1].reshape(-1))
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters(), lr=1e-4)
+
+        def on_train_batch_start(self, *args: object) -> None:
+            clock.begin()
+
+        def on_train_batch_end(self, *args: object) -> None:
+            clock.end()
+
+    torch.manual_seed(0)
+    tokens = torch.randint(0, VOCAB, (steps * 2, 16))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(tokens, tokens), batch_size=2)
+    callbacks = []
+    if monitored:
+        from gradient_monitor.integrations.lightning import GradientMonitorCallback
+
+        callbacks.append(GradientMonitorCallback(run_name="bench-lightning", url=url, token="bench", log_dir=os.path.join(tmp, "local")))
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, gradient_clip_val=1.0, callbacks=callbacks,
+    )
+    trainer.fit(Module(), train_dataloaders=loader)
+    return clock
+
+
+INTEGRATIONS = {"hf": ("Hugging Face Trainer, GPT-2 from config (2 layers, width 128), batch 4x64", "transformers", hf_trainer_run),
+                "lightning": ("Lightning Trainer, the 1M encoder, batch 2x16, gradient_clip_val", "lightning", lightning_run)}
+
+
+def measure_integration(name: str, args: argparse.Namespace, url: Optional[str], tmp: str) -> Optional[Dict[str, object]]:
+    """Alternating runs without and with the monitor; None when the library is not installed."""
+    title, module, run = INTEGRATIONS[name]
+    try:
+        __import__(module)
+    except ImportError:
+        print(f"\n### {title}: skipped ({module} is not installed)")
+        return None
+    base: List[float] = []
+    monitored: List[float] = []
+    timer = ClientTimer()
+    for _round in range(args.integration_rounds):
+        base += run(args.integration_steps, url, tmp, False).times
+        with timer:
+            monitored += run(args.integration_steps, url, tmp, True).times
+    return {"title": title, "base": quantiles(base), "monitored": quantiles(monitored), "client_seconds": timer.seconds, "client_calls": timer.calls}
+
+
+def report_integration(r: Dict[str, object]) -> None:
+    base: Dict[str, float] = r["base"]  # type: ignore[assignment]
+    mon: Dict[str, float] = r["monitored"]  # type: ignore[assignment]
+    per_call = r["client_seconds"] / max(1, r["client_calls"])  # type: ignore[operator]
+    share = 100 * per_call / mon["median"]
+    print(f"\n### {r['title']}\n")
+    print("| without: median step ms (p25-p75) | with the monitor: median step ms (p25-p75) | difference | inside Monitor.step per step (mean) | share of the median step |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {base['median'] * 1e3:.1f} ({base['p25'] * 1e3:.1f}-{base['p75'] * 1e3:.1f}) | {mon['median'] * 1e3:.1f} ({mon['p25'] * 1e3:.1f}-{mon['p75'] * 1e3:.1f}) "
+        f"| {100 * (mon['median'] / base['median'] - 1):+.1f}% | {per_call * 1e3:.3f} ms | {share:.2f}% |"
+    )
+
+
 def report(name: str, r: Dict[str, object]) -> None:
     op: Dict[str, Dict[str, float]] = r["op_seconds"]  # type: ignore[assignment]
     step: Dict[str, Dict[str, float]] = r["step_seconds"]  # type: ignore[assignment]
@@ -184,6 +349,9 @@ def main() -> int:
     ap.add_argument("--op-repeats", type=int, default=5, help="reporting calls timed per round in measurement 1")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: steadier on a shared machine)")
     ap.add_argument("--no-endpoint", action="store_true")
+    ap.add_argument("--integrations", default=",".join(INTEGRATIONS), help="comma-separated subset of " + ", ".join(INTEGRATIONS) + ", or none")
+    ap.add_argument("--integration-steps", type=int, default=30, help="training steps per integration run (2 of them warm-up)")
+    ap.add_argument("--integration-rounds", type=int, default=3, help="alternating unmonitored/monitored runs per integration")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -193,19 +361,28 @@ def main() -> int:
     if not args.no_endpoint:
         server = start_endpoint(os.path.join(tmp, "server"))
         url = server.stdout.readline().strip() if server.stdout else None
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} torch thread(s), device {args.device}"
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, {args.threads} torch thread(s), device {args.device}"
     print(f"{machine}; batch 2x16 tokens; endpoint: {'none (local log)' if url is None else url}")
     results: Dict[str, object] = {}
+    integrations: Dict[str, object] = {}
+    load = {"start": os.getloadavg()}
     try:
         for name in args.models.split(","):
             results[name] = measure(name, args, url, tmp)
             report(name, results[name])  # type: ignore[arg-type]
+        for name in [n for n in args.integrations.split(",") if n and n != "none"]:
+            measured = measure_integration(name, args, url, tmp)
+            if measured is not None:
+                integrations[name] = measured
+                report_integration(measured)
     finally:
         if server is not None:
             server.terminate()
             server.wait(10)
+    load["end"] = os.getloadavg()
+    print(f"\nload average (1, 5, 15 min): {load['start']} at the start, {load['end']} at the end, on {os.cpu_count()} cores")
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": machine, "models": results}, indent=2))
+        Path(args.json).write_text(json.dumps({"machine": machine, "load": load, "models": results, "integrations": integrations}, indent=2))
     return 0
 
 
