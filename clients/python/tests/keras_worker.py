@@ -239,16 +239,60 @@ def scenario_nnx(url, token):
     return {"run_id": monitor.run_id, "expected": expected}
 
 
+def scenario_host_failure(url, token):
+    """A failure where the norms come back from the traced step (tf.py_function / jax.debug.callback), where
+    an exception would fail the training step: monitoring stops, the loop finishes."""
+
+    def broken(self, *args, **kwargs):
+        raise OSError("disk full")
+
+    Monitor.log = broken
+    monitor = Monitor(f"{BACKEND}-host-broken", url=url, token=token)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        variable = tf.Variable([1.0, 2.0], name="w")
+
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(variable * x)
+            grads = tape.gradient(loss, [variable])
+            monitor.log_tf(grads, [variable], loss=loss)
+            variable.assign_sub(0.1 * grads[0])
+            return loss
+
+    else:
+        import jax
+        import jax.numpy as jnp
+
+        @jax.jit
+        def step(x):
+            loss, grads = jax.value_and_grad(lambda w: jnp.sum(w * x))(jnp.ones(2))
+            monitor.log_jax({"w": grads}, loss=loss)
+            return loss
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        losses = [float(step(np.full(2, float(i), np.float32))) for i in range(4)]
+        if BACKEND == "jax":
+            import jax
+
+            jax.effects_barrier()
+    monitor.close()
+    return {"run_id": monitor.run_id, "losses": losses, "warnings": [str(w.message) for w in caught if "gradient_monitor" in str(w.message)], "active": monitor.active}
+
+
 SCENARIOS = {
-    "tensorflow": [scenario_fit, scenario_train_step, scenario_embedding, scenario_tape, scenario_failure],
-    "jax": [scenario_fit, scenario_optax, scenario_nnx, scenario_failure],
+    "tensorflow": [scenario_fit, scenario_train_step, scenario_embedding, scenario_tape, scenario_failure, scenario_host_failure],
+    "jax": [scenario_fit, scenario_optax, scenario_nnx, scenario_failure, scenario_host_failure],
     "torch": [scenario_fit, scenario_failure],
 }
 
 
 def main(url, token, out):
     results = {}
-    for scenario in SCENARIOS[BACKEND]:  # the failure scenario last: it breaks the capture for good
+    for scenario in SCENARIOS[BACKEND]:  # the failure scenarios last: they break the client for good
         try:
             results[scenario.__name__[len("scenario_") :]] = scenario(url, token)
         except Exception as exc:  # reported per scenario, so one failure does not hide the others

@@ -73,6 +73,14 @@ def test_a_failure_inside_the_client_leaves_fit_running(worlds, backend):
     assert steps_of(log) == [] and log[-1]["status"] == "failed" and "training went on" in log[-1]["message"]
 
 
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_a_failure_inside_the_host_callback_of_a_traced_step_leaves_the_loop_running(worlds, backend):
+    result, log = scenario(worlds, backend, "host_failure")
+    assert len(result["losses"]) == 4 and not result["active"]
+    assert len(result["warnings"]) == 1 and "disk full" in result["warnings"][0]
+    assert log[-1]["status"] == "failed" and "OSError: disk full" in log[-1]["message"]
+
+
 def test_a_custom_train_step_returning_grad_norm_logs(worlds):
     result, log = scenario(worlds, "tensorflow", "train_step")
     assert [m["total_norm"] for m in steps_of(log)] == pytest.approx(result["expected"], rel=1e-5)
