@@ -1,5 +1,6 @@
 // Runs in the baseline page of bench/chart-baselines.ts (plain browser JavaScript, loaded after
 // chart.js or uPlot): draws steps x (1 + layers) points, then appends 100 steps `updates` times.
+/* global Chart, uPlot */
 
 /** The same synthetic shape as the dashboard stand-in: decaying layer norms with noise. */
 function series(steps, layers) {

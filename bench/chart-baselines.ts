@@ -57,7 +57,10 @@ function serve(library: BaselineLibrary): Promise<{ server: Server; origin: stri
   );
 }
 
-/** Draws `steps` × (1 + `layers`) points, then `updates` appends of 100 steps; undefined when it outlasts `timeoutMs`. */
+/**
+ * Draws `steps` × (1 + `layers`) points, then `updates` appends of 100 steps; undefined when it
+ * outlasts `timeoutMs`.
+ */
 export async function baselineSample(
   library: BaselineLibrary,
   steps: number,

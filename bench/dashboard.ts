@@ -13,7 +13,8 @@
  * step) without decimation, and uPlot as a reference (bench/chart-baselines.ts).
  *
  *   node --import tsx bench/dashboard.ts [--quick] [--samples N] [--out FILE]
- *   node --import tsx bench/dashboard.ts --scaling [--quick] [--steps 10000,...] [--layers 8,64] [--baselines chartjs,uplot|none] [--out FILE]
+ *   node --import tsx bench/dashboard.ts --scaling [--quick] [--steps 10000,...] [--layers 8,64]
+ *       [--baselines chartjs,uplot|none] [--out FILE]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';

@@ -8,7 +8,8 @@
  * the client logs when it sent each frame. Both clocks are this machine's wall clock.
  * --intervals lists the session's update intervals to compare (ms; default: 100, the interval of
  * 10 updates/s used before, and the current 1000 / MAX_UPDATES_PER_SECOND), measured alternately.
- *   node --import tsx bench/latency.ts [--quick] [--seconds S] [--rate 1000] [--layers 8] [--intervals 100,50] [--repeats R] [--out FILE]
+ *   node --import tsx bench/latency.ts [--quick] [--seconds S] [--rate 1000] [--layers 8] [--intervals 100,50]
+ *       [--repeats R] [--out FILE]
  */
 import { fork } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

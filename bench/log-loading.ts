@@ -5,7 +5,8 @@
  * fresh process so peak memory is its own. Reports medians of several runs: total time, MB/s, time
  * to the first partial result (a first chart), the longest event-loop stall, and peak RSS.
  *
- *   node --import tsx bench/log-loading.ts [--steps 1000000] [--runs 5] [--tensorboard-steps 100000] [--workers 1,2,4,8] [--out FILE.json]
+ *   node --import tsx bench/log-loading.ts [--steps 1000000] [--runs 5] [--tensorboard-steps 100000]
+ *       [--workers 1,2,4,8] [--out FILE.json]
  * (--workers adds the loader with each of those worker counts; by default it uses one per CPU.)
  *   node --import tsx bench/log-loading.ts --quick     (CI smoke: tiny sizes, one run, nothing judged)
  *
@@ -146,7 +147,10 @@ function ensureEventFile(steps: number): string {
 }
 
 // ---- driver ----
-/** A method that cannot load the file at all (a naive read of a file beyond V8's longest string) counts as failed, NaN everywhere. */
+/**
+ * A method that cannot load the file at all (a naive read of a file beyond V8's longest string)
+ * counts as failed, NaN everywhere.
+ */
 function runChild(method: Method, file: string): Measurement {
   try {
     const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', method, '--file', file], {

@@ -1,5 +1,6 @@
 // Builds the bundles: the extension host (Node, CommonJS, `vscode` external), the CLI, the worker
-// thread that parses large logs (both of them start it from dist/), and the dashboard webview (browser). `--watch` rebuilds on change; `--production` minifies.
+// thread that parses large logs (both of them start it from dist/), and the dashboard webview
+// (browser). `--watch` rebuilds on change; `--production` minifies.
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, existsSync } from 'node:fs';
 
@@ -7,7 +8,8 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 const common = { bundle: true, sourcemap: production ? false : 'linked', minify: production, logLevel: 'warning' };
 
-// web-tree-sitter reads import.meta.url to find itself; a CommonJS bundle has no import.meta, so give it the bundle's own URL.
+// web-tree-sitter reads import.meta.url to find itself; a CommonJS bundle has no import.meta, so
+// give it the bundle's own URL.
 const nodeBundle = {
   ...common,
   platform: 'node',

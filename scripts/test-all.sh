@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: type check, unit and integration tests (node's test runner), the Python
+# The whole test suite: type check, lint, unit and integration tests (node's test runner), the Python
 # client (pytest with real torch) and the end-to-end tests in real VS Code (code-server + Chromium).
 # Installs what it needs first (scripts/setup.sh). Prints each runner's summary and a total line.
 set -uo pipefail
@@ -14,6 +14,8 @@ stage() { echo; echo "=== $1"; }
 
 stage "type check"
 npx tsc -p . || status=1
+stage "lint (ESLint: layering and code rules; Prettier: formatting)"
+npm run --silent lint || status=1
 
 node_tests() { # name, files...
   local name=$1; shift

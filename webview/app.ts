@@ -2,7 +2,7 @@
  * The dashboard page: holds the shown run's data, the shared step window (follow, zoom, pan),
  * and draws the charts at most once per animation frame however many updates arrive.
  */
-import { fmt } from '../src/alerts/rules';
+import { fmt } from '../src/shared/format';
 import { resolveWindow, StepRange, windowAfterZoom } from '../src/shared/stepWindow';
 import {
   DashboardState,
@@ -27,9 +27,9 @@ import { CompareLegend } from './ui/compareLegend';
 import { RecordedPanel } from './ui/recordedPanel';
 import { RunSelector } from './ui/runSelector';
 import { SummaryStrip } from './ui/summaryStrip';
+import { DEFAULT_TOP_K, Toolbar } from './ui/toolbar';
 import { HostConnection } from './vscodeApi';
 
-const DEFAULT_TOP_K = 5;
 /** Room for the learning-rate axis on the right of every chart, when it is shown. */
 const RIGHT_AXIS_WIDTH = 80;
 /** Jumping to a step shows this share of the run around it (at least MIN_JUMP_WIDTH steps). */
@@ -74,22 +74,8 @@ export class DashboardApp {
   private readonly summary: SummaryStrip;
   private readonly recorded: RecordedPanel;
   private readonly legend: CompareLegend;
-  private readonly el: Record<
-    | 'message'
-    | 'charts'
-    | 'runState'
-    | 'resolution'
-    | 'scale'
-    | 'follow'
-    | 'reset'
-    | 'topK'
-    | 'lossPanel'
-    | 'heatmapBox'
-    | 'heatLegend'
-    | 'exportCsv'
-    | 'exportPng',
-    HTMLElement
-  >;
+  private readonly toolbar: Toolbar;
+  private readonly el: Record<'message' | 'charts' | 'lossPanel' | 'heatmapBox' | 'heatLegend', HTMLElement>;
 
   constructor(
     private readonly doc: Document,
@@ -103,17 +89,9 @@ export class DashboardApp {
     this.el = {
       message: byId('message'),
       charts: byId('charts'),
-      runState: byId('run-state'),
-      resolution: byId('resolution'),
-      scale: byId('scale-toggle'),
-      follow: byId('follow-toggle'),
-      reset: byId('reset-zoom'),
-      topK: byId('top-k'),
       lossPanel: byId('loss-panel'),
       heatmapBox: byId('heatmap-box'),
       heatLegend: byId('heatmap-legend'),
-      exportCsv: byId('export-csv'),
-      exportPng: byId('export-png'),
     };
     this.state = host.state();
     this.yScale = this.state.yScale ?? 'log';
@@ -145,7 +123,33 @@ export class DashboardApp {
       (step) => this.jumpTo(step),
     );
     this.legend = new CompareLegend(doc, byId('compare-legend'));
-    this.wireControls();
+    this.toolbar = new Toolbar(
+      doc,
+      {
+        runState: byId('run-state'),
+        resolution: byId('resolution'),
+        scale: byId('scale-toggle'),
+        follow: byId('follow-toggle'),
+        reset: byId('reset-zoom'),
+        topK: byId('top-k'),
+        exportCsv: byId('export-csv'),
+        exportPng: byId('export-png'),
+      },
+      {
+        toggleScale: () => this.toggleScale(),
+        toggleFollow: () => this.toggleFollow(),
+        showWholeRun: () => this.setWindow({ kind: 'all' }),
+        setTopK: (k) => this.setTopK(k),
+        exportCsv: () => this.exportCsv(),
+        exportPng: () => this.exportPng(),
+        range: () => this.range(),
+        extent: () => this.extent(),
+        zoomTo: (r) => this.onUserRange(r),
+      },
+    );
+    for (const chart of [this.norm.chart, this.loss.chart, this.layers.chart, this.heatmap.chart]) {
+      this.toolbar.listenForKeys(chart.canvas);
+    }
     onThemeChange(doc, () => this.applyTheme());
     new ResizeObserver(() => this.requestLayers()).observe(this.el.heatmapBox);
     this.renderControls();
@@ -326,35 +330,15 @@ export class DashboardApp {
   }
 
   private renderControls(): void {
-    const run = this.data.header;
-    const state = this.el.runState;
-    state.replaceChildren();
-    if (run) {
-      const icon = this.doc.createElement('span');
-      const icons = {
-        live: 'codicon-pulse',
-        completed: 'codicon-pass',
-        failed: 'codicon-error',
-        interrupted: 'codicon-debug-stop',
-      } as const;
-      icon.className = `codicon ${icons[run.state]}`;
-      icon.setAttribute('aria-hidden', 'true');
-      const parts: string[] = [run.state];
-      if (run.ranks.length > 1) parts.push(`rank ${run.rank} of ${run.ranks.length}`);
-      state.append(icon, parts.join(' · '));
-      state.className = `badge state-${run.state}`;
-      state.title = run.endMessage ?? '';
-    }
     const shown = this.shown;
-    const following = shown.live && this.window.kind !== 'range';
-    this.el.resolution.textContent =
-      shown.bucketWidth > 1 ? `older steps drawn as min/max of ${shown.bucketWidth.toLocaleString('en')}` : '';
-    this.el.scale.setAttribute('aria-pressed', String(this.yScale === 'log'));
-    this.el.follow.setAttribute('aria-pressed', String(following));
-    (this.el.follow as HTMLButtonElement).disabled = !shown.live;
-    (this.el.topK as HTMLInputElement).value = String(this.topK);
-    (this.el.exportCsv as HTMLButtonElement).disabled = !run;
-    (this.el.exportPng as HTMLButtonElement).disabled = !run;
+    this.toolbar.render({
+      run: this.data.header,
+      live: shown.live,
+      following: shown.live && this.window.kind !== 'range',
+      bucketWidth: shown.bucketWidth,
+      yScale: this.yScale,
+      topK: this.topK,
+    });
   }
 
   /** Screen readers get the chart's gist: what is in view, the worst value, the non-finite steps. */
@@ -391,81 +375,27 @@ export class DashboardApp {
     this.norm.chart.canvas.setAttribute('aria-label', parts.join(' '));
   }
 
-  private wireControls(): void {
-    this.el.scale.addEventListener('click', () => this.toggleScale());
-    this.el.follow.addEventListener('click', () => this.toggleFollow());
-    this.el.reset.addEventListener('click', () => this.setWindow({ kind: 'all' }));
-    this.el.exportCsv.addEventListener('click', () => {
-      const run = this.data.header;
-      if (!run) return;
-      const { from, to } = this.range();
-      this.host.post({ type: 'exportCsv', runId: run.id, from, to });
-    });
-    this.el.exportPng.addEventListener('click', () => {
-      const run = this.data.header;
-      if (run)
-        this.host.post({
-          type: 'exportPng',
-          runId: run.id,
-          dataUrl: chartImage(this.doc, this.norm.chart.canvas, this.theme.background),
-        });
-    });
-    this.el.topK.addEventListener('change', () => {
-      const k = Math.round(Number((this.el.topK as HTMLInputElement).value));
-      this.topK = Number.isFinite(k) ? Math.min(20, Math.max(1, k)) : DEFAULT_TOP_K;
-      this.saveState({ topK: this.topK });
-      this.scheduleRender();
-    });
-    for (const chart of [this.norm.chart, this.loss.chart, this.layers.chart, this.heatmap.chart]) {
-      chart.canvas.addEventListener('keydown', (e) => this.onChartKey(e));
-    }
+  private exportCsv(): void {
+    const run = this.data.header;
+    if (!run) return;
+    const { from, to } = this.range();
+    this.host.post({ type: 'exportCsv', runId: run.id, from, to });
   }
 
-  private onChartKey(e: KeyboardEvent): void {
-    const { from, to } = this.range();
-    const width = to - from;
-    const zoomBy = (factor: number): StepRange => {
-      const center = (from + to) / 2;
-      return { from: center - (width * factor) / 2, to: center + (width * factor) / 2 };
-    };
-    const clamp = (r: StepRange): StepRange => {
-      const ext = this.extent();
-      const w = Math.min(r.to - r.from, ext.to - ext.from);
-      const start = Math.min(Math.max(r.from, ext.from), ext.to - w);
-      return { from: start, to: start + w };
-    };
-    let next: StepRange | undefined;
-    switch (e.key) {
-      case 'ArrowLeft':
-        next = { from: from - width * 0.1, to: to - width * 0.1 };
-        break;
-      case 'ArrowRight':
-        next = { from: from + width * 0.1, to: to + width * 0.1 };
-        break;
-      case '+':
-      case '=':
-        next = zoomBy(0.5);
-        break;
-      case '-':
-        next = zoomBy(2);
-        break;
-      case '0':
-      case 'Home':
-        this.setWindow({ kind: 'all' });
-        break;
-      case 'f':
-      case 'F':
-        this.toggleFollow();
-        break;
-      case 'l':
-      case 'L':
-        this.toggleScale();
-        break;
-      default:
-        return;
-    }
-    e.preventDefault();
-    if (next) this.onUserRange(clamp(next));
+  private exportPng(): void {
+    const run = this.data.header;
+    if (run)
+      this.host.post({
+        type: 'exportPng',
+        runId: run.id,
+        dataUrl: chartImage(this.doc, this.norm.chart.canvas, this.theme.background),
+      });
+  }
+
+  private setTopK(k: number): void {
+    this.topK = k;
+    this.saveState({ topK: k });
+    this.scheduleRender();
   }
 
   private toggleScale(): void {
@@ -519,6 +449,7 @@ export class DashboardApp {
       drawnNorms: () => this.norm.drawnNorms(),
       drawnMarkers: () => this.norm.drawnMarkers(),
       drawnAlerts: () => this.norm.drawnAlerts(),
+      drawnThreshold: () => this.norm.drawnThreshold(),
       drawnLayers: () => this.layers.ranked.map((r) => this.data.header?.layers[r.layer]),
       heatmapCell: (step: number, row: number) => this.heatmap.cellAt(step, row),
       range: () => this.range(),

@@ -1,4 +1,7 @@
-/** A chart as a PNG data URL on the theme's background (a chart canvas itself is transparent, unreadable on the other theme). */
+/**
+ * A chart as a PNG data URL on the theme's background (a chart canvas itself is transparent,
+ * unreadable on the other theme).
+ */
 export function chartImage(doc: Document, canvas: HTMLCanvasElement, background: string): string {
   const out = doc.createElement('canvas');
   out.width = canvas.width;

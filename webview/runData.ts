@@ -97,7 +97,10 @@ export class RunData {
     return this.decimators[series].decimate(this[series], this.rewrites, from, to, widthPx);
   }
 
-  /** The largest finite norm of the run (exact: envelopes keep every bucket's maximum), what the chart must show at any zoom. */
+  /**
+   * The largest finite norm of the run (exact: envelopes keep every bucket's maximum), what the
+   * chart must show at any zoom.
+   */
   maxPoint(): Point | undefined {
     // Asked every frame (summary, screen-reader text): only rows that arrived since are looked at.
     const m = this.max;

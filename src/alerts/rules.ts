@@ -4,7 +4,8 @@
  * start of an episode once, and counts every step that belongs to it.
  */
 
-export type AlertKind = 'threshold' | 'nonfinite' | 'spike' | 'vanishing';
+import { fmt } from '../shared/format';
+import type { AlertKind } from '../shared/kinds';
 
 export interface Alert {
   kind: AlertKind;
@@ -56,21 +57,23 @@ export interface StepInput {
 
 export class RunAlerts {
   private readonly runId: string;
-  private readonly settings: AlertSettings;
-  private threshold: number;
+  private settings: AlertSettings;
+  /** The run's own threshold (run_start.threshold), which wins over the setting. */
+  private ownThreshold: number | undefined;
   private layerNames: readonly string[] = [];
-  private readonly window: Float64Array;
+  private window: Float64Array;
   private windowFill = 0;
   private windowNext = 0;
   /** Reordered in place to find the window's median and MAD. */
-  private readonly scratch: Float64Array;
-  private readonly baselineEvery: number;
+  private scratch: Float64Array;
+  private baselineEvery: number;
   private baselineAge = -1;
   private median = NaN;
   private scale = NaN;
   private inBreach = false;
   private inNonFinite = false;
   private vanishingRun = 0;
+  private vanishingReported = false;
   /** Steps above the threshold, and the first of them. */
   thresholdCount = 0;
   thresholdFirstStep = -1;
@@ -82,19 +85,42 @@ export class RunAlerts {
   constructor(runId: string, settings: AlertSettings = DEFAULT_ALERT_SETTINGS) {
     this.runId = runId;
     this.settings = settings;
-    this.threshold = settings.threshold;
-    this.window = new Float64Array(Math.max(3, settings.spikeWindow));
+    this.window = new Float64Array(windowLength(settings));
     this.scratch = new Float64Array(this.window.length);
-    this.baselineEvery = Math.max(1, Math.floor(this.window.length / 8));
+    this.baselineEvery = baselineInterval(this.window.length);
   }
 
   configure(threshold: number | undefined, layers: readonly string[] | undefined): void {
-    if (threshold !== undefined) this.threshold = threshold;
+    if (threshold !== undefined) this.ownThreshold = threshold;
     if (layers) this.layerNames = layers;
   }
 
+  /**
+   * New settings for the steps still to come (the user changed them while the run streams). Past
+   * alerts stay as they were; the spike window keeps its most recent values, and an episode in
+   * progress is judged by the new limits from the next step on.
+   */
+  reconfigure(settings: AlertSettings): void {
+    const length = windowLength(settings);
+    if (length !== this.window.length) {
+      const kept = Math.min(this.windowFill, length);
+      const next = new Float64Array(length);
+      for (let k = 0; k < kept; k++) {
+        const from = (this.windowNext - kept + k + 2 * this.window.length) % this.window.length;
+        next[k] = this.window[from];
+      }
+      this.window = next;
+      this.scratch = new Float64Array(length);
+      this.windowFill = kept;
+      this.windowNext = kept % length;
+      this.baselineEvery = baselineInterval(length);
+    }
+    this.baselineAge = -1; // the next judgement measures against a fresh median and MAD
+    this.settings = settings;
+  }
+
   get activeThreshold(): number {
-    return this.threshold;
+    return this.ownThreshold ?? this.settings.threshold;
   }
 
   /** Feeds one step; returns the alerts that start at it (usually none). */
@@ -124,7 +150,8 @@ export class RunAlerts {
     this.inNonFinite = nonFinite;
     if (!Number.isFinite(total)) return alerts;
 
-    const breach = total > this.threshold;
+    const threshold = this.activeThreshold;
+    const breach = total > threshold;
     if (breach) {
       this.thresholdCount++;
       if (this.thresholdFirstStep < 0) this.thresholdFirstStep = s.step;
@@ -135,7 +162,7 @@ export class RunAlerts {
             'warning',
             s.step,
             total,
-            `gradient norm ${fmt(total)} exceeds the threshold ${fmt(this.threshold)} at step ${s.step}`,
+            `gradient norm ${fmt(total)} exceeds the threshold ${fmt(threshold)} at step ${s.step}`,
           ),
         );
     }
@@ -159,20 +186,23 @@ export class RunAlerts {
 
     if (total < this.settings.vanishingFloor) {
       this.vanishingRun++;
-      if (this.vanishingRun === this.settings.vanishingSteps) {
-        const first = s.step - this.settings.vanishingSteps + 1;
+      // `>=`, not `===`: the setting may have been lowered below a run of vanishing steps in progress.
+      if (!this.vanishingReported && this.vanishingRun >= this.settings.vanishingSteps) {
+        this.vanishingReported = true;
+        const first = s.step - this.vanishingRun + 1;
         alerts.push(
           this.alert(
             'vanishing',
             'warning',
             s.step,
             total,
-            `gradient norm below ${fmt(this.settings.vanishingFloor)} for ${this.settings.vanishingSteps} steps (since about step ${first})`,
+            `gradient norm below ${fmt(this.settings.vanishingFloor)} for ${this.vanishingRun} steps (since about step ${first})`,
           ),
         );
       }
     } else {
       this.vanishingRun = 0;
+      this.vanishingReported = false;
     }
     return alerts;
   }
@@ -232,6 +262,15 @@ export class RunAlerts {
   }
 }
 
+function windowLength(settings: AlertSettings): number {
+  return Math.max(3, Math.floor(settings.spikeWindow));
+}
+
+/** The median and MAD move slowly: refreshed every window/8 steps (see refreshBaseline). */
+function baselineInterval(windowLength: number): number {
+  return Math.max(1, Math.floor(windowLength / 8));
+}
+
 /** True when no value is NaN or infinite (x * 0 is NaN exactly for those), without a branch per value. */
 function allFinite(values: ArrayLike<number>): boolean {
   let probe = 0;
@@ -279,10 +318,4 @@ function selectInPlace(v: Float64Array, k: number): number {
 
 function medianOfThree(a: number, b: number, c: number): number {
   return a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
-}
-
-export function fmt(v: number): string {
-  if (!Number.isFinite(v)) return String(v);
-  if (v !== 0 && (Math.abs(v) >= 1e4 || Math.abs(v) < 1e-3)) return v.toExponential(2);
-  return String(Number(v.toPrecision(4)));
 }

@@ -12,7 +12,10 @@ export function numberOption(value: string | undefined, name: string, fallback?:
   return n;
 }
 
-/** Endpoint from flags, else the environment VS Code's terminals get, else the discovery file that fits the working directory. */
+/**
+ * Endpoint from flags, else the environment VS Code's terminals get, else the discovery file that
+ * fits the working directory.
+ */
 export function resolveEndpoint(url: string | undefined, token: string | undefined): { url: string; token: string } {
   const found = pickEndpoint(listDiscovery(), process.cwd());
   // An empty variable counts as unset (the e2e harness and some shells export empty values).

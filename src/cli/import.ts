@@ -8,7 +8,10 @@ import { UsageError } from './args';
 
 type Out = (line: string) => void;
 
-/** Exit status 0 for a clean import, 1 when the source had problems (what preceded them is still written) or nothing could be written. */
+/**
+ * Exit status 0 for a clean import, 1 when the source had problems (what preceded them is still
+ * written) or nothing could be written.
+ */
 export async function importCommand(args: string[], out: Out, err: Out): Promise<number> {
   const { values, positionals } = parseArgs({
     args,

@@ -1,13 +1,15 @@
-/** The `gradient-monitor` command line: serve, simulate and inspect, built from the same pure modules as the extension. */
+/**
+ * The `gradient-monitor` command line: serve, simulate and inspect, built from the same pure
+ * modules as the extension.
+ */
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { Hub } from '../ingest/hub';
-import { fmt } from '../alerts/rules';
+import { fmt, formatDuration } from '../shared/format';
 import { describeReadProblems } from '../logs/problems';
-import { summarizeLog } from '../logs/summary';
+import { summarizeLog } from '../runs/summary';
 import { LOG_FORMAT_NAMES } from '../importers/types';
-import { formatDuration } from '../runs/runReport';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';
 import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
@@ -16,29 +18,7 @@ import { numberOption, resolveEndpoint, UsageError } from './args';
 import { importCommand } from './import';
 import { simulate } from './simulate';
 import { checkCommand, clipCommand } from './pythonCommands';
-
-const USAGE = `usage: gradient-monitor <command> [options]
-
-commands:
-  serve    [--host H] [--port P] [--token T] [--log-dir D] [--threshold X]
-           [--max-connections N] [--max-messages-per-second N] [--max-layers N]
-           [--max-runs N] [--max-frame-bytes N]
-           headless endpoint that records runs; prints the ws URL first.
-           A host other than loopback needs --token (16+ characters)
-  simulate [--url U] [--token T] [--steps N] [--rate HZ] [--spike-at S] [--nan-at S]
-           [--run-id ID] [--name NAME] [--threshold X] [--layers N]
-           streams a synthetic run to an endpoint
-  inspect  LOG [--json] [--threshold X]
-           summary of a recorded run, or of a trainer_state.json, TensorBoard event file or CSV
-  import   FILE -o OUT.jsonl [--force] [--run-id ID] [--name NAME]
-           converts a trainer_state.json, TensorBoard event file or CSV into a run log
-  clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
-           adds gradient clipping where the script trains (prints a diff; --write applies it)
-           exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse
-  check    FILE.py [--json]
-           training-loop checks (clipping after the step, on scaled AMP gradients, per micro-batch...)
-           exit 0 none found, 1 findings, 2 does not parse
-`;
+import { commandUsage, isCommand, USAGE, wantsHelp } from './usage';
 
 type Out = (line: string) => void;
 
@@ -51,6 +31,10 @@ export async function main(
   err: Out = (l) => process.stderr.write(l + '\n'),
 ): Promise<number> {
   const [command, ...rest] = argv;
+  if (isCommand(command) && wantsHelp(rest)) {
+    out(commandUsage(command));
+    return 0;
+  }
   try {
     switch (command) {
       case 'serve':
@@ -77,7 +61,7 @@ export async function main(
   } catch (e) {
     if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       err(`gradient-monitor: ${(e as Error).message}`);
-      err(USAGE);
+      err(isCommand(command) ? commandUsage(command) : USAGE);
       return 2;
     }
     err(`gradient-monitor: ${(e as Error).message}`);

@@ -1,4 +1,7 @@
-/** `gradient-monitor clip` and `gradient-monitor check`: the editor's clipping quick fixes and training-loop checks on the command line. */
+/**
+ * `gradient-monitor clip` and `gradient-monitor check`: the editor's clipping quick fixes and
+ * training-loop checks on the command line.
+ */
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { PythonAnalysis } from '../python/analyze';

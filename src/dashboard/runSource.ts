@@ -22,13 +22,14 @@ export function hubRunSource(hub: Hub): RunSource {
     runs: () => hub.store.all(),
     get: (runId) => hub.store.get(runId),
     subscribe(listener) {
-      const onSteps = (run: Run): void => listener(run, 'steps');
-      const onRun = (run: Run): void => listener(run, 'run');
-      hub.on('steps', onSteps);
-      hub.on('run', onRun);
+      const steps = hub.subscribe('steps', (run) => listener(run, 'steps'));
+      const changed = hub.subscribe('run', (run) => listener(run, 'run'));
+      // New settings move every run's threshold line: each run's header is sent again.
+      const reconfigured = hub.subscribe('reconfigured', () => hub.store.all().forEach((run) => listener(run, 'run')));
       return () => {
-        hub.off('steps', onSteps);
-        hub.off('run', onRun);
+        steps.dispose();
+        changed.dispose();
+        reconfigured.dispose();
       };
     },
   };

@@ -110,7 +110,10 @@ export class DashboardSession {
     }
   }
 
-  /** Shows what is known of the recorded log behind the runs (loading, summary, problems), now and after every reload of the page. */
+  /**
+   * Shows what is known of the recorded log behind the runs (loading, summary, problems), now and
+   * after every reload of the page.
+   */
   showLogStatus(status: LogStatusMessage): void {
     this.logStatus = status;
     if (this.ready) this.post(status);
@@ -251,7 +254,8 @@ export class DashboardSession {
       shown.series = series;
       shown.cursor = 0;
     }
-    if (!series) return { run: runHeader(run), rows: emptyRows(), alerts: this.newAlerts(run) }; // metadata only, no steps yet
+    // Metadata only, no steps yet.
+    if (!series) return { run: runHeader(run), rows: emptyRows(), alerts: this.newAlerts(run) };
     const rows = appendedRows(series, shown.cursor);
     // Appends pile up raw in the webview while the store folds old steps into envelopes: once they
     // outgrow the store's own recent window, a snapshot brings the webview back to bounded size.

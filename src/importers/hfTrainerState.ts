@@ -123,7 +123,10 @@ export async function readHfTrainerState(
 
 type Parsed<T> = { ok: T } | { error: string };
 
-/** One log_history entry: a step, undefined for an entry without grad_norm (eval logs, the final summary), or an error. */
+/**
+ * One log_history entry: a step, undefined for an entry without grad_norm (eval logs, the final
+ * summary), or an error.
+ */
 function entryToStep(text: string, runId: string): Parsed<StepMessage | undefined> {
   let entry: unknown;
   try {

@@ -21,7 +21,10 @@ export function importedRunIdentity(file: string, format: LogFormat): RunIdentit
   return { run_id: `${name}@${hash}`, name, file: abs };
 }
 
-/** The name a person would call the run: the folder of a trainer state or an event file (TensorBoard's run name), else the file's name. */
+/**
+ * The name a person would call the run: the folder of a trainer state or an event file
+ * (TensorBoard's run name), else the file's name.
+ */
 function importedRunName(abs: string, format: LogFormat): string {
   const parent = path.basename(path.dirname(abs));
   if (format === 'hf-trainer-state') {

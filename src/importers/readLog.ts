@@ -42,7 +42,10 @@ export function detectFormatFromContent(head: Buffer): LogFormat | undefined {
   return undefined;
 }
 
-/** The format a file's name promises, so a damaged or empty file still reaches the reader that can say what is wrong. */
+/**
+ * The format a file's name promises, so a damaged or empty file still reaches the reader that can
+ * say what is wrong.
+ */
 export function formatFromName(fileName: string): LogFormat | undefined {
   const base = path.basename(fileName).toLowerCase();
   if (base === 'trainer_state.json') return 'hf-trainer-state';

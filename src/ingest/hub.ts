@@ -6,12 +6,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { Alert } from '../alerts/rules';
+import { Alert, AlertSettings } from '../alerts/rules';
 import { readRunLog } from '../logs/reader';
-import { LogLine, RunRecorder } from '../logs/writer';
+import { RunRecorder } from '../logs/writer';
+import type { LogLine } from '../protocol/frame';
 import { ClientMessage } from '../protocol/messages';
 import { stringifyKeepingNonFinite } from '../protocol/json';
 import { LimitError, Run, RunStore } from '../runs/runStore';
+import type { Disposable } from '../shared/dispose';
 
 export interface HubEvents {
   /** A run appeared or its metadata or state changed. */
@@ -19,6 +21,8 @@ export interface HubEvents {
   /** New steps were recorded for a run (coalesce before drawing). */
   steps: [run: Run, count: number];
   alert: [alert: Alert, run: Run];
+  /** The alert settings changed: the runs' thresholds may have moved. */
+  reconfigured: [];
   /** Writing a run's log failed (error) or recovered (undefined). */
   recording: [runId: string, error: Error | undefined];
 }
@@ -41,6 +45,16 @@ export class Hub extends EventEmitter<HubEvents> {
     super();
     this.store = store;
     this.recorder = new RunRecorder(logDir, { onError: (runId, err) => this.emit('recording', runId, err) });
+  }
+
+  /**
+   * Calls `listener` on every `event` until the returned Disposable is disposed (an extension's
+   * subscriptions, say).
+   */
+  subscribe<K extends keyof HubEvents>(event: K, listener: (...args: HubEvents[K]) => void): Disposable {
+    // Node's typings spell a listener as a conditional type, which a still-generic K cannot satisfy.
+    this.on(event, listener as never);
+    return { dispose: () => void this.off(event, listener as never) };
   }
 
   /**
@@ -77,6 +91,12 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     for (const [run, n] of stepCounts) this.emit('steps', run, n);
     return { rejected, runIds, recorded: this.recorder.flush(runIds) };
+  }
+
+  /** Applies new alert settings and run limit to every run and to the runs to come. */
+  reconfigure(alerts: AlertSettings, maxRuns: number): void {
+    this.store.reconfigure(alerts, maxRuns);
+    this.emit('reconfigured');
   }
 
   /** Why writing a run's log fails at the moment (its lines wait in memory), or undefined. */

@@ -6,7 +6,6 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { ClientMessage } from '../protocol/messages';
-import { Run } from '../runs/runStore';
 import { LogLineError, parseLogLine } from './reader';
 
 /** Bytes read per poll at most, so one poll never holds the event loop long. */
@@ -99,8 +98,3 @@ export class LogFollower {
 
 /** How long a followed log may stay unchanged before its run counts as no longer running. */
 export const FOLLOW_IDLE_MS = 15_000;
-
-/** Applies a followed message to its run, as loading did; messages of other runs are left out. */
-export function applyFollowed(run: Run, m: ClientMessage): void {
-  if (m.run_id === run.id) run.apply(m);
-}

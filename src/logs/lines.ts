@@ -33,7 +33,8 @@ export async function readLines(
     const text = rest + decoder.write(chunk);
     let start = 0;
     for (let nl = text.indexOf('\n', start); nl !== -1; nl = text.indexOf('\n', start)) {
-      if (onLine(text.slice(start, nl), ++result.lines, false) === false) return result; // leaving the loop closes the stream
+      // Leaving the loop closes the stream.
+      if (onLine(text.slice(start, nl), ++result.lines, false) === false) return result;
       start = nl + 1;
       if (slicer.due()) await slicer.yieldTurn();
     }

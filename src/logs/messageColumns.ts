@@ -110,13 +110,28 @@ export class ColumnsBuilder {
       this.storeLayers(m.layer_norms);
     }
     c.layerEnd[r] = this.layerAt;
-    if (m.loss !== undefined) ((fields |= HAS_LOSS), (c.loss[r] = m.loss));
-    if (m.lr !== undefined) ((fields |= HAS_LR), (c.lr[r] = m.lr));
-    if (m.time !== undefined) ((fields |= HAS_TIME), (c.time[r] = m.time));
+    if (m.loss !== undefined) {
+      fields |= HAS_LOSS;
+      c.loss[r] = m.loss;
+    }
+    if (m.lr !== undefined) {
+      fields |= HAS_LR;
+      c.lr[r] = m.lr;
+    }
+    if (m.time !== undefined) {
+      fields |= HAS_TIME;
+      c.time[r] = m.time;
+    }
     if (m.clipped !== undefined) fields |= HAS_CLIPPED | (m.clipped ? CLIPPED : 0);
     if (m.skipped !== undefined) fields |= HAS_SKIPPED | (m.skipped ? SKIPPED : 0);
-    if (m.rank !== undefined) ((fields |= HAS_RANK), (c.rank[r] = m.rank));
-    if (m.seq !== undefined) ((fields |= HAS_SEQ), (c.seq[r] = m.seq));
+    if (m.rank !== undefined) {
+      fields |= HAS_RANK;
+      c.rank[r] = m.rank;
+    }
+    if (m.seq !== undefined) {
+      fields |= HAS_SEQ;
+      c.seq[r] = m.seq;
+    }
     c.fields[r] = fields;
     c.rows++;
   }

@@ -27,7 +27,10 @@ export function logFilePath(dir: string, runId: string): string {
   return file;
 }
 
-/** Whether a file is one of Gradient Monitor's own run logs (`.gradient-monitor/runs/*.jsonl`), which open in the dashboard by default. */
+/**
+ * Whether a file is one of Gradient Monitor's own run logs (`.gradient-monitor/runs/*.jsonl`),
+ * which open in the dashboard by default.
+ */
 export function isRecordedRunLog(file: string): boolean {
   return /[\\/]\.gradient-monitor[\\/]runs[\\/][^\\/]+\.jsonl$/.test(file);
 }

@@ -15,10 +15,8 @@
  * Idle files are closed beyond a cap, so an endpoint that sees thousands of runs keeps few open.
  */
 import { constants as fsConstants, promises as fsp } from 'node:fs';
+import type { LogLine } from '../protocol/frame';
 import { logFilePath } from './paths';
-
-/** One log line without its newline: text, or bytes already encoded as UTF-8 (a slice of a received frame). */
-export type LogLine = string | Uint8Array;
 
 const NEWLINE = 0x0a;
 

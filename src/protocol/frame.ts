@@ -9,6 +9,12 @@
  * line. An array needs one pass that tracks strings and nesting to find its elements.
  */
 
+/**
+ * One message's log line without its newline: text, or bytes already encoded as UTF-8 (a slice of a
+ * received frame).
+ */
+export type LogLine = string | Uint8Array;
+
 export interface FrameElement {
   /** The message's text, surrounding whitespace trimmed. */
   text: string;

@@ -1,6 +1,5 @@
 /** Validation of decoded frames into typed messages. Hostile input yields errors, never exceptions. */
-import type { LogLine } from '../logs/writer';
-import { FrameElement, splitFrame } from './frame';
+import { FrameElement, LogLine, splitFrame } from './frame';
 import { parseJsonAllowingNonFinite, quoteBareNonFinite, toNumber } from './json';
 import {
   ClientMessage,

@@ -102,7 +102,10 @@ export function sitesAtLine(analysis: PythonAnalysis, line: number): TrainingSit
 /** Frameworks whose steps the Python client reports from (its run's `meta.line`). */
 const STEPPED = new Set<TrainingSite['framework']>(['pytorch', 'accelerate', 'fsdp']);
 
-/** The site a run's reported line belongs to: one on that line, else the nearest PyTorch step, else the nearest site. */
+/**
+ * The site a run's reported line belongs to: one on that line, else the nearest PyTorch step, else
+ * the nearest site.
+ */
 export function siteNearLine(analysis: PythonAnalysis, line: number): TrainingSite | undefined {
   const on = sitesAtLine(analysis, line)[0];
   if (on) return on;

@@ -48,7 +48,10 @@ function check(
   };
 }
 
-/** Moves a statement to just before another (with extra statements ahead of it); undefined when it does not stand on its own lines. */
+/**
+ * Moves a statement to just before another (with extra statements ahead of it); undefined when it
+ * does not stand on its own lines.
+ */
 function moveBefore(
   ctx: AnalysisContext,
   stmt: Node,
@@ -61,7 +64,10 @@ function moveBefore(
   return removal && insertion ? { title, edits: [removal, insertion], imports: [] } : undefined;
 }
 
-/** Whether a node runs only on some iterations relative to the step's backward (inside an `if` that does not hold the backward). */
+/**
+ * Whether a node runs only on some iterations relative to the step's backward (inside an `if` that
+ * does not hold the backward).
+ */
 function conditional(node: Node, s: TorchStep): boolean {
   for (let n = node.parent; n && n.id !== s.region.id; n = n.parent)
     if (n.type === 'if_statement' && !contains(n, start(s))) return true;

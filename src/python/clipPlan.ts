@@ -1,4 +1,7 @@
-/** The clipping a whole file needs: one fix per unclipped site, applied together (what `gradient-monitor clip` proposes). */
+/**
+ * The clipping a whole file needs: one fix per unclipped site, applied together (what
+ * `gradient-monitor clip` proposes).
+ */
 import { createTwoFilesPatch } from 'diff';
 import type { PythonAnalysis } from './analyze';
 import type { Fix, TrainingSite } from './model';

@@ -1,4 +1,7 @@
-/** Text edits over a source string (UTF-16 offsets, as tree-sitter and VS Code count), and how to place new statements. */
+/**
+ * Text edits over a source string (UTF-16 offsets, as tree-sitter and VS Code count), and how to
+ * place new statements.
+ */
 import type { Node } from './parser';
 
 export interface TextEdit {

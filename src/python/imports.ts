@@ -51,7 +51,10 @@ export class Imports {
     return this.bindings.some((b) => b.qualified === topLevel || b.qualified.startsWith(`${topLevel}.`));
   }
 
-  /** How to write one of the qualified names (the first the module-level imports reach), or the fallback spelling and the import it needs. */
+  /**
+   * How to write one of the qualified names (the first the module-level imports reach), or the
+   * fallback spelling and the import it needs.
+   */
   reference(candidates: readonly string[], fallback: ImportSpec): { text: string; needs?: ImportSpec } {
     for (const qualified of candidates) {
       // The broadest import wins (`torch.nn.utils.x` over `nn.utils.x` when both work): the canonical spelling.

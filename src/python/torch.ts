@@ -169,7 +169,10 @@ function isOptimizer(ctx: AnalysisContext, expr: Node, at: Node): boolean {
   return /^opt|optim/i.test(last) && !SCHEDULER.test(last);
 }
 
-/** The step a backward feeds: through a closure (`opt.step(closure)`), else the first step after it in the innermost enclosing loop that has one. */
+/**
+ * The step a backward feeds: through a closure (`opt.step(closure)`), else the first step after it
+ * in the innermost enclosing loop that has one.
+ */
 function stepFor(ctx: AnalysisContext, backward: Backward): { step: Node; closure?: Node } | undefined {
   const fn = enclosingFunction(backward.call);
   if (fn?.type === 'function_definition') {
@@ -285,7 +288,10 @@ function visibleAt(constructor: Node, step: Node, expr: Node): boolean {
   return root === 'self';
 }
 
-/** The optimizer's parameters as an expression that can be iterated again at the step, or undefined for the param_groups fallback. */
+/**
+ * The optimizer's parameters as an expression that can be iterated again at the step, or undefined
+ * for the param_groups fallback.
+ */
 function reusableParams(ctx: AnalysisContext, arg: Node, constructor: Node): string | undefined {
   if (arg.type === 'call' && methodName(arg) === 'parameters') return arg.text; // a fresh generator each time
   if (arg.type === 'identifier' || arg.type === 'attribute') {

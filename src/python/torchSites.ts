@@ -1,4 +1,7 @@
-/** PyTorch training steps as training sites: what clipping to add where, how to retarget existing clipping, how to add monitoring. */
+/**
+ * PyTorch training steps as training sites: what clipping to add where, how to retarget existing
+ * clipping, how to add monitoring.
+ */
 import type { AnalysisContext } from './context';
 import { CodeLine, insertAfter, insertBefore, pyNumber, TextEdit } from './edits';
 import type { ImportSpec } from './imports';

@@ -22,6 +22,8 @@ export interface RunFile {
   runId?: string;
   /** Time of the first step that carries one (ms since the epoch), else undefined. */
   firstTime?: number;
+  /** The training script the run reported (run_start.meta.script, an absolute path), if any. */
+  script?: string;
 }
 
 export interface ListOptions {
@@ -125,7 +127,11 @@ function peekOwnLog(head: Buffer): Partial<RunFile> {
     const m = result.ok;
     found.runId ??= m.run_id;
     if (m.run_id !== found.runId) continue;
-    if (m.type === 'run_start') found.name = m.name ?? m.run_id;
+    if (m.type === 'run_start') {
+      found.name = m.name ?? m.run_id;
+      const script = m.meta?.script;
+      if (typeof script === 'string' && path.isAbsolute(script)) found.script = script;
+    }
     if (m.type === 'step' && m.time !== undefined && Number.isFinite(m.time)) {
       found.firstTime = m.time * 1000;
       break;

@@ -73,13 +73,3 @@ export function reportFor(loaded: LoadedRun): RunReport {
     ranks: run?.ranks ?? [],
   };
 }
-
-/** "45s", "12m 5s", "3h 20m", "2d 4h": two units at most, for summaries. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return '-';
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
-}

@@ -1,11 +1,10 @@
 /** In-memory state of every run seen: metadata, bounded series per rank, dedupe and alerts. */
 import { Alert, AlertSettings, DEFAULT_ALERT_SETTINGS, RunAlerts } from '../alerts/rules';
-import { ClientMessage, Framework, RunEndMessage, RunStartMessage, RunStatus, StepMessage } from '../protocol/messages';
+import { ClientMessage, Framework, RunEndMessage, RunStartMessage, StepMessage } from '../protocol/messages';
 import { DEFAULT_SERIES_LIMITS, Series, SeriesLimits } from './series';
 import { StepSet } from './stepSet';
 import { WindowBudget } from './windowBudget';
-
-export type RunState = 'live' | RunStatus;
+import type { RunState } from '../shared/kinds';
 
 /** Alerts kept per run for markers and lists; counts stay exact beyond it. */
 const MAX_KEPT_ALERTS = 10_000;
@@ -138,6 +137,11 @@ export class Run {
     for (const series of this.seriesByRank.values()) this.windowBudget.remove(series);
   }
 
+  /** Applies a message read from a log that may hold other runs too (a followed log): theirs are left out. */
+  applyOwn(m: ClientMessage): void {
+    if (m.run_id === this.id) this.apply(m);
+  }
+
   /** Applies any message of this run; for a step, what `step` returns. */
   apply(m: ClientMessage): Alert[] | undefined {
     if (m.type === 'run_start') this.start(m);
@@ -159,9 +163,9 @@ export interface RunStoreOptions {
 
 export class RunStore {
   private readonly runs = new Map<string, Run>();
-  private readonly alertSettings: AlertSettings;
+  private alertSettings: AlertSettings;
   private readonly seriesLimits: SeriesLimits;
-  private readonly maxRuns: number;
+  private maxRuns: number;
   private readonly now: () => number;
   private readonly windowBudget: WindowBudget;
 
@@ -187,6 +191,13 @@ export class RunStore {
 
   get size(): number {
     return this.runs.size;
+  }
+
+  /** Settings changed: every run (live or kept) judges its next steps by them, as new runs will. */
+  reconfigure(alerts: AlertSettings, maxRuns: number): void {
+    this.alertSettings = alerts;
+    this.maxRuns = maxRuns;
+    for (const run of this.runs.values()) run.rules.reconfigure(alerts);
   }
 
   /** The run for an id, created on first sight (a step may arrive before its run_start after a reconnect). */

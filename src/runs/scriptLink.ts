@@ -4,7 +4,8 @@
  * own run suggests its max_norm. Pure: the editor adapter turns this into VS Code diagnostics.
  */
 import * as path from 'node:path';
-import { Alert, AlertKind } from '../alerts/rules';
+import { Alert } from '../alerts/rules';
+import type { AlertKind } from '../shared/kinds';
 import type { Run } from './runStore';
 import { suggestMaxNorm } from './stats';
 
@@ -34,14 +35,18 @@ export function scriptOf(run: Pick<Run, 'meta'>): ScriptLocation | undefined {
   return { file: script, line: valid ? line - 1 : undefined };
 }
 
-/** The max_norm the most recently active run of a script suggests from its recent total norms. */
-export function suggestionForScript(runs: readonly Run[], file: string): { maxNorm: number; run: Run } | undefined {
+/** The runs that say they train `file`, most recently active first. */
+export function runsOfScript(runs: readonly Run[], file: string): Run[] {
   const own = runs.filter((r) => {
     const at = scriptOf(r);
     return at !== undefined && sameScript(at.file, file);
   });
-  own.sort((a, b) => b.updatedAt - a.updatedAt);
-  for (const run of own) {
+  return own.sort((a, b) => b.updatedAt - a.updatedAt);
+}
+
+/** The max_norm the most recently active run of a script suggests from its recent total norms. */
+export function suggestionForScript(runs: readonly Run[], file: string): { maxNorm: number; run: Run } | undefined {
+  for (const run of runsOfScript(runs, file)) {
     const maxNorm = suggestionForRun(run);
     if (maxNorm !== undefined) return { maxNorm, run };
   }

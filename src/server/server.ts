@@ -16,6 +16,7 @@ import { WebSocket, WebSocketServer, RawData } from 'ws';
 import { Hub } from '../ingest/hub';
 import { ErrorMessage, HEALTH_PATH, ServerMessage, STREAM_PATH } from '../protocol/messages';
 import { decodeFrame, ValidationLimits } from '../protocol/validate';
+import type { Disposable } from '../shared/dispose';
 import { DEFAULT_FLOW_LIMITS, FlowLimits, IngestFlow } from './flow';
 import { hostAllowed, isLoopbackAddress, originAllowed, tokenFromRequest, tokensEqual } from './auth';
 
@@ -53,6 +54,11 @@ export interface ServerOptions {
   flow?: FlowLimits;
 }
 
+/** Limits that can change while the endpoint runs: they apply from the next connection or frame on. */
+export type LiveLimits = Required<
+  Pick<ServerOptions, 'allowedOrigins' | 'maxConnections' | 'maxMessagesPerSecond' | 'validation'>
+>;
+
 /** Per-connection state: the two queues, flow control, the rate budget and the runs it feeds. */
 interface Connection {
   ws: WebSocket;
@@ -75,12 +81,7 @@ export class GradientServer {
   private readonly connections = new Set<Connection>();
   private readonly flow: IngestFlow;
   private readonly heartbeat: NodeJS.Timeout;
-  private readonly onRecording = (runId: string, error: Error | undefined): void => {
-    for (const c of this.connections) {
-      if (error) this.tellRecordingFailed(c, runId, error);
-      else c.told.delete(runId); // recovered: the withheld acks follow, and a new failure is news again
-    }
-  };
+  private readonly recordingListener: Disposable;
   private boundHost = '';
   private boundPort = 0;
 
@@ -131,8 +132,20 @@ export class GradientServer {
       for (const c of this.connections) this.updateReading(c);
     });
     this.http.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.hub.on('recording', this.onRecording);
+    this.recordingListener = this.hub.subscribe('recording', (runId, error) => {
+      for (const c of this.connections) {
+        if (error) this.tellRecordingFailed(c, runId, error);
+        else c.told.delete(runId); // recovered: the withheld acks follow, and a new failure is news again
+      }
+    });
     this.heartbeat = setInterval(() => this.ping(), this.opts.heartbeatMs).unref();
+  }
+
+  updateLimits(limits: LiveLimits): void {
+    this.opts.allowedOrigins = limits.allowedOrigins;
+    this.opts.maxConnections = limits.maxConnections;
+    this.opts.maxMessagesPerSecond = limits.maxMessagesPerSecond;
+    this.opts.validation = limits.validation;
   }
 
   async listen(): Promise<{ host: string; port: number; url: string }> {
@@ -164,7 +177,7 @@ export class GradientServer {
 
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
-    this.hub.off('recording', this.onRecording);
+    this.recordingListener.dispose();
     for (const c of this.connections) c.ws.close(1001, 'server shutting down');
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     await new Promise<void>((resolve) => this.http.close(() => resolve()));

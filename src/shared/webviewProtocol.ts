@@ -6,8 +6,7 @@
  * binary. JSON turns NaN and ±Infinity into null, so bulk numbers go in typed arrays (non-finite
  * norms survive bit for bit) and a scalar norm that may be non-finite is a `WireNumber`.
  */
-import type { AlertKind } from '../alerts/rules';
-import type { RunState } from '../runs/runStore';
+import type { AlertKind, RunState } from './kinds';
 
 export type { AlertKind, RunState };
 

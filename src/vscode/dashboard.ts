@@ -22,7 +22,10 @@ export interface PageSession {
   dispose(): void;
 }
 
-/** Serves the dashboard page in a webview panel and connects it to the session `create` makes. Everything is released with the panel. */
+/**
+ * Serves the dashboard page in a webview panel and connects it to the session `create` makes.
+ * Everything is released with the panel.
+ */
 export function servePage<S extends PageSession>(
   panel: vscode.WebviewPanel,
   extensionUri: vscode.Uri,

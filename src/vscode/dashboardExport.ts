@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { exportLogToCsv } from '../logs/csvExport';
+import { exportLogToCsv } from '../importers/csvExport';
 import { describeReadProblems } from '../logs/problems';
 import { ExportMessage, PNG_DATA_URL_PREFIX } from '../shared/webviewProtocol';
 import { withLogProgress } from './logProgress';

@@ -30,7 +30,7 @@ function defaults(): { maxNorm: number; clipValue: number } {
 }
 
 /** One analysis per open document version; the previous one is freed when the text changes. */
-class Analyses implements vscode.Disposable {
+export class Analyses implements vscode.Disposable {
   private readonly cache = new Map<string, { version: number; analysis: PythonAnalysis }>();
 
   constructor(private readonly parser: Promise<PythonParser>) {}
@@ -67,7 +67,12 @@ class Analyses implements vscode.Disposable {
   }
 }
 
-export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, log: vscode.LogOutputChannel): void {
+/** Registers the fixes and checks; returns the document analyses, which the CodeLens shares. */
+export function registerPythonFixes(
+  context: vscode.ExtensionContext,
+  hub: Hub,
+  log: vscode.LogOutputChannel,
+): Analyses {
   const parser = pythonParser(defaultParserFiles(path.join(context.extensionPath, 'dist')));
   parser.catch((e: Error) => log.error(`cannot load the Python parser: ${e.message}`));
   const analyses = new Analyses(parser);
@@ -142,13 +147,15 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     );
   };
 
-  hub.on('alert', (alert, run) => {
-    const file = links.onAlert(alert, run);
-    if (file) void refreshLive(file);
-  });
-  hub.on('run', (run) => {
-    for (const file of links.onRun(run)) void refreshLive(file);
-  });
+  context.subscriptions.push(
+    hub.subscribe('alert', (alert, run) => {
+      const file = links.onAlert(alert, run);
+      if (file) void refreshLive(file);
+    }),
+    hub.subscribe('run', (run) => {
+      for (const file of links.onRun(run)) void refreshLive(file);
+    }),
+  );
 
   const pending = new Map<string, NodeJS.Timeout>();
   const later = (doc: vscode.TextDocument): void => {
@@ -183,6 +190,7 @@ export function registerPythonFixes(context: vscode.ExtensionContext, hub: Hub, 
     ),
     { dispose: () => pending.forEach((t) => clearTimeout(t)) },
   );
+  return analyses;
 }
 
 class ClippingActions implements vscode.CodeActionProvider {
@@ -277,7 +285,10 @@ class ClippingActions implements vscode.CodeActionProvider {
     return actions;
   }
 
-  /** Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick fix, so the lightbulb shows. */
+  /**
+   * Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick
+   * fix, so the lightbulb shows.
+   */
   private clippingActions(
     site: TrainingSite,
     s: Suggestion,

@@ -29,6 +29,5 @@ export function registerRecordingNotifier(
     if (failing.delete(runId) && failing.size === 0)
       void vscode.window.showInformationMessage('Gradient Monitor is recording again; nothing was lost.');
   };
-  hub.on('recording', onRecording);
-  context.subscriptions.push({ dispose: () => hub.off('recording', onRecording) });
+  context.subscriptions.push(hub.subscribe('recording', onRecording));
 }

@@ -1,6 +1,6 @@
 /** Commands for runs and the endpoint: pick a run, mute it, copy the connection settings, show the log. */
 import * as vscode from 'vscode';
-import { fmt } from '../alerts/rules';
+import { fmt } from '../shared/format';
 import { Run } from '../runs/runStore';
 import { AlertNotifier } from './alertNotifier';
 import { Endpoint } from './endpoint';
@@ -15,7 +15,9 @@ export function registerRunCommands(
     const runs = ep.hub.store.all().sort((a, b) => b.updatedAt - a.updatedAt);
     if (runs.length === 0) {
       void vscode.window.showInformationMessage(
-        `No runs yet. Stream one to ${ep.url} (see "Gradient Monitor: Copy Endpoint").`,
+        ep.url
+          ? `No runs yet. Stream one to ${ep.url} (see "Gradient Monitor: Copy Endpoint").`
+          : `No runs yet. The endpoint is ${ep.describe()}.`,
       );
       return undefined;
     }
@@ -41,8 +43,13 @@ export function registerRunCommands(
       if (id) notifier.mute(id);
     }),
     vscode.commands.registerCommand('gradientMonitor.copyEndpoint', async () => {
+      const c = ep.connection();
+      if (!c) {
+        void vscode.window.showWarningMessage(`Gradient Monitor: the endpoint is ${ep.describe()}.`);
+        return;
+      }
       await vscode.env.clipboard.writeText(
-        `export GRADIENT_MONITOR_URL=${ep.url}\nexport GRADIENT_MONITOR_TOKEN=${ep.token}\n`,
+        `export GRADIENT_MONITOR_URL=${c.url}\nexport GRADIENT_MONITOR_TOKEN=${c.token}\n`,
       );
       void vscode.window.showInformationMessage(
         'Gradient Monitor: export lines for the endpoint URL and token copied to the clipboard.',

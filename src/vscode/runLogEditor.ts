@@ -9,7 +9,7 @@ import * as vscode from 'vscode';
 import { loadedStatus, loadingStatus, settleUnfinished } from '../dashboard/logStatus';
 import { StoreRunSource } from '../dashboard/runSource';
 import { DashboardSession } from '../dashboard/session';
-import { applyFollowed, FOLLOW_IDLE_MS, LogFollower } from '../logs/follow';
+import { FOLLOW_IDLE_MS, LogFollower } from '../logs/follow';
 import { isRecordedRunLog } from '../logs/paths';
 import { LoadedRun, loadRun } from '../runs/loadRun';
 import { Run } from '../runs/runStore';
@@ -108,7 +108,7 @@ async function followAppends(
     polling = true;
     try {
       const before = run.state;
-      const { messages, replaced } = await follower.poll((m) => applyFollowed(run, m));
+      const { messages, replaced } = await follower.poll((m) => run.applyOwn(m));
       if (replaced) clearInterval(timer);
       if (messages > 0) {
         lastGrowth = Date.now();

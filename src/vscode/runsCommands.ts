@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { importIntoFolder } from '../importers/convert';
 import { OutputExistsError } from '../logs/atomicWrite';
-import { exportLogToCsv } from '../logs/csvExport';
+import { exportLogToCsv } from '../importers/csvExport';
 import { describeReadProblems } from '../logs/problems';
 import { Endpoint } from './endpoint';
 import { withLogProgress } from './logProgress';

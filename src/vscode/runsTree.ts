@@ -9,10 +9,7 @@ import { LOG_FORMAT_NAMES } from '../importers/types';
 import { Run } from '../runs/runStore';
 import { buildRunsTreeModel, DateGroup, listRunFiles, LiveRunInfo, RunFile, RunsTreeModel } from '../runs/runFiles';
 import { Endpoint } from './endpoint';
-import { registerRunsCommands } from './runsCommands';
 import { SECTION } from './settings';
-
-export const RUNS_VIEW_ID = 'gradientMonitor.runs';
 
 export type RunsNode =
   | { kind: 'liveGroup' }
@@ -25,7 +22,10 @@ const LIVE_REFRESH_MS = 250;
 /** File events arrive in bursts (an import, a deleted folder); one rescan follows the burst. */
 const RESCAN_DELAY_MS = 300;
 
-/** Folders the view lists: the endpoint's runs folder and `gradientMonitor.runFolders` (relative ones against the first workspace folder). */
+/**
+ * Folders the view lists: the endpoint's runs folder and `gradientMonitor.runFolders` (relative
+ * ones against the first workspace folder).
+ */
 export function runFolders(ep: Endpoint): string[] {
   const base = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath ?? process.cwd();
   const extra = vscode.workspace.getConfiguration(SECTION).get<string[]>('runFolders', []);
@@ -61,6 +61,11 @@ export class RunsTreeProvider implements vscode.TreeDataProvider<RunsNode>, vsco
       this.rebuild();
     })().finally(() => (this.scanning = undefined));
     return this.scanning;
+  }
+
+  /** The recorded logs of the last scan. */
+  get runFiles(): readonly RunFile[] {
+    return this.files;
   }
 
   /** A run started or ended: its log moves between Live and the recorded groups. */
@@ -201,23 +206,4 @@ function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
   return `${(n / 1024 / 1024).toFixed(1)} MB`;
-}
-
-export function registerRunsView(context: vscode.ExtensionContext, ep: Endpoint): void {
-  const provider = new RunsTreeProvider(ep);
-  const view = vscode.window.createTreeView(RUNS_VIEW_ID, {
-    treeDataProvider: provider,
-    canSelectMany: true,
-    showCollapseAll: true,
-  });
-  context.subscriptions.push(provider, view);
-  ep.hub.on('run', () => provider.onRunChanged());
-  ep.hub.on('steps', () => provider.onSteps());
-  context.subscriptions.push(
-    vscode.workspace.onDidChangeConfiguration((e) => {
-      if (e.affectsConfiguration(`${SECTION}.runFolders`)) provider.onFoldersChanged();
-    }),
-  );
-  registerRunsCommands(context, ep, provider);
-  void provider.refresh();
 }

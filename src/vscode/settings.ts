@@ -1,4 +1,7 @@
-/** Reads the extension's settings (package.json `contributes.configuration`) into plain objects for the pure modules. */
+/**
+ * Reads the extension's settings (package.json `contributes.configuration`) into plain objects for
+ * the pure modules.
+ */
 import * as vscode from 'vscode';
 import { AlertSettings, DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 

@@ -1,6 +1,7 @@
 /** The status bar item: the latest total norm of the most recently active run, colored by its state. */
 import * as vscode from 'vscode';
-import { Alert, fmt } from '../alerts/rules';
+import { Alert } from '../alerts/rules';
+import { fmt } from '../shared/format';
 import { Run } from '../runs/runStore';
 
 type Health = 'ok' | 'warning' | 'error';
@@ -11,7 +12,7 @@ export class NormStatusBar implements vscode.Disposable {
   private current?: Run;
   private pending?: NodeJS.Timeout;
 
-  constructor(private readonly endpointUrl: () => string) {
+  constructor(private readonly endpointState: () => string) {
     this.item = vscode.window.createStatusBarItem('gradientMonitor.norm', vscode.StatusBarAlignment.Left, 100);
     this.item.name = 'Gradient Monitor';
     this.item.command = 'gradientMonitor.openDashboard';
@@ -44,7 +45,7 @@ export class NormStatusBar implements vscode.Disposable {
     const run = this.current;
     if (!run) {
       this.item.text = '$(pulse) grad: waiting';
-      this.item.tooltip = `Gradient Monitor is listening on ${this.endpointUrl()}\nNo run yet.`;
+      this.item.tooltip = `Gradient Monitor is ${this.endpointState()}\nNo run yet.`;
       this.item.backgroundColor = undefined;
       return;
     }
@@ -63,7 +64,7 @@ export class NormStatusBar implements vscode.Disposable {
     md.appendText(
       `${run.name} (${run.state})\nstep ${Math.max(run.lastStep, 0)}, total norm ${value}, ${run.alertCount} alerts\n`,
     );
-    md.appendText(`Endpoint: ${this.endpointUrl()}\nClick to open the dashboard.`);
+    md.appendText(`Gradient Monitor is ${this.endpointState()}\nClick to open the dashboard.`);
     this.item.tooltip = md;
   }
 

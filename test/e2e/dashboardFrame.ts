@@ -7,6 +7,8 @@ export interface Hook {
   drawnNorms(): { x: number; y: number; step: number }[];
   drawnMarkers(): { step: number }[];
   drawnAlerts(): { kind: string; step: number }[];
+  /** The threshold the chart last drew its line at; NaN when none was in view. */
+  drawnThreshold(): number;
   trueMax(): number | undefined;
   /** Compare mode: per run what its line and markers draw, and its color. */
   drawnOverlay(): { name: string; color: string; norms: { y: number }[]; markers: { step: number }[] }[];

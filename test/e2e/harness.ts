@@ -31,6 +31,8 @@ export interface LaunchOptions {
   settings?: Record<string, unknown>;
   /** Use this folder as the workspace instead of a fresh one. */
   workspace?: string;
+  /** Install this packaged extension with code-server's --install-extension instead of copying the build. */
+  vsix?: string;
 }
 
 export interface VSCodeSession {
@@ -38,6 +40,8 @@ export interface VSCodeSession {
   workspace: string;
   /** The folder where the extension writes its discovery file (GRADIENT_MONITOR_HOME). */
   home: string;
+  /** The extensions folder code-server loads the extension from. */
+  extensionsDir: string;
   /** Runs a command by its palette title, e.g. "Gradient Monitor: Open Dashboard". */
   runCommand(title: string): Promise<void>;
   /** The endpoint the extension started, read from its discovery file. */
@@ -130,7 +134,15 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
   };
   writeFileSync(path.join(userData, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
   writeFileSync(path.join(root, 'config.yaml'), 'auth: none\ncert: false\n');
-  installExtension(extensionsDir);
+  if (opts.vsix) {
+    execFileSync(
+      process.execPath,
+      [entry, '--user-data-dir', userData, '--extensions-dir', extensionsDir, '--install-extension', opts.vsix],
+      { stdio: 'pipe', timeout: 120_000 },
+    );
+  } else {
+    installExtension(extensionsDir);
+  }
 
   const port = await freePort();
   let log = '';
@@ -191,6 +203,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
       page,
       workspace,
       home,
+      extensionsDir,
       async runCommand(title) {
         await page.keyboard.press('F1');
         const input = page.locator('.quick-input-widget input');

@@ -68,7 +68,8 @@ test('the Runs view lists recorded and imported runs by day, shows a live run, a
     .first()
     .click({ timeout: 30_000 });
 
-  // Recorded runs from the runs folder and the added folder, under today's group; a CSV without our header is not a log.
+  // Recorded runs from the runs folder and the added folder, under today's group; a CSV without our
+  // header is not a log.
   await row(/^Today/).waitFor({ timeout: 30_000 });
   for (const name of ['recorded e2e run', 'hf-finetune', 'resnet', 'norms'])
     await row(name).waitFor({ timeout: 15_000 });
@@ -119,7 +120,8 @@ test('the Runs view lists recorded and imported runs by day, shows a live run, a
     // On a loaded machine the menu can close under a tree refresh before Enter lands: try again, a few times.
     for (let attempt = 1; ; attempt++) {
       await row('recorded e2e run').click({ button: 'right' });
-      // Menu items act on mouse-up in VS Code's own menus; choosing the hovered item with Enter is what works in every build.
+      // Menu items act on mouse-up in VS Code's own menus; choosing the hovered item with Enter is
+      // what works in every build.
       await vscode.page
         .locator('.context-view .action-label', { hasText: 'Delete Run Log' })
         .first()

@@ -1,4 +1,7 @@
-/** Hand-written HTTP requests over a plain TCP socket, to see an endpoint's exact answer (status line, headers, body). */
+/**
+ * Hand-written HTTP requests over a plain TCP socket, to see an endpoint's exact answer (status
+ * line, headers, body).
+ */
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, Socket } from 'node:net';
 

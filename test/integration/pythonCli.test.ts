@@ -1,4 +1,7 @@
-/** `gradient-monitor clip` and `check` as a user runs them: the built CLI in a subprocess, on copies of the fixtures. */
+/**
+ * `gradient-monitor clip` and `check` as a user runs them: the built CLI in a subprocess, on copies
+ * of the fixtures.
+ */
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { OutputExistsError } from '../../src/logs/atomicWrite';
-import { exportLogToCsv } from '../../src/logs/csvExport';
+import { exportLogToCsv } from '../../src/importers/csvExport';
 import { stringifyKeepingNonFinite } from '../../src/protocol/json';
 import { ClientMessage } from '../../src/protocol/messages';
 import { collect, tempDir } from '../helpers/logFiles';

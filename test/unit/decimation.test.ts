@@ -18,9 +18,8 @@ function series(n: number, seed = 1): Point[] {
 test('decimating as rows arrive gives what decimating them all at once gives', () => {
   const all = series(60_000);
   const growing = new Decimator<Point>();
-  let rows: Point[] = [];
   for (let n = 40_000; n <= all.length; n += 977) {
-    rows = all.slice(0, n);
+    const rows = all.slice(0, n);
     const to = rows[n - 1].x;
     const incremental = growing.decimate(rows, 0, 0, to, 500);
     assert.deepEqual(incremental, new Decimator<Point>().decimate(rows, 0, 0, to, 500), `after ${n} rows`);

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, statSync, truncateSync, writeFileSync } fr
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { applyFollowed, LogFollower } from '../../src/logs/follow';
+import { LogFollower } from '../../src/logs/follow';
 import { readRunLog } from '../../src/logs/reader';
 import { ClientMessage } from '../../src/protocol/messages';
 import { RunStore } from '../../src/runs/runStore';
@@ -57,9 +57,9 @@ describe('following a growing log', () => {
 
   test('followed messages update the run as loading did, and only its own', () => {
     const run = new RunStore().getOrCreate('r');
-    applyFollowed(run, { type: 'step', run_id: 'r', step: 0, total_norm: 1 });
-    applyFollowed(run, { type: 'step', run_id: 'other', step: 1, total_norm: 1 });
-    applyFollowed(run, { type: 'run_end', run_id: 'r', status: 'completed' });
+    run.applyOwn({ type: 'step', run_id: 'r', step: 0, total_norm: 1 });
+    run.applyOwn({ type: 'step', run_id: 'other', step: 1, total_norm: 1 });
+    run.applyOwn({ type: 'run_end', run_id: 'r', status: 'completed' });
     assert.equal(run.stepCount, 1);
     assert.equal(run.state, 'completed');
   });

@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { logFileName, logFilePath } from '../../src/logs/paths';
-import type { LogLine } from '../../src/logs/writer';
+import type { LogLine } from '../../src/protocol/frame';
 import { parseJsonAllowingNonFinite } from '../../src/protocol/json';
 import { ErrorCode } from '../../src/protocol/messages';
 import { decodeFrame, DEFAULT_VALIDATION_LIMITS, validateMessage } from '../../src/protocol/validate';

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { logFileName, logFilePath } from '../../src/logs/paths';
 import { readRunLog } from '../../src/logs/reader';
 import { describeReadProblems } from '../../src/logs/problems';
-import { summarizeLog } from '../../src/logs/summary';
+import { summarizeLog } from '../../src/runs/summary';
 import { RunRecorder } from '../../src/logs/writer';
 import { ClientMessage } from '../../src/protocol/messages';
 

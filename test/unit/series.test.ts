@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, test } from 'node:test';
 import { RunLimitError, RunStore } from '../../src/runs/runStore';
-import { Envelope, Series } from '../../src/runs/series';
+import { Envelope } from '../../src/runs/envelope';
+import { Series } from '../../src/runs/series';
 import { StepSet } from '../../src/runs/stepSet';
 import { niceCeil, normStats, suggestMaxNorm } from '../../src/runs/stats';
 

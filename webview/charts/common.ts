@@ -93,7 +93,10 @@ export function applyChartDefaults(theme: Theme): void {
   Chart.defaults.font.size = Math.max(10, theme.fontSize - 1);
 }
 
-/** Options common to all charts: no animation (streaming), pre-parsed sorted data (decimated by RunData.drawable), shared x axis, zoom. */
+/**
+ * Options common to all charts: no animation (streaming), pre-parsed sorted data (decimated by
+ * RunData.drawable), shared x axis, zoom.
+ */
 export function baseOptions(theme: Theme, axis: StepAxis): ChartOptions<'line'> {
   const { from, to } = axis.range();
   const limits = axis.limits();

@@ -4,7 +4,7 @@
  * the leftmost mark in its row. Hovering names the layer, steps and value.
  */
 import { Chart, ChartOptions, Plugin } from 'chart.js';
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { LayerView } from '../../src/shared/webviewProtocol';
 import { positiveRange, ramp, RAMP_STEPS, rampTable, Rgb } from '../colorScale';
 import { columnAt, columnSteps } from '../layerColumns';

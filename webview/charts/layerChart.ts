@@ -1,6 +1,6 @@
 /** The k layers with the largest norms in view, one line each; non-finite cells as markers at the top. */
 import { Chart, ChartDataset, ChartOptions, TooltipItem } from 'chart.js';
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { LayerView } from '../../src/shared/webviewProtocol';
 import { columnSteps, stepsPerColumn } from '../layerColumns';
 import { LayerRank, topLayers } from '../layerRanking';

@@ -1,6 +1,6 @@
 /** Loss (left axis) and learning rate (right axis), when the client reports them. */
 import { Chart, ChartDataset, ChartOptions, TooltipItem } from 'chart.js';
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { Point, RunData } from '../runData';
 import { Theme } from '../theme';
 import { baseOptions, formatStep, gutterFit, pointsInView, rawOptions, StepAxis, syncStepAxis } from './common';

@@ -4,7 +4,7 @@
  * across the chart, never as silent gaps.
  */
 import { Chart, ChartDataset, ChartOptions, Plugin, ScriptableContext, TooltipItem } from 'chart.js';
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { dedupeByPixel } from '../pixelDedupe';
 import { OverlayRun } from '../overlay';
 import { AlertPoint, Point, RunData } from '../runData';
@@ -25,6 +25,8 @@ interface AlertDrawPoint extends Point {
 export class NormChart {
   readonly chart: Chart<'line', (Point | MarkerPoint | AlertDrawPoint)[]>;
   private threshold = NaN;
+  /** The threshold the last frame drew a line at (NaN: none was in view), for tests. */
+  private drawnThresholdValue = NaN;
   private theme: Theme;
   /** Marker datasets whose steps get a rule down through the chart, in their run's color. */
   private rules: { dataset: number; color: string }[] = [];
@@ -175,9 +177,15 @@ export class NormChart {
     return (this.chart.data.datasets[2].data as AlertDrawPoint[]).map((p) => ({ kind: p.alert.kind, step: p.step }));
   }
 
+  drawnThreshold(): number {
+    return this.drawnThresholdValue;
+  }
+
   private drawThreshold(chart: Chart): void {
     const y = chart.scales.y;
+    this.drawnThresholdValue = NaN;
     if (!Number.isFinite(this.threshold) || !y || this.threshold < y.min || this.threshold > y.max) return;
+    this.drawnThresholdValue = this.threshold;
     const { left, right } = chart.chartArea;
     const py = y.getPixelForValue(this.threshold);
     const ctx = chart.ctx;

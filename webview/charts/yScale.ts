@@ -1,6 +1,6 @@
 /** Log or linear value axes. Norms span orders of magnitude, so log is the default. */
 import { Chart } from 'chart.js';
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { rawOptions } from './common';
 
 export type YScale = 'log' | 'linear';

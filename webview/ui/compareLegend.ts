@@ -2,7 +2,7 @@
  * The legend of a comparison: per run a swatch in its color (dashed when colors repeat), its name,
  * state, steps, largest norm and non-finite steps. Run names come from clients: textContent only.
  */
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { formatStep } from '../charts/common';
 import { OverlayRun } from '../overlay';
 

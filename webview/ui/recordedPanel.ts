@@ -3,8 +3,7 @@
  * a torn last line, and the run's summary over every step with every alert as a link that zooms the
  * charts to its step. File names, layer names and alert messages are untrusted: textContent only.
  */
-import { fmt } from '../../src/alerts/rules';
-import { formatDuration } from '../../src/runs/runReport';
+import { fmt, formatDuration } from '../../src/shared/format';
 import { LogStatusMessage, RecordedSummary } from '../../src/shared/webviewProtocol';
 import { formatStep } from '../charts/common';
 

@@ -1,4 +1,7 @@
-/** The run picker: live and finished runs with framework, state, steps and alerts. Names are client text: textContent only. */
+/**
+ * The run picker: live and finished runs with framework, state, steps and alerts. Names are client
+ * text: textContent only.
+ */
 import { RunList, RunListItem } from '../../src/shared/webviewProtocol';
 
 export function runLabel(r: RunListItem): string {

@@ -1,5 +1,5 @@
 /** The summary strip: latest, max, median, p99 norm, steps/s, clip rate, non-finite steps, alerts. */
-import { fmt } from '../../src/alerts/rules';
+import { fmt } from '../../src/shared/format';
 import { formatStep, formatStepTick } from '../charts/common';
 import { RunData } from '../runData';
 

@@ -2,10 +2,10 @@
  * CSV export of a run's steps (`step,total_norm[,layer...]`, the format the CSV importer reads), at
  * full resolution, streamed from its log of any format and written atomically.
  */
-import { readLog } from '../importers/readLog';
-import { LogReadOptions, LogReadResult } from '../importers/types';
-import { writeFileAtomically } from './atomicWrite';
-import { csvLine } from './csv';
+import { writeFileAtomically } from '../logs/atomicWrite';
+import { csvLine } from '../logs/csv';
+import { readLog } from './readLog';
+import { LogReadOptions, LogReadResult } from './types';
 
 export function stepsCsvHeader(layers: readonly string[]): string {
   return csvLine(['step', 'total_norm', ...layers]);

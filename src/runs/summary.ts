@@ -1,10 +1,13 @@
-/** Summary of a recorded or imported run (`gradient-monitor inspect`), computed by replaying its log through the same rules as live. */
+/**
+ * Summary of a recorded or imported run (`gradient-monitor inspect`), computed by replaying its log
+ * through the same rules as live.
+ */
 import { AlertSettings, DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { LogFormat } from '../importers/types';
-import { loadRun } from '../runs/loadRun';
-import { reportFor } from '../runs/runReport';
-import { DEFAULT_SERIES_LIMITS } from '../runs/series';
-import { ReadProblem } from './problems';
+import { ReadProblem } from '../logs/problems';
+import { loadRun } from './loadRun';
+import { reportFor } from './runReport';
+import { DEFAULT_SERIES_LIMITS } from './series';
 
 export interface RunSummary {
   run_id: string | null;
