@@ -116,9 +116,10 @@ def measure(name: str, args: argparse.Namespace, url: Optional[str], tmp: str) -
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
     x = torch.randint(0, VOCAB, (2, 16), device=device)
     y = torch.randint(0, VOCAB, (2 * 16,), device=device)
-    # Two runs: once a monitor clips, its step() stands aside (one report per optimizer step).
-    monitor = Monitor(f"bench-step-{name}", url=url, token="bench", log_dir=os.path.join(tmp, "local"), queue_size=100_000).watch(model)
-    clipper = Monitor(f"bench-clip-{name}", url=url, token="bench", log_dir=os.path.join(tmp, "local"), queue_size=100_000).watch(model)
+    # Two runs: once a monitor clips, its step() stands aside (one report per optimizer step). The NaN
+    # trace hooks the model itself (every variant would pay for it): bench/nonfinite_overhead.py measures it.
+    monitor = Monitor(f"bench-step-{name}", url=url, token="bench", log_dir=os.path.join(tmp, "local"), queue_size=100_000).watch(model, trace_nonfinite=False)
+    clipper = Monitor(f"bench-clip-{name}", url=url, token="bench", log_dir=os.path.join(tmp, "local"), queue_size=100_000).watch(model, trace_nonfinite=False)
 
     variants: Dict[str, Callable[[], object]] = {
         "none": lambda: None,

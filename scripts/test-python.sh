@@ -50,7 +50,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   status=1
 else
   (cd clients/python && "$deb" -m pytest -q -p no:cacheprovider $(junit_for -torch1.13) "${addopts[@]}" "$@" \
-    tests/test_pytorch.py tests/test_distributed.py tests/test_delivery.py tests/test_units.py tests/test_integrations.py) || status=1
+    tests/test_pytorch.py tests/test_distributed.py tests/test_delivery.py tests/test_units.py tests/test_integrations.py \
+    tests/test_nonfinite_origin.py tests/test_nonfinite_guard.py tests/test_stdlib_websocket.py tests/test_demo.py) || status=1
 fi
 
 echo "--- python 3.9 (the oldest Python supported; framework-free tests)"

@@ -27,6 +27,8 @@ export interface AlertPoint {
   step: number;
   value: number;
   message: string;
+  /** Where a non-finite step's NaN was born (AlertMarker.origin). */
+  origin?: string;
 }
 
 export class RunData {
@@ -136,7 +138,7 @@ export class RunData {
 
   private addAlerts(markers: readonly AlertMarker[]): void {
     for (const m of markers)
-      this.alerts.push({ kind: m.kind, step: m.step, value: fromWire(m.value), message: m.message });
+      this.alerts.push({ kind: m.kind, step: m.step, value: fromWire(m.value), message: m.message, origin: m.origin });
   }
 }
 

@@ -6,6 +6,7 @@
 
 import { fmt } from '../shared/format';
 import type { AlertKind } from '../shared/kinds';
+import { NonfiniteOrigin, originLabel } from '../shared/nonfiniteOrigin';
 
 export interface Alert {
   kind: AlertKind;
@@ -16,7 +17,22 @@ export interface Alert {
   message: string;
   /** For nonfinite: the first layers with a non-finite norm, in model order. */
   layers?: string[];
+  /** For nonfinite: where the client traced the NaN/Inf to. */
+  origin?: NonfiniteOrigin;
 }
+
+/** The first non-finite step of a run: its first bad layers, and its origin when traced. */
+export interface FirstNonFinite {
+  step: number;
+  layers: string[];
+  origin?: NonfiniteOrigin;
+}
+
+/** How to find the op that made a NaN, for the frameworks whose own switch does it best. */
+const DEBUG_HINTS: Record<string, string> = {
+  jax: "jax.config.update('jax_debug_nans', True) stops at the op that made it",
+  tensorflow: 'tf.debugging.enable_check_numerics() names the op that made it',
+};
 
 export interface AlertSettings {
   /** Total norm above which a step breaches; a run's own threshold overrides it. */
@@ -53,6 +69,9 @@ export interface StepInput {
   layers?: ArrayLike<number>;
   /** AMP skipped step: inf/NaN here is the loss scaler doing its job, not a broken run. */
   skipped?: boolean;
+  /** 'nonfinite': the client's step guard skipped it, and it is still an alarm. */
+  skipReason?: string;
+  origin?: NonfiniteOrigin;
 }
 
 export class RunAlerts {
@@ -61,6 +80,7 @@ export class RunAlerts {
   /** The run's own threshold (run_start.threshold), which wins over the setting. */
   private ownThreshold: number | undefined;
   private layerNames: readonly string[] = [];
+  private framework: string | undefined;
   private window: Float64Array;
   private windowFill = 0;
   private windowNext = 0;
@@ -77,7 +97,7 @@ export class RunAlerts {
   /** Steps above the threshold, and the first of them. */
   thresholdCount = 0;
   thresholdFirstStep = -1;
-  firstNonFinite: { step: number; layers: string[] } | null = null;
+  firstNonFinite: FirstNonFinite | null = null;
   nonFiniteCount = 0;
   skippedCount = 0;
   readonly spikes: number[] = [];
@@ -90,9 +110,10 @@ export class RunAlerts {
     this.baselineEvery = baselineInterval(this.window.length);
   }
 
-  configure(threshold: number | undefined, layers: readonly string[] | undefined): void {
+  configure(threshold: number | undefined, layers: readonly string[] | undefined, framework?: string): void {
     if (threshold !== undefined) this.ownThreshold = threshold;
     if (layers) this.layerNames = layers;
+    if (framework) this.framework = framework;
   }
 
   /**
@@ -127,24 +148,20 @@ export class RunAlerts {
   observe(s: StepInput): Alert[] {
     const alerts: Alert[] = [];
     const { total } = s;
-    const badLayers = s.skipped ? [] : this.nonFiniteLayers(s.layers);
-    const nonFinite = !s.skipped && (!Number.isFinite(total) || badLayers.length > 0);
+    const byScaler = s.skipped === true && s.skipReason !== 'nonfinite';
+    const badLayers = byScaler ? [] : this.nonFiniteLayers(s.layers);
+    const nonFinite = !byScaler && (!Number.isFinite(total) || badLayers.length > 0);
     if (s.skipped) this.skippedCount++;
     if (nonFinite) {
       this.nonFiniteCount++;
-      if (!this.firstNonFinite) this.firstNonFinite = { step: s.step, layers: badLayers };
+      if (!this.firstNonFinite) {
+        this.firstNonFinite = { step: s.step, layers: badLayers };
+        if (s.origin) this.firstNonFinite.origin = s.origin;
+      }
       if (!this.inNonFinite) {
-        const where = badLayers.length > 0 ? ` in ${badLayers.join(', ')}` : '';
-        alerts.push(
-          this.alert(
-            'nonfinite',
-            'error',
-            s.step,
-            total,
-            `non-finite gradient norm (${fmt(total)}) at step ${s.step}${where}`,
-            badLayers,
-          ),
-        );
+        const a = this.alert('nonfinite', 'error', s.step, total, this.nonFiniteMessage(s, badLayers), badLayers);
+        if (s.origin) a.origin = s.origin;
+        alerts.push(a);
       }
     }
     this.inNonFinite = nonFinite;
@@ -205,6 +222,16 @@ export class RunAlerts {
       this.vanishingReported = false;
     }
     return alerts;
+  }
+
+  private nonFiniteMessage(s: StepInput, badLayers: string[]): string {
+    const where = badLayers.length > 0 ? ` in ${badLayers.join(', ')}` : '';
+    const parts = [`non-finite gradient norm (${fmt(s.total)}) at step ${s.step}${where}`];
+    if (s.origin) parts.push(originLabel(s.origin));
+    if (s.skipped) parts.push('the optimizer step was skipped, the weights kept');
+    const hint = this.framework !== undefined ? DEBUG_HINTS[this.framework] : undefined;
+    if (hint) parts.push(hint);
+    return parts.join('; ');
   }
 
   private nonFiniteLayers(layers: ArrayLike<number> | undefined): string[] {

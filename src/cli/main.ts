@@ -10,6 +10,8 @@ import { fmt, formatDuration } from '../shared/format';
 import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../runs/summary';
 import { LOG_FORMAT_NAMES } from '../importers/types';
+import { stringifyKeepingNonFinite } from '../protocol/json';
+import { originLabel } from '../shared/nonfiniteOrigin';
 import { RunStore } from '../runs/runStore';
 import { newToken } from '../server/auth';
 import { removeDiscoverySync, writeDiscovery } from '../server/discovery';
@@ -185,7 +187,7 @@ async function inspect(args: string[], out: Out): Promise<number> {
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
   const s = await summarizeLog(positionals[0], { ...DEFAULT_ALERT_SETTINGS, threshold });
   if (values.json) {
-    out(JSON.stringify(s, null, 2));
+    out(stringifyKeepingNonFinite(s, 2)); // a traced origin's values may be NaN
     return 0;
   }
   out(
@@ -199,6 +201,11 @@ async function inspect(args: string[], out: Out): Promise<number> {
       ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
       : 'no non-finite norms',
   );
+  const origin = s.first_nonfinite?.origin;
+  if (origin)
+    out(
+      `  ${originLabel(origin)}${origin.snapshot ? `; replay: python -m gradient_monitor replay ${origin.snapshot}` : ''}`,
+    );
   out(
     s.spikes.length
       ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}`

@@ -6,7 +6,8 @@ import { LoadedRun } from '../runs/loadRun';
 import { reportFor, RunReport } from '../runs/runReport';
 import { Run } from '../runs/runStore';
 import { problemLocation } from '../logs/problems';
-import { LogStatusMessage, MAX_SUMMARY_ALERTS, RecordedSummary, toWire } from '../shared/webviewProtocol';
+import { LogStatusMessage, MAX_SUMMARY_ALERTS, RecordedSummary } from '../shared/webviewProtocol';
+import { alertMarkers, firstNonFiniteView } from './rows';
 
 const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
@@ -24,10 +25,8 @@ export function recordedSummary(report: RunReport): RecordedSummary | null {
     median: finiteOrNull(report.norm.median),
     p99: finiteOrNull(report.norm.p99),
     nonFiniteSteps: report.nonFiniteSteps,
-    firstNonFinite: report.firstNonFinite,
-    alerts: report.alerts
-      .slice(0, MAX_SUMMARY_ALERTS)
-      .map((a) => ({ kind: a.kind, step: a.step, value: toWire(a.value), message: a.message })),
+    firstNonFinite: firstNonFiniteView(report.firstNonFinite),
+    alerts: alertMarkers(report.alerts.slice(0, MAX_SUMMARY_ALERTS)),
     alertCount: report.alertCount,
     clipRate: report.clipRate,
     suggestedMaxNorm: report.suggestedMaxNorm,

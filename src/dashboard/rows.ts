@@ -2,10 +2,11 @@
  * Turns a run's bounded series into the rows a dashboard draws (webviewProtocol SeriesRows): the
  * whole run for a snapshot, or only what was appended since a cursor for a live update.
  */
-import { Alert } from '../alerts/rules';
+import { Alert, FirstNonFinite } from '../alerts/rules';
 import { Run } from '../runs/runStore';
 import { Series } from '../runs/series';
-import { AlertMarker, RunHeader, RunListItem, SeriesRows, toWire } from '../shared/webviewProtocol';
+import { originLabel } from '../shared/nonfiniteOrigin';
+import { AlertMarker, FirstNonFiniteView, RunHeader, RunListItem, SeriesRows, toWire } from '../shared/webviewProtocol';
 
 /** Growable columns; `finish` returns compact copies (a view would ship its whole buffer). */
 class RowBuilder {
@@ -81,7 +82,18 @@ function pushRecent(rows: RowBuilder, series: Series, from: number): void {
 }
 
 export function alertMarkers(alerts: readonly Alert[], from = 0): AlertMarker[] {
-  return alerts.slice(from).map((a) => ({ kind: a.kind, step: a.step, value: toWire(a.value), message: a.message }));
+  return alerts.slice(from).map((a) => {
+    const marker: AlertMarker = { kind: a.kind, step: a.step, value: toWire(a.value), message: a.message };
+    if (a.origin) marker.origin = originLabel(a.origin);
+    return marker;
+  });
+}
+
+export function firstNonFiniteView(first: FirstNonFinite | null): FirstNonFiniteView | null {
+  if (!first) return null;
+  const view: FirstNonFiniteView = { step: first.step, layers: first.layers };
+  if (first.origin) view.origin = originLabel(first.origin);
+  return view;
 }
 
 export function runListItem(run: Run): RunListItem {
@@ -112,7 +124,7 @@ export function runHeader(run: Run): RunHeader {
     firstStep: hasSteps ? series.stepMin : null,
     lastStep: hasSteps ? series.stepMax : null,
     nonFinite: run.rules.nonFiniteCount,
-    firstNonFinite: run.rules.firstNonFinite,
+    firstNonFinite: firstNonFiniteView(run.rules.firstNonFinite),
   };
   if (run.endMessage !== undefined) header.endMessage = run.endMessage;
   return header;

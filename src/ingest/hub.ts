@@ -40,6 +40,8 @@ export class Hub extends EventEmitter<HubEvents> {
   readonly store: RunStore;
   readonly recorder: RunRecorder;
   private readonly loading = new Map<string, Promise<void>>();
+  /** Runs known from logs other processes write (see applyFollowed), not from this endpoint. */
+  private readonly followed = new Set<string>();
 
   constructor(store: RunStore, logDir: string) {
     super();
@@ -91,6 +93,40 @@ export class Hub extends EventEmitter<HubEvents> {
     });
     for (const [run, n] of stepCounts) this.emit('steps', run, n);
     return { rejected, runIds, recorded: this.recorder.flush(runIds) };
+  }
+
+  /**
+   * Messages read from a log another process writes (a run with no endpoint: a cluster job, a script
+   * started elsewhere): applied and announced like streamed ones, so the same alerts follow, but never
+   * recorded again (that log is their record). `replaying`: history from before following began,
+   * applied silently. Messages over the store's limits are left out.
+   */
+  applyFollowed(messages: readonly ClientMessage[], replaying = false): void {
+    const stepCounts = new Map<Run, number>();
+    const touched = new Set<Run>();
+    for (const m of messages) {
+      let run: Run;
+      try {
+        run = this.store.getOrCreate(m.run_id);
+      } catch (e) {
+        if (e instanceof LimitError) continue;
+        throw e;
+      }
+      this.followed.add(m.run_id);
+      if (!replaying && m.type !== 'run_end' && run.state === 'interrupted') {
+        run.state = 'live'; // its log grows again after a pause taken for its end
+        this.emit('run', run);
+      }
+      if (this.apply(run, m, replaying) && m.type === 'step') stepCounts.set(run, (stepCounts.get(run) ?? 0) + 1);
+      touched.add(run);
+    }
+    if (replaying) for (const run of touched) this.emit('run', run);
+    for (const [run, n] of stepCounts) this.emit('steps', run, n);
+  }
+
+  /** Whether a run reached this hub through this endpoint (streamed), not through a followed log. */
+  isStreamed(runId: string): boolean {
+    return this.store.has(runId) && !this.followed.has(runId);
   }
 
   /** Applies new alert settings and run limit to every run and to the runs to come. */

@@ -65,8 +65,8 @@ function nonFiniteReplacer(_key: string, value: unknown): unknown {
 }
 
 /** JSON.stringify that keeps non-finite numbers as their string names instead of turning them into null. */
-export function stringifyKeepingNonFinite(value: unknown): string {
-  const plain = JSON.stringify(value);
+export function stringifyKeepingNonFinite(value: unknown, indent?: number): string {
+  const plain = JSON.stringify(value, null, indent);
   // JSON.stringify writes every non-finite number as null; only then is the slower replacer needed.
-  return plain.includes('null') ? JSON.stringify(value, nonFiniteReplacer) : plain;
+  return plain.includes('null') ? JSON.stringify(value, nonFiniteReplacer, indent) : plain;
 }

@@ -1,4 +1,7 @@
 /** Wire protocol v1 message types (see docs/protocol.md). Shared by the server, the CLI and the log reader. */
+import type { NonfiniteOrigin } from '../shared/nonfiniteOrigin';
+
+export type { NonfiniteOrigin };
 
 export const PROTOCOL_VERSION = 1;
 export const STREAM_PATH = '/v1/stream';
@@ -34,8 +37,12 @@ export interface StepMessage {
   time?: number;
   /** Rank of the sending process in a distributed run; absent means rank 0. */
   rank?: number;
-  /** True when an AMP loss scaler skipped this optimizer step (inf/NaN found in scaled grads). */
+  /** True when the optimizer step was skipped: by an AMP loss scaler (inf/NaN in scaled grads), or see skip_reason. */
   skipped?: boolean;
+  /** Why a step was skipped when not by a loss scaler: 'nonfinite' is the client's step guard. */
+  skip_reason?: string;
+  /** Where this non-finite step's NaN/Inf was born, as far as the client traced it. */
+  nonfinite_origin?: NonfiniteOrigin;
   seq?: number;
 }
 

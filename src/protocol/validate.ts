@@ -1,4 +1,5 @@
 /** Validation of decoded frames into typed messages. Hostile input yields errors, never exceptions. */
+import { NONFINITE_PHASES, NonfiniteOrigin, NonfinitePhase } from '../shared/nonfiniteOrigin';
 import { FrameElement, LogLine, splitFrame } from './frame';
 import { parseJsonAllowingNonFinite, quoteBareNonFinite, toNumber } from './json';
 import {
@@ -262,12 +263,61 @@ function validateStep(v: Record<string, unknown>, limits: ValidationLimits): Res
     if (typeof raw !== 'boolean') return { error: `step.${key} must be true or false, got ${describe(raw)}` };
     msg[key] = raw;
   }
+  if (v.skip_reason !== undefined && v.skip_reason !== null) {
+    if (typeof v.skip_reason !== 'string')
+      return { error: `step.skip_reason must be a string, got ${describe(v.skip_reason)}` };
+    msg.skip_reason = v.skip_reason.slice(0, limits.maxStringLength);
+  }
+  if (v.nonfinite_origin !== undefined && v.nonfinite_origin !== null) {
+    const origin = validateOrigin(v.nonfinite_origin, limits.maxStringLength);
+    if ('error' in origin) return origin;
+    msg.nonfinite_origin = origin.ok;
+  }
   if (v.rank !== undefined && v.rank !== null) {
     if (!isSafeInteger(v.rank) || v.rank < 0 || v.rank > 1_000_000)
       return { error: `step.rank must be an integer in 0..1000000, got ${describe(v.rank)}` };
     msg.rank = v.rank;
   }
   return withSeq(msg, v);
+}
+
+const ORIGIN = 'step.nonfinite_origin';
+/** Source and snapshot paths may be longer than names. */
+const MAX_PATH_LENGTH = 4096;
+
+/** Unknown fields of the origin are ignored, as everywhere in the protocol; strings are cut to their limit. */
+function validateOrigin(v: unknown, maxStringLength: number): Result<NonfiniteOrigin> {
+  if (!isRecord(v)) return { error: `${ORIGIN} must be an object, got ${describe(v)}` };
+  if (!NONFINITE_PHASES.includes(v.phase as NonfinitePhase))
+    return { error: `${ORIGIN}.phase must be one of ${NONFINITE_PHASES.join(', ')}, got ${describe(v.phase)}` };
+  const out: NonfiniteOrigin = { phase: v.phase as NonfinitePhase };
+  const strings = [
+    ['module', maxStringLength],
+    ['class', maxStringLength],
+    ['leaf', maxStringLength],
+    ['file', MAX_PATH_LENGTH],
+    ['snapshot', MAX_PATH_LENGTH],
+  ] as const;
+  for (const [key, limit] of strings) {
+    const raw = v[key];
+    if (raw === undefined || raw === null) continue;
+    if (typeof raw !== 'string') return { error: `${ORIGIN}.${key} must be a string, got ${describe(raw)}` };
+    out[key] = raw.slice(0, limit);
+  }
+  if (v.line !== undefined && v.line !== null) {
+    if (!isSafeInteger(v.line) || v.line < 1)
+      return { error: `${ORIGIN}.line must be an integer >= 1, got ${describe(v.line)}` };
+    out.line = v.line;
+  }
+  for (const key of ['value', 'input_min', 'input_max'] as const) {
+    const raw = v[key];
+    if (raw === undefined || raw === null) continue;
+    const n = toNumber(raw);
+    if (n === undefined)
+      return { error: `${ORIGIN}.${key} must be a number (or "NaN"/"Infinity"/"-Infinity"), got ${describe(raw)}` };
+    out[key] = n;
+  }
+  return { ok: out };
 }
 
 /**

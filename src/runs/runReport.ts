@@ -4,7 +4,7 @@
  * loaded log (all steps, not a chart's downsampled view); shared by `gradient-monitor inspect`, the
  * dashboard's summary and the clipping quick fix.
  */
-import { Alert } from '../alerts/rules';
+import { Alert, FirstNonFinite } from '../alerts/rules';
 import { LoadedRun } from './loadRun';
 import { normStats, NormStats, suggestMaxNorm } from './stats';
 
@@ -25,7 +25,7 @@ export interface RunReport {
   /** The run's threshold; null without a run. */
   threshold: number | null;
   thresholdExceeded: { count: number; firstStep: number | null };
-  firstNonFinite: { step: number; layers: string[] } | null;
+  firstNonFinite: FirstNonFinite | null;
   nonFiniteSteps: number;
   skippedSteps: number;
   spikes: number[];

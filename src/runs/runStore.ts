@@ -83,7 +83,7 @@ export class Run {
       const merged = { ...this.meta, ...m.meta };
       this.meta = JSON.stringify(merged).length <= MAX_META_CHARS ? merged : m.meta;
     }
-    this.rules.configure(m.threshold, this.layers);
+    this.rules.configure(m.threshold, this.layers, this.framework);
     if (this.state !== 'live' && this.state !== 'completed') this.state = 'live';
   }
 
@@ -119,7 +119,14 @@ export class Run {
       this.lastStep = m.step;
       this.lastTotal = m.total_norm;
     }
-    const alerts = this.rules.observe({ step: m.step, total: m.total_norm, layers: m.layer_norms, skipped: m.skipped });
+    const alerts = this.rules.observe({
+      step: m.step,
+      total: m.total_norm,
+      layers: m.layer_norms,
+      skipped: m.skipped,
+      skipReason: m.skip_reason,
+      origin: m.nonfinite_origin,
+    });
     for (const a of alerts) {
       this.alertCount++;
       if (this.alerts.length < MAX_KEPT_ALERTS) this.alerts.push(a);

@@ -2,7 +2,7 @@
  * Summary of a recorded or imported run (`gradient-monitor inspect`), computed by replaying its log
  * through the same rules as live.
  */
-import { AlertSettings, DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
+import { AlertSettings, DEFAULT_ALERT_SETTINGS, FirstNonFinite } from '../alerts/rules';
 import { LogFormat } from '../importers/types';
 import { ReadProblem } from '../logs/problems';
 import { loadRun } from './loadRun';
@@ -25,7 +25,8 @@ export interface RunSummary {
   p99_total_norm: number | null;
   threshold: number;
   threshold_exceeded: { count: number; first_step: number | null };
-  first_nonfinite: { step: number; layers: string[] } | null;
+  /** With `origin` (step.nonfinite_origin) when the client traced where the NaN was born. */
+  first_nonfinite: FirstNonFinite | null;
   nonfinite_steps: number;
   skipped_steps: number;
   spikes: number[];

@@ -61,7 +61,7 @@ export interface RunHeader extends RunListItem {
   lastStep: number | null;
   /** Steps with a NaN or infinite norm (total or any layer), and the first of them with its first bad layers. */
   nonFinite: number;
-  firstNonFinite: { step: number; layers: string[] } | null;
+  firstNonFinite: FirstNonFiniteView | null;
   endMessage?: string;
 }
 
@@ -83,6 +83,15 @@ export interface AlertMarker {
   step: number;
   value: WireNumber;
   message: string;
+  /** For a non-finite alert whose origin was traced: the marker's label ("NaN born in blocks.2.gate, ..."). */
+  origin?: string;
+}
+
+/** A run's first non-finite step, its first bad layers and (when traced) where its NaN was born (originLabel). */
+export interface FirstNonFiniteView {
+  step: number;
+  layers: string[];
+  origin?: string;
 }
 
 /**
@@ -172,7 +181,7 @@ export interface RecordedSummary {
   median: number | null;
   p99: number | null;
   nonFiniteSteps: number;
-  firstNonFinite: { step: number; layers: string[] } | null;
+  firstNonFinite: FirstNonFiniteView | null;
   /** In step order, at most MAX_SUMMARY_ALERTS of them; `alertCount` counts all. */
   alerts: AlertMarker[];
   alertCount: number;

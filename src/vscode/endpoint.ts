@@ -22,6 +22,11 @@ export function runsFolder(context: vscode.ExtensionContext): string {
     : path.join(context.globalStorageUri.fsPath, 'runs');
 }
 
+/** The folder put on PYTHONPATH: a stand-in for `gradient_monitor` loading an installed copy, else the bundled one. */
+export function bundledClientPath(extensionPath: string): string {
+  return path.join(extensionPath, 'clients', 'python', 'bootstrap');
+}
+
 function liveLimits(s: EndpointSettings): LiveLimits {
   return {
     allowedOrigins: s.allowedOrigins,
@@ -79,9 +84,12 @@ export class Endpoint {
 
     // Integrated terminals opened from now on (and restored ones) get the endpoint in their environment.
     const env = this.context.environmentVariableCollection;
-    env.description = 'Lets training scripts find the Gradient Monitor endpoint of this window.';
+    env.description =
+      'Lets training scripts find the Gradient Monitor endpoint of this window and import its Python client.';
     env.replace('GRADIENT_MONITOR_URL', url);
     env.replace('GRADIENT_MONITOR_TOKEN', this.token);
+    // Prepended, so the user's own PYTHONPATH stays; the stand-in there yields to an installed client.
+    env.prepend('PYTHONPATH', bundledClientPath(this.context.extensionPath) + path.delimiter);
 
     await writeDiscovery({
       url,

@@ -14,8 +14,13 @@ import { registerCompareRuns } from './compareRuns';
 import { registerLiveSettings } from './liveSettings';
 import { registerScriptLens } from './scriptLens';
 import { registerWalkthrough } from './walkthrough';
+import { registerInstallClient } from './installClient';
+import { FollowedLogs } from '../ingest/followedLogs';
+import { runFolders } from './runsTree';
 
 let endpoint: Endpoint | undefined;
+/** How often the run folders are looked at for logs that grew. */
+const FOLLOW_POLL_MS = 1000;
 
 export interface GradientMonitorApi {
   /** The stream URL; undefined until the workspace is trusted or when the endpoint could not start. */
@@ -26,6 +31,7 @@ export interface GradientMonitorApi {
 export async function activate(context: vscode.ExtensionContext): Promise<GradientMonitorApi> {
   const log = vscode.window.createOutputChannel('Gradient Monitor', { log: true });
   context.subscriptions.push(log);
+  registerInstallClient(context);
   const ep = new Endpoint(context);
   endpoint = ep;
 
@@ -70,12 +76,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<Gradie
     }
   };
   registerLiveSettings(context, ep, listen);
+  // Runs that cannot reach the endpoint (cluster jobs) write logs into the Runs view's folders: followed by the hub.
+  const followed = new FollowedLogs(ep.hub, () => runFolders(ep));
+  const follow = (): void => {
+    const timer = setInterval(
+      () => followed.poll().catch((e: Error) => log.warn(`following run logs: ${e.message}`)),
+      FOLLOW_POLL_MS,
+    );
+    context.subscriptions.push({ dispose: () => clearInterval(timer) });
+  };
   // Streams write run logs into the workspace: an untrusted one gets no endpoint until it is trusted.
   if (vscode.workspace.isTrusted) {
+    follow();
     await listen();
   } else {
     log.info('the endpoint and run recording stay off until this workspace is trusted');
-    context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => void listen()));
+    context.subscriptions.push(
+      vscode.workspace.onDidGrantWorkspaceTrust(() => {
+        follow();
+        void listen();
+      }),
+    );
   }
   return { url: ep.url, logDir: ep.logDir };
 }

@@ -105,18 +105,22 @@ export function registerPythonFixes(
     }
   };
 
-  const refreshLive = async (file: string): Promise<void> => {
-    const uri = vscode.Uri.file(file);
-    const items = links.forFile(file);
+  /** Publishes the live diagnostics of a document: a script's path, or a notebook cell's URI (see documentOf). */
+  const refreshLive = async (document: string): Promise<void> => {
+    const inCell = document.startsWith('vscode-notebook-cell:');
+    const uri = inCell ? vscode.Uri.parse(document) : vscode.Uri.file(document);
+    const items = links.forDocument(document);
     if (items.length === 0) {
       live.delete(uri);
       published.delete(uri.toString());
       return;
     }
-    const doc = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === uri.fsPath);
+    const doc = vscode.workspace.textDocuments.find((d) =>
+      inCell ? d.uri.toString() === uri.toString() : d.uri.fsPath === uri.fsPath,
+    );
     let text: string | undefined = doc?.getText();
     try {
-      text ??= readFileSync(file, 'utf8');
+      if (!inCell) text ??= readFileSync(document, 'utf8');
     } catch {
       text = undefined; // the script moved away; the diagnostic still names the line
     }
@@ -128,7 +132,8 @@ export function registerPythonFixes(
       if (!doc) a.dispose();
     }
     const entries = items.map((data) => {
-      const line = Math.min(data.line ?? fallbackLine, Math.max(0, lines.length - 1));
+      const line =
+        text === undefined ? (data.line ?? 0) : Math.min(data.line ?? fallbackLine, Math.max(0, lines.length - 1));
       const content = (lines[line] ?? '').replace(/\r$/, '');
       const start = content.length - content.trimStart().length;
       const diagnostic = new vscode.Diagnostic(
@@ -149,11 +154,12 @@ export function registerPythonFixes(
 
   context.subscriptions.push(
     hub.subscribe('alert', (alert, run) => {
-      const file = links.onAlert(alert, run);
-      if (file) void refreshLive(file);
+      for (const document of [links.onAlert(alert, run), links.onOrigin(alert, run)]) {
+        if (document) void refreshLive(document);
+      }
     }),
     hub.subscribe('run', (run) => {
-      for (const file of links.onRun(run)) void refreshLive(file);
+      for (const document of links.onRun(run)) void refreshLive(document);
     }),
   );
 

@@ -62,7 +62,7 @@ export function codeServerEntry(): string {
   }).trim();
 }
 
-/** Copies the built extension (package.json, dist, media) the way an installed VSIX lays it out. */
+/** Copies the built extension (package.json, dist, media, the Python client) the way an installed VSIX lays it out. */
 function installExtension(extensionsDir: string): void {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
     publisher: string;
@@ -71,7 +71,10 @@ function installExtension(extensionsDir: string): void {
   };
   const dest = path.join(extensionsDir, `${pkg.publisher}.${pkg.name}-${pkg.version}`);
   mkdirSync(dest, { recursive: true });
-  for (const entry of ['package.json', 'dist', 'media', 'README.md', 'LICENSE']) {
+  const pythonClient = ['gradient_monitor', 'bootstrap', 'pyproject.toml', 'README.md'].map(
+    (f) => `clients/python/${f}`,
+  );
+  for (const entry of ['package.json', 'dist', 'media', 'README.md', 'LICENSE', ...pythonClient]) {
     try {
       cpSync(path.join(REPO, entry), path.join(dest, entry), { recursive: true });
     } catch (e) {

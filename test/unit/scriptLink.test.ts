@@ -40,7 +40,7 @@ test('alerts of a live run become one diagnostic per kind on the script line, cl
   );
   links.onAlert(alert('spike', 20), run);
   links.onAlert(alert('spike', 50), run);
-  const ds = links.forFile('/work/project/../project/train.py');
+  const ds = links.forDocument('/work/project/../project/train.py');
   assert.equal(ds.length, 2);
   const nan = ds.find((d) => d.kind === 'nonfinite')!;
   assert.equal(nan.line, 29);
@@ -53,7 +53,26 @@ test('alerts of a live run become one diagnostic per kind on the script line, cl
   assert.deepEqual(links.onRun(run), []); // still live
   run.end({ type: 'run_end', run_id: 'a', status: 'completed' });
   assert.deepEqual(links.onRun(run), [SCRIPT]);
-  assert.deepEqual(links.forFile(SCRIPT), []);
+  assert.deepEqual(links.forDocument(SCRIPT), []);
+});
+
+test("a notebook cell's run puts its diagnostics on that cell, at the line in the cell", () => {
+  const store = new RunStore();
+  const notebook = '/work/project/explore.ipynb';
+  const cell = 'vscode-notebook-cell:/work/project/explore.ipynb#W3sZmlsZQ%3D%3D';
+  const run = runWith(store, 'nb', { script: notebook, line: 7, cell });
+  assert.deepEqual(scriptOf(run), { file: notebook, line: 6, cell });
+  assert.deepEqual(scriptOf(runWith(store, 'odd', { script: notebook, line: 7, cell: 'file:///x' })), {
+    file: notebook,
+    line: 6,
+  });
+  const links = new ScriptDiagnostics();
+  assert.equal(links.onAlert(alert('nonfinite', 4), run), cell);
+  assert.equal(links.forDocument(cell).length, 1);
+  assert.equal(links.forDocument(cell)[0].line, 6);
+  assert.deepEqual(links.forDocument(notebook), [], 'not on the notebook file itself');
+  run.end({ type: 'run_end', run_id: 'nb', status: 'completed' });
+  assert.deepEqual(links.onRun(run), [cell]);
 });
 
 test('a dismissed diagnostic stays away for the rest of its run', () => {
@@ -61,10 +80,10 @@ test('a dismissed diagnostic stays away for the rest of its run', () => {
   const run = runWith(store, 'a', { script: SCRIPT, line: 5 });
   const links = new ScriptDiagnostics();
   links.onAlert(alert('threshold', 3), run);
-  const [d] = links.forFile(SCRIPT);
+  const [d] = links.forDocument(SCRIPT);
   assert.equal(links.dismiss(d.key), SCRIPT);
   assert.equal(links.onAlert(alert('threshold', 9), run), undefined);
-  assert.deepEqual(links.forFile(SCRIPT), []);
+  assert.deepEqual(links.forDocument(SCRIPT), []);
 });
 
 test('runs without a script or no longer live raise no diagnostics', () => {

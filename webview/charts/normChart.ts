@@ -16,6 +16,8 @@ import { RedrawGate } from './redrawGate';
 
 interface MarkerPoint extends Point {
   value: number;
+  /** Where this step's NaN was born, when the run traced it: drawn beside the marker's rule. */
+  label?: string;
 }
 
 interface AlertDrawPoint extends Point {
@@ -99,12 +101,13 @@ export class NormChart {
     const width = chart.chartArea?.width ?? chart.canvas.clientWidth;
     const [, nonFinite, alerts] = chart.data.datasets;
     this.lines = [data];
-    nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => ({
-      x: p.x,
-      y: EDGE_Y,
-      step: p.step,
-      value: p.y,
-    }));
+    const origins = new Map(data.alerts.filter((a) => a.origin).map((a) => [a.step, a.origin]));
+    nonFinite.data = dedupeByPixel(data.nonFinite, from, to, width).map((p): MarkerPoint => {
+      const marker: MarkerPoint = { x: p.x, y: EDGE_Y, step: p.step, value: p.y };
+      const label = origins.get(p.step);
+      if (label) marker.label = label;
+      return marker;
+    });
     alerts.data = data.alerts
       .filter((a) => a.kind !== 'nonfinite' && Number.isFinite(a.value) && a.step >= from && a.step <= to)
       .map((a): AlertDrawPoint => ({ x: a.step, y: a.value, step: a.step, alert: a }));
@@ -223,6 +226,17 @@ export class NormChart {
         ctx.lineTo(px, bottom);
       }
       ctx.stroke();
+      ctx.fillStyle = rule.color;
+      ctx.font = `${Math.max(10, this.theme.fontSize - 2)}px ${this.theme.fontFamily}`;
+      ctx.textBaseline = 'top';
+      for (const m of markers) {
+        if (!m.label) continue;
+        const px = x.getPixelForValue(m.x);
+        // Beside the rule, on the side with room, below the marker at the top edge.
+        const right = px < (chart.chartArea.left + chart.chartArea.right) / 2;
+        ctx.textAlign = right ? 'left' : 'right';
+        ctx.fillText(m.label, px + (right ? 6 : -6), top + 14);
+      }
       ctx.restore();
     }
   }
@@ -323,6 +337,7 @@ function labelFor(item: TooltipItem<'line'>): string {
     item.dataset.label && !['total norm', 'non-finite'].includes(item.dataset.label)
       ? `${item.dataset.label.replace(/: non-finite$/, '')}: `
       : '';
-  if (raw.value !== undefined) return `${run}non-finite total norm: ${String(raw.value)}`;
+  if (raw.value !== undefined)
+    return `${run}non-finite total norm: ${String(raw.value)}${raw.label ? `; ${raw.label}` : ''}`;
   return `${run}total norm ${fmt(raw.y)}`;
 }

@@ -72,7 +72,7 @@ export class RecordedPanel {
         'First non-finite',
         s.firstNonFinite
           ? this.jump(
-              `step ${formatStep(s.firstNonFinite.step)}${s.firstNonFinite.layers.length ? ` in ${s.firstNonFinite.layers.join(', ')}` : ''}`,
+              `step ${formatStep(s.firstNonFinite.step)}${s.firstNonFinite.layers.length ? ` in ${s.firstNonFinite.layers.join(', ')}` : ''}${s.firstNonFinite.origin ? `: ${s.firstNonFinite.origin}` : ''}`,
               s.firstNonFinite.step,
             )
           : 'none',

@@ -87,7 +87,8 @@ export class SummaryStrip {
     );
     const nonFinite = run?.nonFinite ?? 0;
     const first = run?.firstNonFinite;
-    const where = first?.layers.length ? ` in ${first.layers.join(', ')}` : '';
+    const where =
+      (first?.layers.length ? ` in ${first.layers.join(', ')}` : '') + (first?.origin ? `; ${first.origin}` : '');
     set(
       'nonFinite',
       run ? nonFinite.toLocaleString('en') : DASH,

@@ -220,13 +220,15 @@ def scaler_view(scaler: Any) -> Tuple[Optional[Tensor], Optional[List[Tensor]]]:
     return scale, None
 
 
-def pack(values: Tensor, divide_by: Optional[Tensor], loss: Any, found_inf: Optional[List[Tensor]]) -> Tensor:
-    """One tensor with everything the report needs, [total, layers..., loss?, found_inf?], for one transfer."""
+def pack(values: Tensor, divide_by: Optional[Tensor], loss: Any, found_inf: Optional[List[Tensor]], traced: Optional[Tensor] = None) -> Tensor:
+    """One tensor with everything the report needs, [total, layers..., loss?, found_inf?, traced...], for one transfer."""
     parts = [values / divide_by.to(values.device) if divide_by is not None else values]
     if isinstance(loss, torch.Tensor):
         parts.append(loss.detach().reshape(-1)[:1].to(values.device, values.dtype))
     if found_inf:
         parts.append(torch.stack([f.to(values.device, values.dtype).reshape(()) for f in found_inf]).sum().reshape(1))
+    if traced is not None:
+        parts.append(traced.to(values.device, values.dtype))
     return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 

@@ -2,15 +2,18 @@
 
 Discovery files (``~/.gradient-monitor/endpoints/*.json``, or ``$GRADIENT_MONITOR_HOME/endpoints``)
 are written by every running endpoint: {url, token, pid, workspaceFolders, startedAt, logDir}. The
-endpoint whose workspace folder contains the working directory wins (longest folder first), else the
-newest one; files of processes that are gone are ignored.
+endpoint whose workspace folder contains the notebook's folder (in a kernel started by VS Code) or the
+working directory wins (longest folder first), else the newest one; files of processes that are gone
+are ignored.
 """
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence, Tuple
+
+from .notebook import notebook_file
 
 URL_ENV = "GRADIENT_MONITOR_URL"
 TOKEN_ENV = "GRADIENT_MONITOR_TOKEN"
@@ -24,6 +27,8 @@ class Endpoint:
     # Where that endpoint records runs, when known (from its discovery file).
     log_dir: Optional[str] = None
     source: str = "argument"
+    # Why this endpoint, in words (python -m gradient_monitor doctor prints it).
+    reason: str = "passed to Monitor(url=...)"
 
 
 def discovery_dir() -> str:
@@ -70,18 +75,30 @@ def read_discovery(directory: Optional[str] = None) -> List[dict]:
     return records
 
 
-def choose_discovered(records: List[dict], cwd: str) -> Optional[dict]:
-    best: Optional[dict] = None
-    best_len = -1
-    for r in records:
-        folders = r.get("workspaceFolders") or []
-        for folder in folders if isinstance(folders, list) else []:
-            if isinstance(folder, str) and _inside(cwd, folder) and len(folder) > best_len:
-                best, best_len = r, len(folder)
-    if best is not None:
-        return best
+def choose_discovered(records: List[dict], places: Sequence[str]) -> Tuple[Optional[dict], str]:
+    """The record whose workspace folder contains the first of ``places`` that any contains (the
+    longest such folder), else the newest record; with the reason."""
+    for place in places:
+        best: Optional[dict] = None
+        best_folder = ""
+        for r in records:
+            folders = r.get("workspaceFolders") or []
+            for folder in folders if isinstance(folders, list) else []:
+                if isinstance(folder, str) and _inside(place, folder) and len(folder) > len(best_folder):
+                    best, best_folder = r, folder
+        if best is not None:
+            return best, f"its workspace folder {best_folder} contains {place}"
     newest = sorted(records, key=lambda r: r.get("startedAt") if isinstance(r.get("startedAt"), (int, float)) else 0, reverse=True)
-    return newest[0] if newest else None
+    if not newest:
+        return None, "no live endpoint has a discovery file"
+    return newest[0], f"the newest of {len(newest)} live endpoint(s): no workspace folder contains {' or '.join(places)}"
+
+
+def discovery_places(cwd: Optional[str] = None) -> List[str]:
+    """Where this process works: the notebook's folder (in a VS Code kernel), then the working directory."""
+    notebook = notebook_file()
+    places = [os.path.dirname(notebook)] if notebook else []
+    return places + [p for p in [os.path.abspath(cwd or os.getcwd())] if p not in places]
 
 
 def resolve_endpoint(url: Optional[str] = None, token: Optional[str] = None, cwd: Optional[str] = None) -> Optional[Endpoint]:
@@ -89,9 +106,11 @@ def resolve_endpoint(url: Optional[str] = None, token: Optional[str] = None, cwd
         return Endpoint(url, token or os.environ.get(TOKEN_ENV))
     env_url = os.environ.get(URL_ENV)
     if env_url:
-        return Endpoint(env_url, token or os.environ.get(TOKEN_ENV), source=URL_ENV)
-    chosen = choose_discovered(read_discovery(), cwd or os.getcwd())
+        reason = f"{URL_ENV} is set (VS Code's integrated terminals set it)"
+        return Endpoint(env_url, token or os.environ.get(TOKEN_ENV), source=URL_ENV, reason=reason)
+    chosen, reason = choose_discovered(read_discovery(), discovery_places(cwd))
     if chosen is None:
         return None
     log_dir = chosen.get("logDir")
-    return Endpoint(chosen["url"], token or chosen["token"], log_dir if isinstance(log_dir, str) else None, source="discovery")
+    reason = f"discovery file of process {chosen.get('pid')} in {discovery_dir()}: {reason}"
+    return Endpoint(chosen["url"], token or chosen["token"], log_dir if isinstance(log_dir, str) else None, "discovery", reason)

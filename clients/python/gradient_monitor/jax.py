@@ -5,7 +5,7 @@ final read; JAX is imported only when a leaf is a JAX array."""
 from __future__ import annotations
 
 import sys
-from typing import Any, List, Mapping, Tuple
+from typing import Any, List, Mapping, Optional, Tuple
 
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter, group_layers
 
@@ -40,6 +40,16 @@ def _key_name(key: Any) -> str:
         if hasattr(key, attr):
             return str(getattr(key, attr))
     return str(key)
+
+
+def first_nonfinite_leaf(tree: Any) -> Optional[str]:
+    """The path of the first leaf holding a NaN/Inf (read back leaf by leaf: for a step already known bad)."""
+    import numpy as np
+
+    for path, leaf in flatten_with_paths(tree):
+        if not np.isfinite(np.asarray(leaf, dtype=np.float64)).all():
+            return path
+    return None
 
 
 def norm_values(tree: Any, layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], Any]:

@@ -18,6 +18,7 @@ from .callsite import distributed_rank, process_meta, user_call_site
 from .discovery import Endpoint, resolve_endpoint
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter
 from .logfile import DEFAULT_LOG_DIR, LocalLog, Message
+from .notebook import notebook_file
 from .tensorflow import not_for_autograph
 from .transport import Transport, TransportOptions
 
@@ -36,6 +37,7 @@ class _TorchWatch:
     scaler: Any
     accumulation_steps: int
     norm_type: float
+    nonfinite: "NonfiniteWatch"
     micro_steps: int = 0
 
 
@@ -85,7 +87,9 @@ class Monitor:
     ) -> None:
         if threshold is not None and not threshold > 0:
             raise ValueError(f"threshold must be a positive number, got {threshold!r}")
-        script = os.path.splitext(os.path.basename(sys.argv[0]))[0] if sys.argv and sys.argv[0] not in ("", "-c") else ""
+        notebook = notebook_file()
+        program = notebook or (sys.argv[0] if sys.argv and sys.argv[0] not in ("", "-c") else "")
+        script = os.path.splitext(os.path.basename(program))[0]
         self.run_name = run_name or script or "run"
         self._explicit_run_id = run_id is not None
         self.run_id = run_id or f"{_slug(self.run_name)}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
@@ -290,9 +294,11 @@ class Monitor:
         clipped: Optional[bool] = None,
         skipped: Optional[bool] = None,
         framework: str = "other",
+        nonfinite_origin: Optional[Mapping[str, Any]] = None,
     ) -> None:
         """Reports norms computed elsewhere. ``layer_norms`` is a list aligned with ``Monitor(layers=[...])``
-        or a mapping name -> norm (its names, in order, become the run's layers on the first call)."""
+        or a mapping name -> norm (its names, in order, become the run's layers on the first call).
+        ``nonfinite_origin``: where a non-finite step's NaN came from (docs/protocol.md)."""
         if self.failure is not None:
             return
         step = self._take_step(step)
@@ -303,7 +309,10 @@ class Monitor:
         total = float(total_norm)
         with self._guard("monitor.log"):
             transport = self._start(framework, self._log_layers or [])
-            transport.put(self._step_message(step, time.time(), total, values, _as_float(loss), _as_float(lr), clipped, skipped))
+            msg = self._step_message(step, time.time(), total, values, _as_float(loss), _as_float(lr), clipped, skipped)
+            if nonfinite_origin:
+                msg["nonfinite_origin"] = dict(nonfinite_origin)
+            transport.put(msg)
 
     def _layer_values(self, layer_norms: Union[Sequence[Number], Mapping[str, Number], None]) -> Optional[List[float]]:
         if layer_norms is None:
@@ -330,13 +339,13 @@ class Monitor:
         with self._guard("monitor.log_tf"):
             import tensorflow as tf
 
-            from .tensorflow import norm_tensors
+            from .tensorflow import first_nonfinite_variable, norm_tensors
 
             names, values = norm_tensors(tf, grads, variables, self.layers, self.include, self.max_layers)
             if self._log_layers is None:
                 self._log_layers = names
             if tf.executing_eagerly():
-                self._log_host("tensorflow", names, values.numpy(), step, loss, lr)
+                self._log_host("tensorflow", names, values.numpy(), step, loss, lr, lambda: first_nonfinite_variable(grads, variables))
                 return
             self._call_site = self._call_site or user_call_site()  # the traced code's line, not the runtime's thread
             extras = [tf.cast(x, tf.float64) for x in (step, loss, lr) if x is not None]
@@ -356,13 +365,13 @@ class Monitor:
             return
         self._check_step(step if not hasattr(step, "dtype") else None)
         with self._guard("monitor.log_jax"):
-            from .jax import is_traced, norm_values
+            from .jax import first_nonfinite_leaf, is_traced, norm_values
 
             names, values = norm_values(grads, self.layers, self.include, self.max_layers)
             if self._log_layers is None:
                 self._log_layers = names
             if not is_traced(values, step, loss, lr):
-                self._log_host("jax", names, values, step, loss, lr)
+                self._log_host("jax", names, values, step, loss, lr, lambda: first_nonfinite_leaf(grads))
                 return
             import jax
 
@@ -373,12 +382,15 @@ class Monitor:
 
             jax.debug.callback(from_jit, values, step, loss, lr, ordered=True)
 
-    def _log_host(self, framework: str, names: List[str], values: Any, step: Any, loss: Any, lr: Any) -> None:
+    def _log_host(self, framework: str, names: List[str], values: Any, step: Any, loss: Any, lr: Any, nonfinite_leaf: Optional[Callable[[], Optional[str]]] = None) -> None:
         """Reports ``[total, *layers]`` read back from a framework; failures stop monitoring, never training
-        (this may run inside a framework's callback, where an exception would end the training step)."""
+        (this may run inside a framework's callback, where an exception would end the training step).
+        ``nonfinite_leaf`` finds the first gradient holding a NaN/Inf (eager only: it reads them back)."""
         with self._guard(f"{framework} report"):
             host = [float(v) for v in values]
-            self.log(None if step is None else int(step), host[0], host[1:] if names else None, loss=loss, lr=lr, framework=framework)
+            leaf = nonfinite_leaf() if nonfinite_leaf is not None and not math.isfinite(host[0]) else None
+            origin = {"phase": "gradient", "leaf": leaf} if leaf else None
+            self.log(None if step is None else int(step), host[0], host[1:] if names else None, loss=loss, lr=lr, framework=framework, nonfinite_origin=origin)
 
     # ---- PyTorch ---------------------------------------------------------------------------
     def watch(
@@ -390,6 +402,11 @@ class Monitor:
         sharded: Optional[bool] = None,
         process_group: Any = None,
         norm_type: float = 2.0,
+        trace_nonfinite: Union[bool, str] = "forward",
+        optimizer: Any = None,
+        skip_nonfinite: bool = False,
+        max_skips: int = 10,
+        snapshot_nonfinite: bool = False,
     ) -> "Monitor":
         """Prepares ``step()`` for a model (an ``nn.Module`` or (name, parameter) pairs).
 
@@ -399,8 +416,16 @@ class Monitor:
         gradients (FSDP, ZeRO, split parameters) and the global norm needs an all-reduce; detected for
         FSDP1, FSDP2 and DTensor parameters (whose local shards are reduced, with one all-reduce per
         step), and then every rank must call ``step()``/``clip_grad_norm_``.
+        NaN/Inf (docs/python-client.md, "Where a NaN was born"): ``trace_nonfinite`` names the module
+        (and source line) where a non-finite value first appeared, with no added host sync: "forward"
+        (the default, about 1% of a step) traces forward, True also backward (about 5-10% on small
+        models), False is off. ``skip_nonfinite`` (needs ``optimizer``)
+        skips optimizer steps with non-finite gradients, keeping the weights, and raises after
+        ``max_skips`` in a row. ``snapshot_nonfinite`` saves the first such step's inputs and RNG
+        states to replay it.
         """
         from ._torch import TorchGradients, looks_sharded, named_parameters
+        from .nonfinite import NonfiniteWatch
 
         if accumulation_steps < 1:
             raise ValueError(f"accumulation_steps must be at least 1, got {accumulation_steps}")
@@ -412,7 +437,13 @@ class Monitor:
             sharded=looks_sharded(model) if sharded is None else sharded,
             process_group=process_group,
         )
-        self._torch = _TorchWatch(gradients, scaler, accumulation_steps, float(norm_type))
+        if self._torch is not None:
+            self._torch.nonfinite.remove()
+        nonfinite = NonfiniteWatch(
+            model, gradients.params, lambda: self.run_id, trace=trace_nonfinite, optimizer=optimizer, skip=skip_nonfinite,
+            snapshot=snapshot_nonfinite, max_skips=max_skips, scaler=scaler, sends=self.sends,
+        )
+        self._torch = _TorchWatch(gradients, scaler, accumulation_steps, float(norm_type), nonfinite)
         return self
 
     def step(self, step: Optional[int] = None, loss: Any = None, lr: Any = None) -> None:
@@ -489,6 +520,9 @@ class Monitor:
 
         step_no = self._take_step(step)
         self._framework = "pytorch"
+        nonfinite = self._torch.nonfinite if self._torch else None
+        if nonfinite is not None:
+            nonfinite.expect(values[0])
         if not self.sends:
             return
         layer_names = self._torch.gradients.layer_names if self._torch else []
@@ -496,7 +530,9 @@ class Monitor:
         divide_by, found_inf = scaler_view(scaler)
         if clipping and divide_by is not None:
             self._warn_once("clip-scaled", "clip_grad_norm_ is clipping scaled gradients: call scaler.unscale_(optimizer) before it")
-        host, event = to_host(pack(values, divide_by, loss, found_inf))
+        traced, finish = nonfinite.collect(values, step_no) if nonfinite is not None else (None, None)
+        host, event = to_host(pack(values, divide_by, loss, found_inf, traced))
+        n_traced = 0 if traced is None else traced.numel()
         n_layers = len(layer_names)
         has_loss_tensor = hasattr(loss, "detach")
         loss_value = None if has_loss_tensor else _as_float(loss)
@@ -506,6 +542,8 @@ class Monitor:
 
         def build() -> Message:
             vals = host_values(host, event)
+            traced_vals = vals[len(vals) - n_traced :] if n_traced else None
+            vals = vals[: len(vals) - n_traced]
             total = vals[0]
             tail = vals[1 + n_layers :]
             skipped = None
@@ -516,7 +554,10 @@ class Monitor:
                 skipped = not math.isfinite(total)
             clipped = None if max_norm is None or not math.isfinite(total) else total + 1e-6 > max_norm
             loss_out = tail[0] if has_loss_tensor else loss_value
-            return self._step_message(step_no, when, total, vals[1 : 1 + n_layers] or None, loss_out, lr_value, clipped, skipped)
+            msg = self._step_message(step_no, when, total, vals[1 : 1 + n_layers] or None, loss_out, lr_value, clipped, skipped)
+            if finish is not None:
+                finish(msg, traced_vals)
+            return msg
 
         transport.put(build)
 

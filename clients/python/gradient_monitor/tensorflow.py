@@ -2,7 +2,7 @@
 read back once. TensorFlow is imported only when these are called."""
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter, group_layers
 
@@ -36,6 +36,17 @@ def norm_tensors(tf: Any, grads: Sequence[Any], variables: Sequence[Any], layers
     zero = tf.zeros([], tf.float32)
     summed = [tf.add_n(squares)] + [tf.add_n(group) if group else zero for group in per_layer]
     return names, tf.sqrt(tf.stack(summed))
+
+
+def first_nonfinite_variable(grads: Sequence[Any], variables: Sequence[Any]) -> Optional[str]:
+    """The variable whose gradient first holds a NaN/Inf (read back one by one: for a step already known bad)."""
+    import numpy as np
+    import tensorflow as tf
+
+    for g, v in zip(grads, variables):
+        if g is not None and not np.isfinite((g.values if isinstance(g, tf.IndexedSlices) else g).numpy()).all():
+            return variable_name(v)
+    return None
 
 
 @not_for_autograph

@@ -18,8 +18,9 @@ import time
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, List, Optional, Union
+from typing import Callable, Deque, List, Optional, Union
 
+from .connection import Connection
 from .discovery import Endpoint
 from .logfile import LocalLog, Message
 
@@ -78,7 +79,7 @@ class Transport:
         self._outbox: Deque[_Entry] = deque()
         self._next_seq = 0
         self._sent_upto = 0
-        self._ws: Any = None
+        self._ws: Optional[Connection] = None
         self._generation = 0
         self._endpoint: Optional[Endpoint] = None
         self._next_attempt = 0.0
@@ -219,21 +220,15 @@ class Transport:
         self._send_pending()
 
     def _connect(self) -> None:
-        import websocket  # websocket-client
-
         endpoint = self._resolve() if self._resolve else None
         if endpoint is None:
             self._connection_failed("no endpoint found")
             return
-        headers = [f"Authorization: Bearer {endpoint.token}"] if endpoint.token else []
         try:
-            ws = websocket.create_connection(
-                endpoint.url, timeout=self._opts.connect_timeout, header=headers, suppress_origin=True, enable_multithread=True
-            )
+            ws = Connection.open(endpoint.url, endpoint.token, self._opts.connect_timeout, self._opts.socket_timeout)
         except Exception as e:
             self._connection_failed(f"{endpoint.url}: {e}")
             return
-        ws.settimeout(self._opts.socket_timeout)
         self._ws = ws
         self._endpoint = endpoint
         self._generation += 1
@@ -271,11 +266,7 @@ class Transport:
         ws, self._ws = self._ws, None
         self._generation += 1
         if ws is not None:
-            try:
-                ws.abort()
-                ws.shutdown()
-            except Exception:
-                pass
+            ws.close(graceful=False)
         self._connection_failed(reason)
 
     def _send_pending(self) -> None:
@@ -300,22 +291,20 @@ class Transport:
 
     def _send_text(self, text: str) -> bool:
         try:
-            self._ws.send(text)
+            self._ws.send(text)  # type: ignore[union-attr]  (only called while connected)
             return True
         except Exception as e:
             self._disconnect(f"send failed: {e}")
             return False
 
-    def _read(self, ws: Any, generation: int) -> None:
-        import websocket
-
+    def _read(self, ws: Connection, generation: int) -> None:
         while True:
             try:
                 text = ws.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
             except Exception:
                 break
+            if text is None:
+                continue  # nothing within the socket timeout
             if not text:
                 break
             self._on_reply(text)
@@ -383,12 +372,7 @@ class Transport:
         ws, self._ws = self._ws, None
         self._generation += 1
         if ws is not None:
-            try:
-                ws.send_close()
-                ws.abort()
-                ws.shutdown()
-            except Exception:
-                pass
+            ws.close(graceful=True)
         self.local_log.close()
 
     def _warn_once(self, key: str, text: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,32 @@ REPO = Path(__file__).resolve().parents[3]
 CLI = REPO / "bin" / "gradient-monitor"
 TOKEN = "test-token"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def framework_python() -> str:
+    """The venv with the real ML libraries (and jupyter_client, ipykernel): scripts/ensure-venv.sh builds it once per machine."""
+    done = subprocess.run(["bash", str(REPO / "scripts" / "ensure-venv.sh")], capture_output=True, text=True, timeout=1800)
+    if done.returncode != 0:
+        pytest.fail(f"scripts/ensure-venv.sh failed: {done.stderr[-2000:]}")
+    return done.stdout.strip()
+
+
+def build_wheel(tmp: Path, version: str = "") -> Path:
+    """`pip wheel` of a copy of the client, optionally with another version (building in place would leave build/ in the repo)."""
+    src = tmp / "client-src"
+    ignore = shutil.ignore_patterns("tests", "bootstrap", "__pycache__", "*.egg-info", "build", "requirements-*")
+    shutil.copytree(REPO / "clients" / "python", src, ignore=ignore)
+    if version:
+        version_file = src / "gradient_monitor" / "_version.py"
+        version_file.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', version_file.read_text()))
+    out = tmp / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(out)],
+        check=True,
+        timeout=120,
+    )
+    (wheel,) = out.glob("*.whl")
+    return wheel
 
 
 def _nonfinite(value: Any) -> Any:
@@ -116,6 +144,17 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GRADIENT_MONITOR_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(params=["websocket-client", "stdlib"])
+def websocket_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test over websocket-client and again as if it were not installed (the stdlib client)."""
+    if request.param == "stdlib":
+        monkeypatch.setitem(sys.modules, "websocket", None)  # `import websocket` now raises ImportError
+    from gradient_monitor.connection import websocket_implementation
+
+    assert websocket_implementation() == request.param
+    return request.param
 
 
 @pytest.fixture

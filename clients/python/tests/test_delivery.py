@@ -17,6 +17,8 @@ from gradient_monitor.transport import TransportOptions
 from models import LAYERS, loss_of, make
 
 torch.set_num_threads(1)
+# Every delivery guarantee holds over websocket-client and over the stdlib fallback alike.
+pytestmark = pytest.mark.usefixtures("websocket_library")
 
 
 def wait_for(predicate, timeout=10.0):

@@ -53,9 +53,10 @@ def test_discovery_prefers_the_deepest_workspace_containing_cwd_else_the_newest(
     proj = tmp_path / "proj"
     sub = proj / "sub"
     records = [rec("ws://a", [str(tmp_path)], 1), rec("ws://b", [str(proj)], 0), rec("ws://c", ["/elsewhere"], 9)]
-    assert choose_discovered(records, str(sub))["url"] == "ws://b"
-    assert choose_discovered(records, "/unrelated")["url"] == "ws://c"
-    assert choose_discovered([], "/x") is None
+    assert choose_discovered(records, [str(sub)])[0]["url"] == "ws://b"
+    assert choose_discovered(records, ["/unrelated"])[0]["url"] == "ws://c"
+    assert choose_discovered(records, ["/unrelated", str(sub)])[0]["url"] == "ws://b"  # a notebook's folder, then the cwd
+    assert choose_discovered([], ["/x"])[0] is None
 
 
 def test_discovery_ignores_dead_processes_and_torn_files(isolated):
