@@ -51,9 +51,11 @@ class HuggingFaceHooks:
     def report(self, state: Any) -> None:
         """Reports the current gradients as the optimizer step about to happen (once per step)."""
         monitor = self.monitor
-        if monitor is None or not monitor.active or state.global_step == self._reported_step:
+        if monitor is None or not monitor.active:
             return
         with monitor._guard("Transformers report"):
+            if state.global_step == self._reported_step:
+                return
             self._reported_step = state.global_step
             groups = getattr(self._optimizer, "param_groups", None) or [{}]
             monitor.step(step=state.global_step + 1, lr=groups[0].get("lr"))

@@ -39,15 +39,18 @@ class LightningHooks:
             self.monitor.watch(pl_module, scaler=getattr(plugin, "scaler", None), sharded=True if "FSDP" in strategy else None)
             self._reported_step = -1
             # Manual optimization clips (self.clip_gradients) before optimizer.step() calls the hook.
-            call_before(plugin, "clip_gradients", lambda *_: self.report(trainer, getattr(trainer, "optimizers", [None])[0]))
+            call_before(plugin, "clip_gradients", lambda: self.report(trainer, None))
 
     def report(self, trainer: Any, optimizer: Any) -> None:
         """Reports the current gradients as optimizer step ``trainer.global_step`` (once per step)."""
         monitor = self.monitor
-        if monitor is None or not monitor.active or trainer.global_step == self._reported_step:
+        if monitor is None or not monitor.active:
             return
         with monitor._guard("Lightning report"):
+            if trainer.global_step == self._reported_step:
+                return
             self._reported_step = trainer.global_step
+            optimizer = optimizer if optimizer is not None else (trainer.optimizers or [None])[0]
             groups = getattr(optimizer, "param_groups", None) or [{}]
             monitor.step(step=trainer.global_step, lr=groups[0].get("lr"))
 
