@@ -20,12 +20,14 @@ Integrations (when the library is installed): a Hugging Face Trainer training a 
 config (2 layers, width 128), and a Lightning Trainer training the 1M encoder, each alternately with
 and without the monitor (``watch_trainer``; the Lightning callback), one step timed per callback pair
 (on_step_begin/end, on_train_batch_start/end). Reported: the median step with and without, and the
-time spent inside ``Monitor.step`` as a share of the monitored step (precise where the step-time
-difference drowns in noise).
+median ``Monitor.step`` call as a share of the monitored step (precise where the step-time difference
+drowns in noise; it leaves out the NaN-origin trace's forward hooks, which only the difference sees).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import math
 import os
@@ -36,7 +38,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "clients" / "python"))
@@ -51,7 +53,7 @@ VOCAB = 1000
 # name: (model width, encoder layers); the feed-forward width is 4x the model width.
 MODELS = {"1M": (128, 4), "10M": (256, 12), "100M": (768, 14)}
 # Rounds per model when --rounds is not given: fewer for the models whose steps take seconds.
-DEFAULT_ROUNDS = {"1M": 30, "10M": 25, "100M": 8}
+DEFAULT_ROUNDS = {"1M": 30, "10M": 25, "100M": 12}
 
 
 class Transformer(nn.Module):
@@ -190,13 +192,12 @@ class StepClock:
 
 
 class ClientTimer:
-    """Time spent inside Monitor.step while active (patched for the monitored runs), without each run's
+    """Time of each Monitor.step call while active (patched for the monitored runs), without each run's
     first ``warmup`` calls (the first one starts the connection)."""
 
     def __init__(self, warmup: int = 2) -> None:
         self.warmup = warmup
-        self.seconds = 0.0
-        self.calls = 0
+        self.times: List[float] = []
         self._original = Monitor.step
 
     def __enter__(self) -> "ClientTimer":
@@ -210,8 +211,7 @@ class ClientTimer:
             finally:
                 seen[0] += 1
                 if seen[0] > self.warmup:
-                    self.seconds += time.perf_counter() - t0
-                    self.calls += 1
+                    self.times.append(time.perf_counter() - t0)
 
         Monitor.step = timed  # type: ignore[method-assign]
         return self
@@ -292,36 +292,56 @@ INTEGRATIONS = {"hf": ("Hugging Face Trainer, GPT-2 from config (2 layers, width
                 "lightning": ("Lightning Trainer, the 1M encoder, batch 2x16, gradient_clip_val", "lightning", lightning_run)}
 
 
+# The arms of an integration's measurement: no monitor, the monitor as users get it, and the monitor
+# with the NaN-origin trace off (its forward hooks run outside Monitor.step: only the step time sees them).
+ARMS = {"without": None, "monitor": {}, "monitor, trace_nonfinite=False": {"trace_nonfinite": False}}
+
+
+@contextlib.contextmanager
+def watch_defaults(**kwargs: object) -> Iterator[None]:
+    """Monitor.watch with other defaults, for integrations that call it themselves."""
+    original = Monitor.watch
+    Monitor.watch = functools.partialmethod(original, **kwargs)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Monitor.watch = original  # type: ignore[method-assign]
+
+
 def measure_integration(name: str, args: argparse.Namespace, url: Optional[str], tmp: str) -> Optional[Dict[str, object]]:
-    """Alternating runs without and with the monitor; None when the library is not installed."""
+    """The arms alternated round by round; None when the library is not installed."""
     title, module, run = INTEGRATIONS[name]
     try:
         __import__(module)
     except ImportError:
         print(f"\n### {title}: skipped ({module} is not installed)")
         return None
-    base: List[float] = []
-    monitored: List[float] = []
-    timer = ClientTimer()
+    steps: Dict[str, List[float]] = {arm: [] for arm in ARMS}
+    timers = {arm: ClientTimer() for arm in ARMS}
     for _round in range(args.integration_rounds):
-        base += run(args.integration_steps, url, tmp, False).times
-        with timer:
-            monitored += run(args.integration_steps, url, tmp, True).times
-    return {"title": title, "base": quantiles(base), "monitored": quantiles(monitored), "client_seconds": timer.seconds, "client_calls": timer.calls}
+        for arm, watch_kwargs in ARMS.items():
+            if watch_kwargs is None:
+                steps[arm] += run(args.integration_steps, url, tmp, False).times
+                continue
+            with timers[arm], watch_defaults(**watch_kwargs):
+                steps[arm] += run(args.integration_steps, url, tmp, True).times
+    arms = {arm: {"step": quantiles(steps[arm]), "client": quantiles(timers[arm].times) if timers[arm].times else None} for arm in ARMS}
+    return {"title": title, "arms": arms}
 
 
 def report_integration(r: Dict[str, object]) -> None:
-    base: Dict[str, float] = r["base"]  # type: ignore[assignment]
-    mon: Dict[str, float] = r["monitored"]  # type: ignore[assignment]
-    per_call = r["client_seconds"] / max(1, r["client_calls"])  # type: ignore[operator]
-    share = 100 * per_call / mon["median"]
+    arms: Dict[str, Dict[str, Optional[Dict[str, float]]]] = r["arms"]  # type: ignore[assignment]
+    base = arms["without"]["step"]
+    assert base is not None
     print(f"\n### {r['title']}\n")
-    print("| without: median step ms (p25-p75) | with the monitor: median step ms (p25-p75) | difference | inside Monitor.step per step (mean) | share of the median step |")
+    print("| arm | median step ms (p25-p75) | vs without | Monitor.step call: median ms (p25-p75) | its share of the median step |")
     print("|---|---|---|---|---|")
-    print(
-        f"| {base['median'] * 1e3:.1f} ({base['p25'] * 1e3:.1f}-{base['p75'] * 1e3:.1f}) | {mon['median'] * 1e3:.1f} ({mon['p25'] * 1e3:.1f}-{mon['p75'] * 1e3:.1f}) "
-        f"| {100 * (mon['median'] / base['median'] - 1):+.1f}% | {per_call * 1e3:.3f} ms | {share:.2f}% |"
-    )
+    for arm, measured in arms.items():
+        step, client = measured["step"], measured["client"]
+        assert step is not None
+        call = "-" if client is None else f"{client['median'] * 1e3:.3f} ({client['p25'] * 1e3:.3f}-{client['p75'] * 1e3:.3f})"
+        share = "-" if client is None else f"{100 * client['median'] / step['median']:.2f}%"
+        print(f"| {arm} | {step['median'] * 1e3:.1f} ({step['p25'] * 1e3:.1f}-{step['p75'] * 1e3:.1f}) | {100 * (step['median'] / base['median'] - 1):+.1f}% | {call} | {share} |")
 
 
 def report(name: str, r: Dict[str, object]) -> None:
@@ -352,7 +372,7 @@ def main() -> int:
     ap.add_argument("--no-endpoint", action="store_true")
     ap.add_argument("--integrations", default=",".join(INTEGRATIONS), help="comma-separated subset of " + ", ".join(INTEGRATIONS) + ", or none")
     ap.add_argument("--integration-steps", type=int, default=30, help="training steps per integration run (2 of them warm-up)")
-    ap.add_argument("--integration-rounds", type=int, default=3, help="alternating unmonitored/monitored runs per integration")
+    ap.add_argument("--integration-rounds", type=int, default=4, help="alternating unmonitored/monitored runs per integration")
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
