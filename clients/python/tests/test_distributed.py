@@ -31,10 +31,10 @@ def ranks(tmp_path_factory):
             port = s.getsockname()[1]
         procs = []
         for rank in range(2):
-            env = worker_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2")
+            env = worker_env(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2", GRADIENT_MONITOR_HOME=str(tmp / "home"))
             out = tmp / f"rank{rank}.json"
             cmd = [sys.executable, str(WORKER), ",".join(MODES), endpoint.url, TOKEN, str(out)]
-            procs.append((subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True), out))
+            procs.append((subprocess.Popen(cmd, env=env, cwd=tmp, stderr=subprocess.PIPE, text=True), out))
         results = []
         for proc, out in procs:
             _, err = proc.communicate(timeout=300)
