@@ -68,6 +68,16 @@ const benches = [
     ],
   },
   {
+    name: 'importers',
+    cmd: process.execPath,
+    args: [
+      '--import',
+      'tsx',
+      'bench/importers.ts',
+      ...(quick ? ['--quick'] : ['--out', 'bench/results/importers.json']),
+    ],
+  },
+  {
     name: 'python-overhead',
     // torch 2.x and the framework integrations: the venv of scripts/ensure-venv.sh.
     cmd: venvPython(),

@@ -3,21 +3,13 @@
 // (browser). `--watch` rebuilds on change; `--production` minifies.
 import * as esbuild from 'esbuild';
 import { cpSync, mkdirSync, existsSync } from 'node:fs';
+import * as shared from './bundleOptions.mjs';
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
-const common = { bundle: true, sourcemap: production ? false : 'linked', minify: production, logLevel: 'warning' };
-
-// web-tree-sitter reads import.meta.url to find itself; a CommonJS bundle has no import.meta, so
-// give it the bundle's own URL.
-const nodeBundle = {
-  ...common,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  define: { 'import.meta.url': 'import_meta_url' },
-  banner: { js: "const import_meta_url = require('url').pathToFileURL(__filename).href;" },
-};
+const mode = { sourcemap: production ? false : 'linked', minify: production };
+const common = { ...shared.common, ...mode };
+const nodeBundle = { ...shared.nodeBundle, ...mode };
 
 const builds = [
   { ...nodeBundle, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] },

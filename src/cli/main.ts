@@ -9,6 +9,7 @@ import { Hub } from '../ingest/hub';
 import { fmt, formatDuration } from '../shared/format';
 import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../runs/summary';
+import { identifyLog } from '../importers/readLog';
 import { LOG_FORMAT_NAMES } from '../importers/types';
 import { stringifyKeepingNonFinite } from '../protocol/json';
 import { originLabel } from '../shared/nonfiniteOrigin';
@@ -44,7 +45,7 @@ export async function main(
       case 'simulate':
         return await runSimulate(rest, out, err);
       case 'inspect':
-        return await inspect(rest, out);
+        return await inspect(rest, out, err);
       case 'import':
         return await importCommand(rest, out, err);
       case 'clip':
@@ -177,7 +178,7 @@ async function runSimulate(args: string[], out: Out, err: Out): Promise<number> 
   return errors.length > 0 ? 1 : 0;
 }
 
-async function inspect(args: string[], out: Out): Promise<number> {
+async function inspect(args: string[], out: Out, err: Out): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -185,10 +186,13 @@ async function inspect(args: string[], out: Out): Promise<number> {
   });
   if (positionals.length !== 1) throw new UsageError('inspect takes exactly one log file');
   const threshold = numberOption(values.threshold, 'threshold', DEFAULT_ALERT_SETTINGS.threshold);
+  await identifyLog(positionals[0]); // a missing, empty or unreadable source is refused with why
   const s = await summarizeLog(positionals[0], { ...DEFAULT_ALERT_SETTINGS, threshold });
+  // Nothing read is a failure, as it is for `import`: scripts must not take an empty summary for a run.
+  const status = s.steps === 0 ? 1 : 0;
   if (values.json) {
     out(stringifyKeepingNonFinite(s, 2)); // a traced origin's values may be NaN
-    return 0;
+    return status;
   }
   out(
     `run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.duration_seconds !== null ? ` in ${formatDuration(s.duration_seconds)}` : ''}${s.framework ? `, ${s.framework}` : ''} [${LOG_FORMAT_NAMES[s.format]}]`,
@@ -198,7 +202,7 @@ async function inspect(args: string[], out: Out): Promise<number> {
   );
   out(
     s.first_nonfinite
-      ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
+      ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.map((l) => JSON.stringify(l)).join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
       : 'no non-finite norms',
   );
   const origin = s.first_nonfinite?.origin;
@@ -219,7 +223,9 @@ async function inspect(args: string[], out: Out): Promise<number> {
   if (problems) out(`read problems (the data around them was kept): ${problems}`);
   if (s.read.torn_tail) out('the last line was cut short (a crash while writing) and was skipped');
   for (const note of s.read.notes) out(`note: ${note}`);
-  return 0;
+  if (status !== 0)
+    err(`gradient-monitor: nothing to inspect: no step with a gradient norm was read from ${positionals[0]}`);
+  return status;
 }
 
 if (require.main === module) {

@@ -10,9 +10,10 @@ const COMMANDS = {
            [--run-id ID] [--name NAME] [--threshold X] [--layers N]
            streams a synthetic run to an endpoint`,
   inspect: `inspect  LOG [--json] [--threshold X]
-           summary of a recorded run, or of a trainer_state.json, TensorBoard event file or CSV`,
+           summary of a recorded run, or of another tool's log (see import); exit 1 when no step was read`,
   import: `import   FILE -o OUT.jsonl [--force] [--run-id ID] [--name NAME]
-           converts a trainer_state.json, TensorBoard event file or CSV into a run log`,
+           converts a trainer_state.json, TensorBoard events (a file or a run folder), a Lightning
+           metrics.csv, a W&B history (CSV, JSON lines) or chart CSV export, or a CSV into a run log`,
   clip: `clip     FILE.py [--max-norm N] [--value V] [--write] [--json]
            adds gradient clipping where the script trains (prints a diff; --write applies it)
            exit 0 edit proposed/applied, 3 already clipped, 4 no training step, 2 does not parse`,

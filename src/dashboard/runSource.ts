@@ -5,6 +5,7 @@
  */
 import { Hub } from '../ingest/hub';
 import { Run, RunStore } from '../runs/runStore';
+import type { Disposable } from '../shared/dispose';
 
 /** 'steps': new steps or alerts; 'run': metadata or state changed (name, layers, end of run). */
 export type RunChange = 'steps' | 'run';
@@ -16,22 +17,30 @@ export interface RunSource {
   subscribe(listener: (run: Run, change: RunChange) => void): () => void;
 }
 
-/** The live runs of an ingest Hub. */
-export function hubRunSource(hub: Hub): RunSource {
+/**
+ * The live runs of an ingest Hub. Disposing the source releases the hub listeners of every page
+ * still subscribed, so that deactivating the extension leaves none behind with a dashboard open.
+ */
+export function hubRunSource(hub: Hub): RunSource & Disposable {
+  const subscribed = new Set<() => void>();
   return {
     runs: () => hub.store.all(),
     get: (runId) => hub.store.get(runId),
     subscribe(listener) {
-      const steps = hub.subscribe('steps', (run) => listener(run, 'steps'));
-      const changed = hub.subscribe('run', (run) => listener(run, 'run'));
-      // New settings move every run's threshold line: each run's header is sent again.
-      const reconfigured = hub.subscribe('reconfigured', () => hub.store.all().forEach((run) => listener(run, 'run')));
-      return () => {
-        steps.dispose();
-        changed.dispose();
-        reconfigured.dispose();
+      const subscriptions = [
+        hub.subscribe('steps', (run) => listener(run, 'steps')),
+        hub.subscribe('run', (run) => listener(run, 'run')),
+        // New settings move every run's threshold line: each run's header is sent again.
+        hub.subscribe('reconfigured', () => hub.store.all().forEach((run) => listener(run, 'run'))),
+      ];
+      const unsubscribe = (): void => {
+        subscriptions.forEach((s) => s.dispose());
+        subscribed.delete(unsubscribe);
       };
+      subscribed.add(unsubscribe);
+      return unsubscribe;
     },
+    dispose: () => subscribed.forEach((unsubscribe) => unsubscribe()),
   };
 }
 

@@ -2,16 +2,27 @@
  * Converts a log of any supported format into a Gradient Monitor run log (NDJSON), written
  * atomically: the CLI's `import` and the Runs view's Import command share it.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { writeFileAtomically } from '../logs/atomicWrite';
 import { logFilePath } from '../logs/paths';
 import { describeReadProblems } from '../logs/problems';
 import { stringifyKeepingNonFinite } from '../protocol/json';
+import { ClientMessage } from '../protocol/messages';
 import { importedRunIdentity } from './identity';
-import { detectLogFormat, readLog, UnknownLogFormatError } from './readLog';
+import { identifyLog, readLog } from './readLog';
 import { LogReadOptions, LogReadResult } from './types';
 
 export class NothingToImportError extends Error {}
+
+/**
+ * A message as one line of the run log. JSON.stringify with a replacer was most of an import's time;
+ * without one it writes non-finite numbers as null, so only a line containing "null" needs the replacer.
+ */
+function messageLine(m: ClientMessage): string {
+  const fast = JSON.stringify(m);
+  return (fast.includes('null') ? stringifyKeepingNonFinite(m) : fast) + '\n';
+}
 
 export interface ConvertOptions extends LogReadOptions {
   /** Replace an existing output file. */
@@ -28,7 +39,22 @@ export interface Conversion {
   steps: number;
 }
 
+/** The output's folder must exist: writing there first makes a temporary file, whose error would name it instead. */
+export class OutputFolderError extends Error {}
+
+async function checkOutputFolder(out: string): Promise<void> {
+  const folder = path.dirname(path.resolve(out));
+  const info = await stat(folder).catch(() => undefined);
+  if (!info) throw new OutputFolderError(`cannot write ${out}: the folder ${folder} does not exist`);
+  if (!info.isDirectory()) throw new OutputFolderError(`cannot write ${out}: ${folder} is not a folder`);
+  if ((await stat(out).catch(() => undefined))?.isDirectory())
+    throw new OutputFolderError(
+      `cannot write ${out}: it is a folder; give a file name such as ${path.join(out, 'run.jsonl')}`,
+    );
+}
+
 export async function convertToRunLog(source: string, out: string, opts: ConvertOptions = {}): Promise<Conversion> {
+  await checkOutputFolder(out);
   let conversion: Conversion | undefined;
   await writeFileAtomically(
     out,
@@ -46,7 +72,7 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
             name = m.name ?? m.run_id;
           }
           if (m.type === 'step') steps++;
-          write(stringifyKeepingNonFinite(m) + '\n');
+          write(messageLine(m));
         },
         opts,
       );
@@ -73,8 +99,7 @@ export async function importIntoFolder(
   folder: string,
   opts: ConvertOptions = {},
 ): Promise<Conversion & { out: string }> {
-  const format = await detectLogFormat(source);
-  if (!format) throw new UnknownLogFormatError(source);
+  const format = await identifyLog(source);
   const out = logFilePath(folder, importedRunIdentity(source, format).run_id);
   await mkdir(folder, { recursive: true });
   return { ...(await convertToRunLog(source, out, opts)), out };

@@ -1,27 +1,21 @@
 /**
  * CSV logs: a header `step,total_norm[,layer...]` then one row per step. Layer columns become the
- * run's layers. Bad rows are reported by line and skipped; an unparseable last line without a
- * newline is a write cut short, skipped like a torn NDJSON line.
+ * run's layers. Bad rows are reported by line and skipped; a last line without a newline is a
+ * write cut short: it is skipped, and the run is not completed.
  */
 import { readLines } from '../logs/lines';
 import { parseCsvLine, parseCsvNumber } from '../logs/csv';
 import { ProblemList } from '../logs/problems';
 import { StepMessage } from '../protocol/messages';
 import { importedRunIdentity } from './identity';
-import { LogReadOptions, LogReadResult, MessageSink } from './types';
+import { CUT_OFF_NOTE } from './metricTable';
+import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 export const CSV_HEADER_START = ['step', 'total_norm'];
 
 export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format: 'csv',
-    bytes: 0,
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
+  const result: LogReadResult = emptyReadResult('csv', problems.items);
   const id = importedRunIdentity(file, 'csv');
   let header: string[] | undefined;
 
@@ -29,12 +23,17 @@ export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadO
     file,
     (text, line, isTail) => {
       if (text.trim() === '') return true;
+      if (isTail && header) {
+        // A last row without its line break was cut off mid-write: its numbers may be cut too.
+        result.tornTail = true;
+        return true;
+      }
       const cells = parseCsvLine(text);
       if (!header) {
         if (!cells || !isHeader(cells)) {
           problems.add({
             line,
-            message: `expected the header "${CSV_HEADER_START.join(',')}[,layer...]", got ${JSON.stringify(text.slice(0, 80))}`,
+            message: `expected the header "${CSV_HEADER_START.join(',')}[,layer...]", got ${JSON.stringify(text.slice(0, 80))} (a table of logged metrics needs a step column)`,
             fatal: true,
           });
           return false;
@@ -53,8 +52,7 @@ export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadO
       }
       const step = cells ? rowToStep(cells, header.length, id.run_id) : { error: 'unbalanced quotes' };
       if ('error' in step) {
-        if (isTail) result.tornTail = true;
-        else problems.add({ line, message: step.error });
+        problems.add({ line, message: step.error });
         return true;
       }
       sink(step.ok);
@@ -65,9 +63,11 @@ export async function readCsvLog(file: string, sink: MessageSink, opts: LogReadO
   );
   result.bytes = read.bytes;
   result.lines = read.lines;
-  if (header) {
+  if (header && !result.tornTail) {
     sink({ type: 'run_end', run_id: id.run_id, status: 'completed' });
     result.messages++;
+  } else if (header) {
+    result.notes.push(CUT_OFF_NOTE);
   } else if (problems.items.length === 0) {
     problems.add({ line: 1, message: 'the file is empty', fatal: true });
   }

@@ -13,7 +13,7 @@ import { TimeSlicer } from '../logs/timeSlice';
 import { parseJsonAllowingNonFinite, toNumber } from '../protocol/json';
 import { RunEndMessage, StepMessage } from '../protocol/messages';
 import { importedRunIdentity } from './identity';
-import { LogReadOptions, LogReadResult, MessageSink } from './types';
+import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from './types';
 
 /** Top-level fields copied into run_start.meta when present. */
 const META_FIELDS = [
@@ -34,14 +34,8 @@ export async function readHfTrainerState(
   const text = await readFile(file, { encoding: 'utf8', signal: opts.signal });
   opts.onProgress?.(Buffer.byteLength(text));
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format: 'hf-trainer-state',
-    bytes: Buffer.byteLength(text),
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
+  const result: LogReadResult = emptyReadResult('hf-trainer-state', problems.items);
+  result.bytes = Buffer.byteLength(text);
   const lines = new LineCounter(text);
 
   const scan = scanLogHistory(text);
@@ -61,13 +55,14 @@ export async function readHfTrainerState(
   const id = importedRunIdentity(file, 'hf-trainer-state');
   const meta: Record<string, unknown> = { source: 'huggingface-trainer-state', file: id.file };
   for (const key of META_FIELDS) if (state[key] !== undefined && state[key] !== null) meta[key] = state[key];
-  sink({ type: 'run_start', run_id: id.run_id, name: id.name, framework: 'pytorch', meta });
-  result.messages++;
+  // The run starts with its first step: a state without grad_norm holds no run to show (nor a "completed" one).
+  let steps = 0;
 
   const slicer = new TimeSlicer(undefined, opts.signal);
   let nonFinite = 0;
   let firstNonFiniteStep = -1;
-  let withoutNorm = 0;
+  const withoutNorm = { training: 0, evaluation: 0, other: 0 };
+  let lossSteps: [number, number] | undefined;
   for (const { start, end } of scan.elements) {
     if (slicer.due()) await slicer.yieldTurn();
     const line = lines.lineOf(start);
@@ -76,18 +71,20 @@ export async function readHfTrainerState(
       problems.add({ line, message: step.error });
       continue;
     }
-    if (step.ok === undefined) {
-      withoutNorm++;
+    if ('skipped' in step) {
+      withoutNorm[step.skipped]++;
+      if (step.skipped === 'training' && step.step !== undefined)
+        lossSteps = [lossSteps?.[0] ?? step.step, Math.max(lossSteps?.[1] ?? step.step, step.step)];
       continue;
     }
     if (!Number.isFinite(step.ok.total_norm)) {
       nonFinite++;
       if (firstNonFiniteStep < 0) firstNonFiniteStep = step.ok.step;
     }
+    if (steps++ === 0) sink({ type: 'run_start', run_id: id.run_id, name: id.name, framework: 'pytorch', meta });
     sink(step.ok);
-    result.messages++;
   }
-  const steps = result.messages - 1;
+  result.messages = steps > 0 ? steps + 1 : 0;
 
   if (!scan.closed) {
     problems.add({
@@ -99,7 +96,12 @@ export async function readHfTrainerState(
   if (scan.elements.length > 0 && steps === 0) {
     problems.add({
       line: lines.lineOf(scan.elements[0].start),
-      message: 'no log_history entry has a "grad_norm" (Transformers logs it since about v4.38)',
+      message:
+        `no log_history entry has a "grad_norm": Transformers logs it since v${GRAD_NORM_SINCE} (huggingface/transformers#27326), ` +
+        'so an older version wrote this file' +
+        (withoutNorm.training > 0
+          ? `; its ${withoutNorm.training} training-loss entries (steps ${lossSteps?.[0]}-${lossSteps?.[1]}) have no gradient norm to import`
+          : ''),
     });
   }
   if (nonFinite > 0) {
@@ -108,12 +110,15 @@ export async function readHfTrainerState(
         'Transformers logs this without a warning, so these steps are flagged as non-finite',
     );
   }
-  if (withoutNorm > 0)
-    result.notes.push(
-      `${withoutNorm} log_history entries without grad_norm (evaluation and summary logs) were left out`,
-    );
+  if (steps > 0) {
+    const left = (Object.entries(withoutNorm) as [keyof typeof withoutNorm, number][]).filter(([, n]) => n > 0);
+    if (left.length > 0)
+      result.notes.push(
+        `log_history entries without grad_norm were left out: ${left.map(([kind, n]) => `${n} ${ENTRY_KINDS[kind]}`).join(', ')}`,
+      );
+  }
 
-  const end = runEndFor(id.run_id, state, scan.closed);
+  const end = steps > 0 ? runEndFor(id.run_id, state, scan.closed) : undefined;
   if (end) {
     sink(end);
     result.messages++;
@@ -121,13 +126,23 @@ export async function readHfTrainerState(
   return result;
 }
 
-type Parsed<T> = { ok: T } | { error: string };
+/** The first release whose Trainer logs grad_norm (huggingface/transformers#27326; 4.37 did not). */
+export const GRAD_NORM_SINCE = '4.38.0';
+
+const ENTRY_KINDS = {
+  training: 'training (a loss without a norm)',
+  evaluation: 'evaluation',
+  other: 'other (such as the final summary)',
+};
+
+type EntryKind = keyof typeof ENTRY_KINDS;
+type Entry = { ok: StepMessage } | { skipped: EntryKind; step?: number } | { error: string };
 
 /**
- * One log_history entry: a step, undefined for an entry without grad_norm (eval logs, the final
- * summary), or an error.
+ * One log_history entry: a step, an entry without grad_norm (training logs of old versions, eval
+ * logs, the summary), or an error.
  */
-function entryToStep(text: string, runId: string): Parsed<StepMessage | undefined> {
+function entryToStep(text: string, runId: string): Entry {
   let entry: unknown;
   try {
     entry = parseJsonAllowingNonFinite(text);
@@ -137,7 +152,11 @@ function entryToStep(text: string, runId: string): Parsed<StepMessage | undefine
   if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
     return { error: 'log_history entry is not an object' };
   const e = entry as Record<string, unknown>;
-  if (e.grad_norm === undefined || e.grad_norm === null) return { ok: undefined };
+  if (e.grad_norm === undefined || e.grad_norm === null) {
+    const step = typeof e.step === 'number' ? e.step : undefined;
+    if (e.loss !== undefined) return { skipped: 'training', step };
+    return { skipped: Object.keys(e).some((k) => k.startsWith('eval_')) ? 'evaluation' : 'other', step };
+  }
   const norm = toNumber(e.grad_norm);
   if (norm === undefined)
     return { error: `grad_norm must be a number, got ${JSON.stringify(e.grad_norm).slice(0, 40)}` };

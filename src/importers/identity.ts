@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
+import { isEventFile } from './tensorboard/runFolder';
 import { LogFormat } from './types';
 
 export interface RunIdentity {
@@ -33,6 +34,12 @@ function importedRunName(abs: string, format: LogFormat): string {
     if (/^checkpoint-\d+$/.test(parent) && grandparent) return `${grandparent}/${parent}`;
     return parent || path.basename(abs);
   }
-  if (format === 'tensorboard') return parent || path.basename(abs);
+  // A folder of event files is the run; a file's folder is (TensorBoard's run name).
+  if (format === 'tensorboard') return isEventFile(abs) ? parent || path.basename(abs) : path.basename(abs);
+  // Lightning writes <save_dir>/<name>/version_<n>/metrics.csv.
+  if (format === 'lightning-csv') {
+    const grandparent = path.basename(path.dirname(path.dirname(abs)));
+    return /^version_\d+$/.test(parent) && grandparent ? `${grandparent}/${parent}` : parent || path.basename(abs);
+  }
   return path.basename(abs).replace(/\.[^.]+$/, '') || path.basename(abs);
 }

@@ -1,6 +1,7 @@
 /**
  * One entry point for every log the extension and the CLI read: our NDJSON run logs and the
- * logs of other tools (Hugging Face trainer_state.json, TensorBoard event files, CSV). The format
+ * logs of other tools (Hugging Face trainer_state.json, TensorBoard events, Lightning's metrics.csv,
+ * W&B exports, CSV). The format
  * is told from the content first and the name second; all of them yield protocol messages, so the
  * run store, alerts and summaries treat an imported run exactly like a recorded one.
  */
@@ -8,19 +9,26 @@ import { open, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PARALLEL_MIN_BYTES, readRunLogParallel } from '../logs/parallelReader';
 import { readRunLog } from '../logs/reader';
+import { parseCsvLine } from '../logs/csv';
 import { readCsvLog } from './csv';
 import { readHfTrainerState } from './hfTrainerState';
+import { metricsCsvFormat, readMetricsCsv } from './metricsCsv';
+import { notALogReason, UnreadableLogError } from './sources';
 import { maskedCrc32c } from './tensorboard/crc';
+import { findEventFiles, isEventFile } from './tensorboard/runFolder';
 import { readTensorBoard } from './tensorboard/tensorboard';
 import { LogFormat, LogReadOptions, LogReadResult, MessageSink } from './types';
+import { readWandbHistoryJsonl } from './wandbHistory';
 
 const HEAD_BYTES = 4096;
 
-export class UnknownLogFormatError extends Error {
-  constructor(readonly file: string) {
+export class UnknownLogFormatError extends UnreadableLogError {
+  constructor(file: string) {
     super(
-      `${file}: cannot tell what kind of log this is; expected a Gradient Monitor log (.jsonl), a Hugging Face trainer_state.json, ` +
-        'a TensorBoard event file (events.out.tfevents.*) or a CSV with the header step,total_norm[,layer...]',
+      file,
+      'cannot tell what kind of log this is; expected a Gradient Monitor log (.jsonl), a Hugging Face trainer_state.json, ' +
+        'TensorBoard events (an events.out.tfevents.* file or its folder), a Lightning metrics.csv, a W&B history ' +
+        '(CSV or JSON lines) or chart CSV export, or a CSV with the header step,total_norm[,layer...]',
     );
   }
 }
@@ -38,8 +46,10 @@ export function detectFormatFromContent(head: Buffer): LogFormat | undefined {
   if (firstLine.startsWith('{') && firstLine.includes('"type"') && firstLine.includes('"run_id"'))
     return 'gradient-monitor';
   if (text.trimStart().startsWith('{') && text.includes('"log_history"')) return 'hf-trainer-state';
+  if (firstLine.startsWith('{') && firstLine.includes('"_step"')) return 'wandb-history';
   if (/^"?step"?\s*,\s*"?total_norm"?\s*(,|\r?$)/i.test(firstLine)) return 'csv';
-  return undefined;
+  const header = parseCsvLine(firstLine);
+  return header && header.length > 1 ? metricsCsvFormat(header) : undefined;
 }
 
 /**
@@ -49,26 +59,56 @@ export function detectFormatFromContent(head: Buffer): LogFormat | undefined {
 export function formatFromName(fileName: string): LogFormat | undefined {
   const base = path.basename(fileName).toLowerCase();
   if (base === 'trainer_state.json') return 'hf-trainer-state';
-  if (base.startsWith('events.out.tfevents.')) return 'tensorboard';
+  if (isEventFile(base)) return 'tensorboard';
+  if (base === 'metrics.csv') return 'lightning-csv';
+  if (base === 'wandb-history.jsonl') return 'wandb-history';
   if (base.endsWith('.jsonl') || base.endsWith('.ndjson')) return 'gradient-monitor';
   if (base.endsWith('.csv')) return 'csv';
   return undefined;
 }
 
-export async function detectLogFormat(file: string): Promise<LogFormat | undefined> {
+/**
+ * The format of a log file or a folder of event files; throws UnreadableLogError saying why for
+ * anything else (an empty file, a Git LFS pointer, a W&B offline file, a folder without events).
+ */
+export async function identifyLog(file: string): Promise<LogFormat> {
+  const info = await stat(file).catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ENOENT' ? new UnreadableLogError(file, 'no such file or folder') : e;
+  });
+  if (info.isDirectory()) {
+    if ((await findEventFiles(file)).length > 0) return 'tensorboard';
+    throw new UnreadableLogError(
+      file,
+      'this is a folder, and neither it nor the three folders below it hold TensorBoard event files (events.out.tfevents.*); give a log file, or a folder of event files',
+    );
+  }
+  // A run log being recorded may not have its first line yet: that is a run with no steps, not a fault.
+  if (info.size === 0 && formatFromName(file) === 'gradient-monitor') return 'gradient-monitor';
   const handle = await open(file, 'r');
   try {
     const head = Buffer.alloc(HEAD_BYTES);
     const { bytesRead } = await handle.read(head, 0, HEAD_BYTES, 0);
-    return detectFormat(file, head.subarray(0, bytesRead));
+    const why = notALogReason(head.subarray(0, bytesRead), info.size);
+    if (why) throw new UnreadableLogError(file, why);
+    const format = detectFormat(file, head.subarray(0, bytesRead));
+    if (!format) throw new UnknownLogFormatError(file);
+    return format;
   } finally {
     await handle.close();
   }
 }
 
-/** Reads a log of any supported format into protocol messages; throws UnknownLogFormatError for anything else. */
+/** The bytes a log's reader goes through: the file's size, or the sum of a run folder's event files. */
+export async function logSourceBytes(file: string): Promise<number> {
+  const info = await stat(file);
+  if (!info.isDirectory()) return info.size;
+  const sizes = await Promise.all((await findEventFiles(file)).map(async (e) => (await stat(e.file)).size));
+  return sizes.reduce((a, b) => a + b, 0);
+}
+
+/** Reads a log of any supported format into protocol messages; throws UnreadableLogError for anything else. */
 export async function readLog(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
-  const format = await detectLogFormat(file);
+  const format = await identifyLog(file);
   switch (format) {
     case 'gradient-monitor':
       return readOwnLog(file, sink, opts);
@@ -78,8 +118,14 @@ export async function readLog(file: string, sink: MessageSink, opts: LogReadOpti
       return readTensorBoard(file, sink, opts);
     case 'csv':
       return readCsvLog(file, sink, opts);
-    case undefined:
-      throw new UnknownLogFormatError(file);
+    case 'wandb-history':
+      return file.toLowerCase().endsWith('.csv')
+        ? readMetricsCsv(file, format, sink, opts)
+        : readWandbHistoryJsonl(file, sink, opts);
+    case 'lightning-csv':
+    case 'wandb-chart-csv':
+    case 'metrics-csv':
+      return readMetricsCsv(file, format, sink, opts);
   }
 }
 

@@ -3,13 +3,37 @@ import { WorkerOptions } from '../logs/parallelReader';
 import { ReadProblem } from '../logs/problems';
 import { ClientMessage } from '../protocol/messages';
 
-export type LogFormat = 'gradient-monitor' | 'hf-trainer-state' | 'tensorboard' | 'csv';
+export type LogFormat =
+  | 'gradient-monitor'
+  | 'hf-trainer-state'
+  | 'tensorboard'
+  | 'csv'
+  | 'lightning-csv'
+  | 'wandb-history'
+  | 'wandb-chart-csv'
+  | 'metrics-csv';
 
 export const LOG_FORMAT_NAMES: Record<LogFormat, string> = {
   'gradient-monitor': 'Gradient Monitor log',
   'hf-trainer-state': 'Hugging Face trainer_state.json',
-  tensorboard: 'TensorBoard event file',
+  tensorboard: 'TensorBoard events',
   csv: 'CSV',
+  'lightning-csv': 'Lightning metrics.csv',
+  'wandb-history': 'W&B history export',
+  'wandb-chart-csv': 'W&B chart CSV export',
+  'metrics-csv': 'CSV of logged metrics',
+};
+
+/** What the Runs view writes beside a file of another tool. */
+export const LOG_FORMAT_SHORT_NAMES: Record<LogFormat, string> = {
+  'gradient-monitor': 'Gradient Monitor',
+  'hf-trainer-state': 'Hugging Face',
+  tensorboard: 'TensorBoard',
+  csv: 'CSV',
+  'lightning-csv': 'Lightning',
+  'wandb-history': 'W&B',
+  'wandb-chart-csv': 'W&B chart',
+  'metrics-csv': 'CSV',
 };
 
 export interface LogReadResult {
@@ -38,3 +62,8 @@ export interface LogReadOptions {
 }
 
 export type MessageSink = (m: ClientMessage) => void;
+
+/** A result with nothing read yet, collecting into `problems`. */
+export function emptyReadResult(format: LogFormat, problems: ReadProblem[]): LogReadResult {
+  return { format, bytes: 0, messages: 0, problems, tornTail: false, notes: [] };
+}

@@ -15,6 +15,15 @@ import { findTorchSteps } from './torch';
 import { torchSite } from './torchSites';
 import { trainerSites } from './trainerSites';
 
+export interface AnalysisOptions {
+  /**
+   * Reads a file the script names (a DeepSpeed JSON config), relative to the script's folder; undefined when it cannot.
+   */
+  readFile?: (path: string) => string | undefined;
+  /** How an offset is named in messages (`cell 4, line 5` in a notebook); `line N` by default. */
+  place?: (offset: number) => string;
+}
+
 export class PythonAnalysis {
   readonly lines: LineIndex;
   readonly syntaxError?: SyntaxProblem;
@@ -24,16 +33,19 @@ export class PythonAnalysis {
   private readonly errorCount: number;
 
   /** Sites and checks hold the syntax tree: call dispose() when done. */
+  private readonly tree: Tree;
+
   constructor(
     private readonly parser: PythonParser,
     readonly source: string,
-    private readonly tree: Tree = parser.parse(source),
+    private readonly options: AnalysisOptions = {},
   ) {
+    const tree = (this.tree = parser.parse(source));
     this.lines = new LineIndex(source);
     this.syntaxError = firstSyntaxProblem(tree.rootNode);
     this.errorCount = this.syntaxError ? parser.errorCount(source) : 0;
     if (this.syntaxError) return;
-    const ctx = new AnalysisContext(tree.rootNode, source);
+    const ctx = new AnalysisContext(tree.rootNode, source, options.readFile, options.place);
     this.ctx = ctx;
     const steps = findTorchSteps(ctx);
     const torch = steps.map((s) => torchSite(ctx, s));
@@ -66,6 +78,18 @@ export class PythonAnalysis {
       });
     }
     return edits;
+  }
+
+  /** A file the script names, as the analysis was given it to read. */
+  readFile(file: string): string | undefined {
+    return this.options.readFile?.(file);
+  }
+
+  /** The edits the fixes make to other files (DeepSpeed JSON configs), by path as the script names them. */
+  fileEditsFor(fixes: readonly Fix[]): Map<string, TextEdit[]> {
+    const out = new Map<string, TextEdit[]>();
+    for (const f of fixes.flatMap((x) => x.files ?? [])) out.set(f.path, [...(out.get(f.path) ?? []), ...f.edits]);
+    return out;
   }
 
   /** The source with these fixes applied. */

@@ -6,7 +6,11 @@ import { callArguments } from './syntax';
 /** Edits adding arguments (e.g. `gradient_clip_val=1.0`) after the call's last one, in the call's own layout. */
 export function appendArgumentEdits(call: Node, added: readonly string[], source: string, style: Style): TextEdit[] {
   const list = callArguments(call).list;
-  if (!list) return [];
+  return list ? appendItemEdits(list, added, source, style) : [];
+}
+
+/** Edits adding items after the last one of a bracketed list (`(...)` arguments, a `{...}` dict), in its own layout. */
+export function appendItemEdits(list: Node, added: readonly string[], source: string, style: Style): TextEdit[] {
   const args = list.namedChildren.filter((c): c is Node => !!c && c.type !== 'comment');
   const close = list.endIndex - 1; // the `)`
   const last = args[args.length - 1];

@@ -4,11 +4,24 @@
  * model) and per-parameter `.item()` loops that sync the device once per parameter.
  */
 import type { AnalysisContext } from './context';
-import { deleteStatement, CodeLine, insertBefore, StatementAnchor, TextEdit } from './edits';
+import { configFix } from './torchSites';
+import { deepspeedConfig } from './deepspeedConfig';
+import { deleteStatement, CodeLine, insertBefore, pyNumber, StatementAnchor, TextEdit } from './edits';
+import { modelAt, Owner, paramsOwners } from './owners';
 import type { Check, Fix, TrainingSite } from './model';
 import type { Node } from './parser';
-import { argument, callArguments, contains, descendantsInScope, methodName, receiver, statementOf } from './syntax';
-import { Clip, clipOf, isMonitorCall, TorchStep } from './torch';
+import {
+  argument,
+  callArguments,
+  contains,
+  descendantsInScope,
+  enclosingFunction,
+  methodName,
+  numberLiteral,
+  receiver,
+  statementOf,
+} from './syntax';
+import { Clip, clipOf, deepspeedInitialize, FSDP_CLASS, isMonitorCall, TorchStep } from './torch';
 
 export function torchChecks(
   ctx: AnalysisContext,
@@ -17,11 +30,11 @@ export function torchChecks(
 ): Check[] {
   const checks: Check[] = [];
   steps.forEach((s, i) => {
-    for (const c of s.clips) checks.push(...clipChecks(ctx, s, c));
+    if (!s.deepspeed) for (const c of s.clips) checks.push(...clipChecks(ctx, s, c));
     checks.push(...loggingChecks(ctx, s));
     checks.push(...syncLoops(s, sites[i]));
   });
-  checks.push(...fsdpChecks(ctx));
+  checks.push(...fsdpChecks(ctx), ...deepspeedChecks(ctx));
   // One finding per place: a loop shared by two steps is reported once.
   const seen = new Set<string>();
   return checks
@@ -29,7 +42,7 @@ export function torchChecks(
     .sort((a, b) => a.start - b.start);
 }
 
-const start = (s: TorchStep): Node => s.closure ?? s.backward.call;
+const start = (s: TorchStep): Node => s.origin;
 
 function check(
   code: Check['code'],
@@ -49,8 +62,8 @@ function check(
 }
 
 /**
- * Moves a statement to just before another (with extra statements ahead of it); undefined when it
- * does not stand on its own lines.
+ * Moves a statement to just before another (with extra statements ahead of it); undefined when it does not stand on its
+ * own lines.
  */
 function moveBefore(
   ctx: AnalysisContext,
@@ -59,19 +72,48 @@ function moveBefore(
   title: string,
   ahead: CodeLine[] = [],
 ): Fix | undefined {
-  const removal = deleteStatement(ctx.anchor(stmt));
-  const insertion = insertBefore(target, [...ahead, { text: stmt.text }], ctx.style);
+  const unit = movableUnit(stmt, target);
+  const removal = deleteStatement(ctx.anchor(unit));
+  const lines = unit.id === stmt.id ? [{ text: stmt.text }] : reindented(ctx, unit);
+  const insertion = insertBefore(target, [...ahead, ...lines], ctx.style);
   return removal && insertion ? { title, edits: [removal, insertion], imports: [] } : undefined;
 }
 
 /**
- * Whether a node runs only on some iterations relative to the step's backward (inside an `if` that
- * does not hold the backward).
+ * The statement, or the `if` it is alone in (`if clip > 0: clip(...)`), which moves with it rather than staying empty.
  */
-function conditional(node: Node, s: TorchStep): boolean {
-  for (let n = node.parent; n && n.id !== s.region.id; n = n.parent)
-    if (n.type === 'if_statement' && !contains(n, start(s))) return true;
-  return false;
+function movableUnit(stmt: Node, target: StatementAnchor): Node {
+  let unit = stmt;
+  for (;;) {
+    const block = unit.parent;
+    const owner = block?.parent;
+    const alone = block?.type === 'block' && block.namedChildren.filter((c) => c && c.type !== 'comment').length === 1;
+    if (!alone || owner?.type !== 'if_statement' || owner.childForFieldName('alternative')) return unit;
+    if (owner.startIndex <= target.start && target.start < owner.endIndex) return unit;
+    unit = owner;
+  }
+}
+
+/** A compound statement's lines relative to its own first line's indentation. */
+function reindented(ctx: AnalysisContext, unit: Node): CodeLine[] {
+  const indent = ctx.anchor(unit).indent;
+  const unitLines = unit.text.split(/\r?\n/);
+  return unitLines.map((line, i) => {
+    if (i === 0) return { text: line };
+    const rest = line.startsWith(indent) ? line.slice(indent.length) : line.trimStart();
+    let depth = 0;
+    let text = rest;
+    while (ctx.style.indentUnit && text.startsWith(ctx.style.indentUnit)) {
+      text = text.slice(ctx.style.indentUnit.length);
+      depth++;
+    }
+    return { text, depth };
+  });
+}
+
+/** Whether a node in the step's loop runs on every micro-batch of an accumulation (outside its guard). */
+function everyMicroBatch(node: Node, s: TorchStep): boolean {
+  return !!s.guard && contains(s.region, node) && !contains(s.guard, node);
 }
 
 function unscaleCalls(s: TorchStep, from: number, to: number): Node[] {
@@ -82,8 +124,7 @@ function unscaleCalls(s: TorchStep, from: number, to: number): Node[] {
 
 function clipChecks(ctx: AnalysisContext, s: TorchStep, c: Clip): Check[] {
   const stmt = statementOf(c.call);
-  const name = c.call.childForFieldName('function')?.text ?? 'clipping';
-  const stepLine = ctx.line(s.step.startIndex) + 1;
+  const name = c.name;
   const stepAnchor = ctx.anchor(s.step);
   const out: Check[] = [];
   if (c.placement !== 'between') {
@@ -94,34 +135,40 @@ function clipChecks(ctx: AnalysisContext, s: TorchStep, c: Clip): Check[] {
     const fix = moveBefore(ctx, stmt, stepAnchor, `Move ${name} before ${s.step.text}`, ahead);
     const message =
       c.placement === 'after-step'
-        ? `${name} runs after ${s.step.text} (line ${stepLine}): the update already used the unclipped gradients, so this clipping has no effect. Clip between backward() and the step.`
-        : `${name} runs before ${s.backward.call.text} (line ${ctx.line(s.backward.call.startIndex) + 1}): it clips gradients that backward() then replaces or adds to. Clip between backward() and the step.`;
+        ? `${name} runs after ${s.step.text} (${ctx.place(s.step.startIndex)}): the update already used the unclipped gradients, so this clipping has no effect. Clip between backward() and the step.`
+        : `${name} runs before ${s.backward.call.text} (${ctx.place(s.backward.call.startIndex)}): it clips gradients that backward() then replaces or adds to. Clip between backward() and the step.`;
     out.push(check(c.placement === 'after-step' ? 'clip-after-step' : 'clip-before-backward', c.call, message, [fix]));
     return out;
   }
+  const micro = everyMicroBatch(c.call, s);
+  const needsUnscale = !!s.scaler && unscaleCalls(s, (s.guard ?? start(s)).startIndex, s.step.startIndex).length === 0;
   if (s.scaler && c.via !== 'lightning' && unscaleCalls(s, start(s).startIndex, c.call.startIndex).length === 0) {
     const later = unscaleCalls(s, c.call.endIndex, s.step.startIndex)[0];
     const title = `Call ${s.scaler}.unscale_(${s.optimizer}) before clipping`;
-    const fix = later
-      ? moveBefore(ctx, statementOf(later), ctx.anchor(stmt), title)
-      : insertFix(ctx, ctx.anchor(stmt), [{ text: `${s.scaler}.unscale_(${s.optimizer})` }], title);
+    // Under accumulation the clip moves into the guard behind unscale_ (the clip-every-micro-batch fix):
+    // an unscale_ on every micro-batch raises on the second one.
+    const fix = micro
+      ? undefined
+      : later
+        ? moveBefore(ctx, statementOf(later), ctx.anchor(stmt), title)
+        : insertFix(ctx, ctx.anchor(stmt), [{ text: `${s.scaler}.unscale_(${s.optimizer})` }], title);
     out.push(
       check(
         'clip-scaled-gradients',
         c.call,
-        `${name} clips the scaled gradients of ${s.scaler}.scale(...).backward(): max_norm is compared with norms multiplied by the loss scale. Call ${s.scaler}.unscale_(${s.optimizer}) first.`,
+        `${name} clips the scaled gradients of ${s.scaler}.scale(...).backward(): max_norm is compared with norms multiplied by the loss scale. Call ${s.scaler}.unscale_(${s.optimizer}) first${micro ? ', inside the accumulation step' : ''}.`,
         [fix],
       ),
     );
   }
-  if (s.guard && !conditional(c.call, s)) {
-    const guardLine = ctx.line(s.guard.startIndex) + 1;
+  if (micro) {
+    const ahead: CodeLine[] = needsUnscale ? [{ text: `${s.scaler}.unscale_(${s.optimizer})` }] : [];
     out.push(
       check(
         'clip-every-micro-batch',
         c.call,
-        `${name} runs on every micro-batch, but ${s.step.text} only runs under the if at line ${guardLine}: it clips partial sums, shrinking earlier micro-batches again at every later clip, and pays for a norm per micro-batch. Clip once, right before the step.`,
-        [moveBefore(ctx, stmt, stepAnchor, `Move ${name} into the accumulation step (before ${s.step.text})`)],
+        `${name} runs on every micro-batch, but ${s.step.text} only runs under the if at ${ctx.place(s.guard!.startIndex)}: it clips partial sums, shrinking earlier micro-batches again at every later clip, and pays for a norm per micro-batch. Clip once, right before the step.`,
+        [moveBefore(ctx, stmt, stepAnchor, `Move ${name} into the accumulation step (before ${s.step.text})`, ahead)],
       ),
     );
   } else if (s.accelerator && s.accumulateContext && c.via === 'method' && !underSyncGuard(c.call, s)) {
@@ -172,13 +219,13 @@ function loggingChecks(ctx: AnalysisContext, s: TorchStep): Check[] {
         ((isMonitorCall(ctx, c) && methodName(c) === 'step') ||
           /^(get_total_norm|grad_norm)$/.test(c.childForFieldName('function')?.text.split('.').pop() ?? '')) &&
         !clipOf(ctx, c) &&
-        !conditional(c, s),
+        everyMicroBatch(c, s),
     )
     .map((c) =>
       check(
         'log-every-micro-batch',
         c,
-        `${c.childForFieldName('function')?.text} runs on every micro-batch, but ${s.step.text} only runs under the if at line ${ctx.line(s.guard!.startIndex) + 1}: it reports the norms of partial sums. Report once, right before the step.`,
+        `${c.childForFieldName('function')?.text} runs on every micro-batch, but ${s.step.text} only runs under the if at ${ctx.place(s.guard!.startIndex)}: it reports the norms of partial sums. Report once, right before the step.`,
         [
           moveBefore(
             ctx,
@@ -213,27 +260,79 @@ function syncLoops(s: TorchStep, site: TrainingSite | undefined): Check[] {
   return out;
 }
 
+/** Torch clipping calls and the models whose parameters they clip. */
+function torchClips(ctx: AnalysisContext): { call: Node; clip: ReturnType<typeof clipOf>; owners: Owner[] }[] {
+  return ctx.calls.flatMap((call) => {
+    const clip = clipOf(ctx, call);
+    if (!clip || clip.via !== 'torch') return [];
+    const params = argument(call, 0, 'parameters');
+    return params ? [{ call, clip, owners: paramsOwners(ctx, params, call) }] : [];
+  });
+}
+
 function fsdpChecks(ctx: AnalysisContext): Check[] {
   const out: Check[] = [];
-  for (const call of ctx.calls) {
-    const clip = clipOf(ctx, call);
-    if (!clip || clip.via !== 'torch' || clip.kind !== 'norm') continue;
-    const params = argument(call, 0, 'parameters');
-    if (params?.type !== 'call' || methodName(params) !== 'parameters') continue;
-    const model = receiver(params);
-    const wrapped = model ? ctx.resolve(model, call)?.value : undefined;
-    if (!model || !ctx.constructs(wrapped, (q) => q.endsWith('FullyShardedDataParallel') || q === 'FSDP')) continue;
+  for (const { call, clip, owners } of torchClips(ctx)) {
+    if (clip?.kind !== 'norm') continue;
+    const sharded = owners.filter((o) => ctx.mayConstruct(o.node, o.at, FSDP_CLASS));
+    if (!sharded.length) continue;
+    const fn = enclosingFunction(call);
+    const model = modelAt(ctx, sharded, call, fn?.childForFieldName('body') ?? ctx.root) ?? sharded[0].node.text;
     const normType =
       callArguments(call).keywords.get('norm_type') ??
       (callArguments(call).positional[2] ? { value: callArguments(call).positional[2] } : undefined);
     const limit = clip.limit?.text ?? '1.0';
-    const text = `${model.text}.clip_grad_norm_(${limit}${normType ? `, norm_type=${normType.value.text}` : ''})`;
+    const text = `${model}.clip_grad_norm_(${limit}${normType ? `, norm_type=${normType.value.text}` : ''})`;
     out.push(
       check(
         'fsdp-plain-clip',
         call,
-        `${model.text} is sharded by FSDP: ${call.childForFieldName('function')?.text} sees only this rank's shards, so the norm and the clipping are wrong. Use ${model.text}.clip_grad_norm_(max_norm), which reduces across ranks (call it on every rank).`,
+        `${model} is sharded by FSDP: ${clip.name} sees only this rank's shards, so the norm and the clipping are wrong. Use ${model}.clip_grad_norm_(max_norm), which reduces across ranks (call it on every rank).`,
         [{ title: `Use ${text}`, edits: [{ start: call.startIndex, end: call.endIndex, text }], imports: [] }],
+      ),
+    );
+  }
+  return out;
+}
+
+/**
+ * A torch clip of a DeepSpeed engine's (or its model's) parameters: under ZeRO each rank holds a partition, and the
+ * engine clips by itself.
+ */
+function deepspeedChecks(ctx: AnalysisContext): Check[] {
+  const out: Check[] = [];
+  const initializes = ctx.calls.filter((c) => deepspeedInitialize(ctx, c));
+  if (!initializes.length) return out;
+  const handed = new Map<number, Node>();
+  for (const init of initializes) {
+    const model = callArguments(init).keywords.get('model')?.value;
+    for (const v of model ? ctx.values(model, init) : []) handed.set(v.value.id, init);
+  }
+  for (const { call, clip, owners } of torchClips(ctx)) {
+    let init: Node | undefined;
+    for (const o of owners)
+      for (const v of ctx.values(o.node, o.at))
+        init ??= deepspeedInitialize(ctx, v.value) ? v.value : handed.get(v.value.id);
+    if (!init || !clip) continue;
+    const config = deepspeedConfig(ctx, init);
+    const n = numberLiteral(clip.limit) ?? 1.0;
+    const set = configFix(ctx, config, n, '');
+    const removal = deleteStatement(ctx.anchor(statementOf(call)));
+    const fix: Fix | undefined =
+      set && removal && clip.kind === 'norm'
+        ? {
+            title: `Remove ${clip.name} and set "gradient_clipping": ${pyNumber(n)} in the DeepSpeed config`,
+            edits: [removal, ...set.edits],
+            imports: [],
+            files: set.files,
+          }
+        : undefined;
+    out.push(
+      check(
+        'deepspeed-manual-clip',
+        call,
+        `${clip.name} clips the parameters of a DeepSpeed engine: under ZeRO each rank holds only a partition of the gradients, and the engine clips inside step() from its config. Set "gradient_clipping" in the DeepSpeed config instead.`,
+        [fix],
       ),
     );
   }

@@ -4,6 +4,7 @@
  */
 import { createTwoFilesPatch } from 'diff';
 import type { PythonAnalysis } from './analyze';
+import { applyEdits } from './edits';
 import type { Fix, TrainingSite } from './model';
 
 export interface ClipRequest {
@@ -21,6 +22,8 @@ export interface ClipPlan {
   proposals: ClipProposal[];
   /** The file with every proposed fix applied; undefined when nothing is proposed. */
   patched?: string;
+  /** Other files the fixes edit (DeepSpeed JSON configs), patched, by path as the script names them. */
+  files: Map<string, string>;
   outcome: 'proposed' | 'already-clipped' | 'no-training-step' | 'cannot-place';
 }
 
@@ -44,7 +47,13 @@ export function planClipping(a: PythonAnalysis, req: ClipRequest): ClipPlan {
         : proposals.every((p) => p.site.clipping)
           ? 'already-clipped'
           : 'cannot-place';
-  return { proposals, patched, outcome };
+  const files = new Map<string, string>();
+  if (patched !== undefined)
+    for (const [file, edits] of a.fileEditsFor(fixes)) {
+      const before = a.readFile(file);
+      if (before !== undefined) files.set(file, applyEdits(before, edits));
+    }
+  return { proposals, patched, files, outcome };
 }
 
 /** A unified diff of a file's change (`a/` and `b/` prefixes, 3 lines of context). */

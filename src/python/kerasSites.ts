@@ -82,6 +82,7 @@ function existingKeyword(
         clipping: {
           line: ctx.line(given.node.startIndex),
           kind: name === 'clipvalue' ? 'value' : 'norm',
+          by: name,
           code: given.node.text,
           maxNorm: given.value.text,
         },
@@ -102,7 +103,7 @@ function constructorSite(ctx: AnalysisContext, call: Node): TrainingSite {
     framework: 'keras',
     line: ctx.line(call.startIndex),
     lines: lineSpan(ctx, call),
-    summary: `${name}(...) at line ${ctx.line(call.startIndex) + 1}`,
+    summary: `${name}(...) at ${ctx.place(call.startIndex)}`,
     details: { optimizer: name },
   };
   const has = existingKeyword(ctx, call);
@@ -135,7 +136,7 @@ function compileStringSite(ctx: AnalysisContext, call: Node, literal: Node): Tra
     framework: 'keras',
     line,
     lines: lineSpan(ctx, call),
-    summary: `compile(optimizer=${literal.text}) at line ${line + 1}`,
+    summary: `compile(optimizer=${literal.text}) at ${ctx.place(literal.startIndex)}`,
     details: { optimizer: literal.text },
   };
   if (!cls) {
@@ -172,7 +173,7 @@ function tapeSite(ctx: AnalysisContext, apply: Node, constructor: Node | undefin
     framework: 'tensorflow',
     line,
     lines: [line],
-    summary: `${apply.text.split('\n')[0]} at line ${line + 1}`,
+    summary: `${apply.text.split('\n')[0]} at ${ctx.place(apply.startIndex)}`,
     details: { optimizer: receiver(apply)?.text ?? null, gradients: grads?.text ?? null },
   };
   const fn = enclosingFunction(apply);
@@ -191,6 +192,7 @@ function tapeSite(ctx: AnalysisContext, apply: Node, constructor: Node | undefin
     site.clipping = {
       line: ctx.line(clip.startIndex),
       kind: q.endsWith('value') ? 'value' : 'norm',
+      by: clip.childForFieldName('function')?.text ?? q,
       code: clip.text,
       maxNorm: q.endsWith('value') ? undefined : limit?.text,
     };

@@ -3,19 +3,43 @@ import type { TextEdit } from './edits';
 import type { ImportSpec } from './imports';
 
 export type SiteFramework =
-  'pytorch' | 'accelerate' | 'fsdp' | 'lightning' | 'transformers' | 'keras' | 'tensorflow' | 'optax';
+  | 'pytorch'
+  | 'accelerate'
+  | 'fsdp'
+  | 'lightning'
+  | 'fabric'
+  | 'deepspeed'
+  | 'transformers'
+  | 'keras'
+  | 'tensorflow'
+  | 'optax';
+
+/**
+ * Edits to another file the fix needs (a DeepSpeed JSON config), named as the script names it (relative to its folder).
+ */
+export interface FileEdits {
+  path: string;
+  edits: TextEdit[];
+}
 
 export interface Fix {
   title: string;
   edits: TextEdit[];
   /** Import lines the edits rely on; added once, only where missing. */
   imports: ImportSpec[];
+  /** Edits to other files, applied with the script's. */
+  files?: FileEdits[];
 }
 
 export interface ExistingClipping {
   /** 0-based line of the clipping call or argument. */
   line: number;
   kind: 'norm' | 'value';
+  /**
+   * What clips, as written: `torch.nn.utils.clip_grad_norm_`, `dispatch_clip_grad`, `"gradient_clipping" in
+   * ds_config.json`.
+   */
+  by: string;
   /** The code that clips, e.g. `torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)` or `gradient_clip_val=0.5`. */
   code: string;
   /** The max_norm it uses, as written. */
@@ -57,6 +81,7 @@ export type CheckCode =
   | 'clip-every-micro-batch'
   | 'log-every-micro-batch'
   | 'fsdp-plain-clip'
+  | 'deepspeed-manual-clip'
   | 'per-parameter-sync';
 
 export interface Check {

@@ -76,7 +76,7 @@ function site(ctx: AnalysisContext, expr: Node, optax: string): TrainingSite {
     framework: 'optax',
     line,
     lines: [line],
-    summary: `${expr.text.split('\n')[0]} at line ${line + 1}`,
+    summary: `${expr.text.split('\n')[0]} at ${ctx.place(expr.startIndex)}`,
     details: { optimizer: expr.text.split('\n')[0] },
   };
   const clip = expr
@@ -88,6 +88,7 @@ function site(ctx: AnalysisContext, expr: Node, optax: string): TrainingSite {
     s.clipping = {
       line: ctx.line(clip.startIndex),
       kind: q === 'optax.clip' ? 'value' : 'norm',
+      by: clip.childForFieldName('function')?.text ?? q,
       code: clip.text,
       maxNorm: limit?.text,
     };

@@ -6,6 +6,7 @@ import type { AnalysisContext } from './context';
 import { CodeLine, insertAfter, insertBefore, pyNumber, TextEdit } from './edits';
 import type { ImportSpec } from './imports';
 import type { ExistingClipping, Fix, SiteFramework, TrainingSite } from './model';
+import { configClipping, DeepSpeedConfig, deepspeedConfig, setGradientClipping } from './deepspeedConfig';
 import { numberLiteral } from './syntax';
 import { Clip, TorchStep } from './torch';
 
@@ -17,29 +18,35 @@ export const MONITOR_IMPORT: ImportSpec = {
 };
 
 export function torchSite(ctx: AnalysisContext, s: TorchStep): TrainingSite {
-  const framework: SiteFramework = s.fsdp
-    ? 'fsdp'
-    : s.accelerator
-      ? 'accelerate'
-      : s.backward.mode === 'lightning-manual'
-        ? 'lightning'
-        : 'pytorch';
+  const framework: SiteFramework = s.deepspeed
+    ? 'deepspeed'
+    : s.fsdp
+      ? 'fsdp'
+      : s.accelerator
+        ? 'accelerate'
+        : s.fabric
+          ? 'fabric'
+          : s.backward.mode === 'lightning-manual'
+            ? 'lightning'
+            : 'pytorch';
   const line = ctx.line(s.step.startIndex);
   const backwardLine = ctx.line(s.backward.call.startIndex);
   const clip = s.clips.find((c) => c.placement === 'between') ?? s.clips[0];
   const traits = [
     s.scaler && 'AMP',
-    s.guard && `accumulation (step under the if at line ${ctx.line(s.guard.startIndex) + 1})`,
+    s.guard && `accumulation (step under the if at ${ctx.place(s.guard.startIndex)})`,
     s.closure && 'closure',
     s.fsdp && 'FSDP',
     s.accelerator && 'Accelerate',
+    s.fabric && 'Fabric',
+    s.deepspeed && 'DeepSpeed',
     s.backward.mode === 'lightning-manual' && 'Lightning manual optimization',
   ].filter(Boolean);
   const site: TrainingSite = {
     framework,
     line,
     lines: [...new Set([backwardLine, line, ...s.clips.map((c) => ctx.line(c.call.startIndex))])],
-    summary: `${s.step.text} at line ${line + 1} after ${s.backward.call.text} at line ${backwardLine + 1}${traits.length ? ` (${traits.join(', ')})` : ''}`,
+    summary: `${s.step.text} at ${ctx.place(s.step.startIndex)} after ${s.backward.call.text} at ${ctx.place(s.backward.call.startIndex)}${traits.length ? ` (${traits.join(', ')})` : ''}`,
     details: {
       optimizer: s.optimizer,
       parameters: s.params,
@@ -53,40 +60,78 @@ export function torchSite(ctx: AnalysisContext, s: TorchStep): TrainingSite {
     },
     clipping: clip && existing(ctx, clip),
   };
+  if (s.fabric) site.details.fabric = true;
+  if (s.deepspeed) return deepspeedSite(ctx, s, site);
   if (s.clips.length > 0) {
-    if (clip.kind === 'norm' && clip.limit) site.setMaxNorm = (n) => retarget(clip, n);
+    if (clip.kind === 'norm' && numberLiteral(clip.limit) !== undefined) site.setMaxNorm = (n) => retarget(clip, n);
   } else {
     const edit = (lines: CodeLine[]): TextEdit | undefined =>
       s.closure
         ? insertAfter(ctx.anchor(s.backward.call), lines, ctx.style)
         : insertBefore(ctx.anchor(s.step), lines, ctx.style);
-    site.addNormClipping = (n) => {
-      const { lines, imports } = clippingCode(ctx, s, 'norm', pyNumber(n));
-      const e = edit(lines);
-      return e && { title: `Add gradient clipping (max_norm=${pyNumber(n)})`, edits: [e], imports };
+    const fix = (kind: 'norm' | 'value', limit: number, title: string): Fix | undefined => {
+      const code = clippingCode(ctx, s, kind, pyNumber(limit));
+      const e = code && edit(code.lines);
+      return e && code && { title, edits: [e], imports: code.imports };
     };
-    site.addValueClipping = (v) => {
-      const { lines, imports } = clippingCode(ctx, s, 'value', pyNumber(v));
-      const e = edit(lines);
-      return e && { title: `Add gradient value clipping (clip_value=${pyNumber(v)})`, edits: [e], imports };
-    };
+    site.addNormClipping = (n) => fix('norm', n, `Add gradient clipping (max_norm=${pyNumber(n)})`);
+    site.addValueClipping = (v) => fix('value', v, `Add gradient value clipping (clip_value=${pyNumber(v)})`);
     if (!site.addNormClipping(1))
-      site.cannotFix = 'the step shares a one-line block with other code; clipping needs its own line here';
+      site.cannotFix =
+        s.fabric && !s.model
+          ? `${s.fabric}.clip_gradients needs the model, and the model of ${s.optimizer} is not known here`
+          : 'the step shares a one-line block with other code; clipping needs its own line here';
   }
   site.addMonitoring = () => monitoring(ctx, s, clip);
   return site;
 }
 
+/** A DeepSpeed engine's step: the engine clips from its config, so the fix writes `"gradient_clipping": N` there. */
+function deepspeedSite(ctx: AnalysisContext, s: TorchStep, site: TrainingSite): TrainingSite {
+  const config = deepspeedConfig(ctx, s.deepspeed!);
+  const configured = configClipping(ctx, config, s.deepspeed!);
+  site.details.deepspeed = true;
+  site.clipping = configured;
+  if (configured) {
+    if (configured.literal)
+      site.setMaxNorm = (n) =>
+        configured.maxNorm !== undefined && Number(configured.maxNorm) === n
+          ? undefined
+          : configFix(ctx, config, n, `Set "gradient_clipping" to ${pyNumber(n)}`);
+    return site;
+  }
+  site.addNormClipping = (n) =>
+    configFix(
+      ctx,
+      config,
+      n,
+      `Add "gradient_clipping": ${pyNumber(n)} to the DeepSpeed config${config.kind === 'json' ? ` (${config.path})` : ''}`,
+    );
+  if (config.kind === 'unknown') site.cannotFix = config.why;
+  else site.note = 'DeepSpeed clips inside engine.step() from its config; the value is written explicitly';
+  return site;
+}
+
+export function configFix(ctx: AnalysisContext, config: DeepSpeedConfig, n: number, title: string): Fix | undefined {
+  const set = setGradientClipping(ctx, config, n);
+  return set && { title, edits: set.edits, imports: [], files: set.files };
+}
+
 function existing(ctx: AnalysisContext, c: Clip): ExistingClipping {
-  return { line: ctx.line(c.call.startIndex), kind: c.kind, code: c.call.text, maxNorm: c.limit?.text };
+  return {
+    line: ctx.line(c.call.startIndex),
+    kind: c.kind,
+    by: c.name,
+    code: c.call.text,
+    maxNorm: c.limit?.text,
+  };
 }
 
 function retarget(c: Clip, n: number): Fix | undefined {
-  if (!c.limit || numberLiteral(c.limit) === n) return undefined;
+  if (!c.limit || numberLiteral(c.limit) === undefined || numberLiteral(c.limit) === n) return undefined;
   const name = c.via === 'lightning' ? 'gradient_clip_val' : 'max_norm';
-  const replaces = numberLiteral(c.limit) === undefined ? ` (replaces ${c.limit.text})` : '';
   return {
-    title: `Set ${name} to ${pyNumber(n)}${replaces}`,
+    title: `Set ${name} to ${pyNumber(n)}`,
     edits: [{ start: c.limit.startIndex, end: c.limit.endIndex, text: pyNumber(n) }],
     imports: [],
   };
@@ -98,7 +143,7 @@ function clippingCode(
   s: TorchStep,
   kind: 'norm' | 'value',
   limit: string,
-): { lines: CodeLine[]; imports: ImportSpec[] } {
+): { lines: CodeLine[]; imports: ImportSpec[] } | undefined {
   const imports: ImportSpec[] = [];
   const torchFn = (name: string): string => {
     const ref = ctx.imports.reference([`torch.nn.utils.${name}`], TORCH_IMPORT);
@@ -113,6 +158,12 @@ function clippingCode(
       ],
       imports,
     };
+  }
+  if (s.fabric) {
+    // Fabric unscales AMP gradients itself and needs the module to clip (FSDP-aware).
+    if (!s.model) return undefined;
+    const limitArg = kind === 'norm' ? `max_norm=${limit}` : `clip_val=${limit}`;
+    return { lines: [{ text: `${s.fabric}.clip_gradients(${s.model}, ${s.optimizer}, ${limitArg})` }], imports };
   }
   if (s.accelerator) {
     // Accelerate unscales fp16 gradients itself; clip only on the steps that really update.
@@ -138,6 +189,7 @@ function clippingCode(
 
 function monitoring(ctx: AnalysisContext, s: TorchStep, clip: Clip | undefined): Fix | undefined {
   if (
+    s.deepspeed ||
     s.monitored ||
     !s.outerLoop ||
     !s.model ||

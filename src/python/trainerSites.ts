@@ -42,7 +42,7 @@ function base(ctx: AnalysisContext, call: Node, framework: TrainingSite['framewo
     framework,
     line,
     lines: Array.from({ length: lastLine - line + 1 }, (_, i) => line + i),
-    summary: `${what} at line ${line + 1}`,
+    summary: `${what} at ${ctx.place(call.startIndex)}`,
     details: { call: what },
   };
 }
@@ -56,6 +56,7 @@ function lightningSite(ctx: AnalysisContext, call: Node): TrainingSite {
     site.clipping = {
       line: ctx.line(val.node.startIndex),
       kind: algorithm === 'value' ? 'value' : 'norm',
+      by: 'gradient_clip_val',
       code: val.node.text,
       maxNorm: val.value.text,
     };
@@ -107,6 +108,7 @@ function huggingFaceSite(ctx: AnalysisContext, call: Node): TrainingSite {
     site.clipping = {
       line: ctx.line(given.node.startIndex),
       kind: 'norm',
+      by: 'max_grad_norm',
       code: given.node.text,
       maxNorm: given.value.text,
     };

@@ -7,7 +7,7 @@
 import * as vscode from 'vscode';
 import { CompareMember, CompareSession } from '../dashboard/compareSession';
 import { settleUnfinished } from '../dashboard/logStatus';
-import { hubRunSource, StoreRunSource } from '../dashboard/runSource';
+import { hubRunSource, RunSource, StoreRunSource } from '../dashboard/runSource';
 import { buildRunsTreeModel, listRunFiles, LiveRunInfo, RunFile } from '../runs/runFiles';
 import { Run } from '../runs/runStore';
 import { COMPARE_VIEW_TYPE, MAX_COMPARED_RUNS } from '../shared/webviewProtocol';
@@ -29,7 +29,9 @@ function targetOf(node: RunsNode): Target | undefined {
 const keyOf = (t: Target): string => (t.kind === 'live' ? `live:${t.id}` : `file:${t.path}`);
 
 export function registerCompareRuns(context: vscode.ExtensionContext, ep: Endpoint): void {
+  const live = hubRunSource(ep.hub);
   context.subscriptions.push(
+    live,
     vscode.commands.registerCommand('gradientMonitor.compareRuns', async (node?: RunsNode, selected?: RunsNode[]) => {
       const nodes = selected && selected.length > 0 ? selected : node ? [node] : [];
       let targets = nodes.flatMap((n) => targetOf(n) ?? []);
@@ -42,7 +44,7 @@ export function registerCompareRuns(context: vscode.ExtensionContext, ep: Endpoi
         );
         targets = targets.slice(0, MAX_COMPARED_RUNS);
       }
-      openComparison(context.extensionUri, ep, targets);
+      openComparison(context.extensionUri, ep, live, targets);
     }),
   );
 }
@@ -86,7 +88,7 @@ function fileDescription(f: RunFile): string {
   return new Date(f.firstTime ?? f.mtimeMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
-function openComparison(extensionUri: vscode.Uri, ep: Endpoint, targets: Target[]): void {
+function openComparison(extensionUri: vscode.Uri, ep: Endpoint, live: RunSource, targets: Target[]): void {
   const title = `Compare: ${targets.map((t) => t.name).join(', ')}`;
   const panel = vscode.window.createWebviewPanel(
     COMPARE_VIEW_TYPE,
@@ -104,7 +106,7 @@ function openComparison(extensionUri: vscode.Uri, ep: Endpoint, targets: Target[
   servePage(
     panel,
     extensionUri,
-    (post) => new CompareSession(members, [hubRunSource(ep.hub), recorded], post),
+    (post) => new CompareSession(members, [live, recorded], post),
     () => closed.abort(),
   );
   for (const t of targets) {

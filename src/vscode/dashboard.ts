@@ -99,6 +99,7 @@ export function registerDashboard(context: vscode.ExtensionContext, hub: Hub): v
   };
 
   context.subscriptions.push(
+    source,
     vscode.commands.registerCommand('gradientMonitor.openDashboard', (runId?: unknown) => {
       const id = typeof runId === 'string' ? runId : undefined;
       if (current) {

@@ -1,6 +1,6 @@
 /** A cancellable progress notification for reading a log (loading, importing, exporting), in percent of its bytes. */
-import { statSync } from 'node:fs';
 import * as vscode from 'vscode';
+import { logSourceBytes } from '../importers/readLog';
 
 export function withLogProgress<T>(
   title: string,
@@ -9,8 +9,8 @@ export function withLogProgress<T>(
 ): Thenable<T> {
   return vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title, cancellable: true },
-    (progress, token) => {
-      const total = Math.max(1, statSync(file).size);
+    async (progress, token) => {
+      const total = Math.max(1, await logSourceBytes(file));
       const controller = new AbortController();
       token.onCancellationRequested(() => controller.abort());
       let reported = 0;

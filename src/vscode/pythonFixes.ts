@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { Hub } from '../ingest/hub';
 import { PythonAnalysis, siteNearLine, sitesAtLine } from '../python/analyze';
+import type { TextEdit } from '../python/edits';
 import type { Fix, TrainingSite } from '../python/model';
+import { NotebookProgram } from '../python/notebook';
 import { defaultParserFiles, PythonParser, pythonParser } from '../python/parser';
 import { ScriptDiagnostic, ScriptDiagnostics, suggestionForRun, suggestionForScript } from '../runs/scriptLink';
 import { SECTION } from './settings';
@@ -16,7 +18,13 @@ import { SECTION } from './settings';
 const CHECK_SOURCE = 'Gradient Monitor';
 const LIVE_SOURCE = 'Gradient Monitor (live run)';
 const DISMISS_COMMAND = 'gradientMonitor.dismissAlertDiagnostic';
-const SELECTOR: vscode.DocumentSelector = [{ language: 'python' }];
+const NOTEBOOK_CELL_SCHEME = 'vscode-notebook-cell';
+/** Python scripts and Python cells of notebooks (`vscode-notebook-cell` documents). */
+const SELECTOR: vscode.DocumentSelector = [
+  { language: 'python', scheme: 'file' },
+  { language: 'python', scheme: 'untitled' },
+  { language: 'python', scheme: NOTEBOOK_CELL_SCHEME },
+];
 
 interface Suggestion {
   maxNorm: number;
@@ -29,25 +37,126 @@ function defaults(): { maxNorm: number; clipValue: number } {
   return { maxNorm: c.get('defaultMaxNorm', 1.0), clipValue: c.get('defaultClipValue', 0.5) };
 }
 
-/** One analysis per open document version; the previous one is freed when the text changes. */
+/**
+ * What is analysed for a document: the script itself, or the whole notebook a cell belongs to
+ * (cells in order, as one program), with the way between program offsets and document positions.
+ */
+interface ProgramView {
+  analysis: PythonAnalysis;
+  /** The documents of the program (the script, or the notebook's cells). */
+  docs: readonly vscode.TextDocument[];
+  /** The program offset of a position in one of its documents. */
+  offsetAt(doc: vscode.TextDocument, position: vscode.Position): number | undefined;
+  /** The document and range of a span of the program. */
+  rangeOf(start: number, end: number): { doc: vscode.TextDocument; range: vscode.Range } | undefined;
+  /** Adds program edits to a workspace edit, each in its document. */
+  addEdits(edits: readonly TextEdit[], into: vscode.WorkspaceEdit): void;
+}
+
+function scriptView(doc: vscode.TextDocument, analysis: PythonAnalysis): ProgramView {
+  return {
+    analysis,
+    docs: [doc],
+    offsetAt: (d, p) => (d.uri.toString() === doc.uri.toString() ? d.offsetAt(p) : undefined),
+    rangeOf: (start, end) => ({ doc, range: new vscode.Range(doc.positionAt(start), doc.positionAt(end)) }),
+    addEdits: (edits, into) => {
+      for (const e of edits)
+        into.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.text);
+    },
+  };
+}
+
+function notebookView(notebook: vscode.NotebookDocument, parser: PythonParser): ProgramView {
+  const cells = notebook.getCells();
+  const program = new NotebookProgram(
+    cells.map((c) => ({
+      kind: c.kind === vscode.NotebookCellKind.Code ? 'code' : 'markup',
+      language: c.document.languageId,
+      text: c.document.getText(),
+    })),
+    'skip', // a cell in another language (SQL, R...) is left out of the program, not an error
+  );
+  const analysis = new PythonAnalysis(parser, program.source, { place: (o) => program.where(o).text });
+  const docOf = (cell: number): vscode.TextDocument => cells[cell].document;
+  return {
+    analysis,
+    docs: cells.map((c) => c.document),
+    offsetAt: (d, p) => {
+      const index = cells.findIndex((c) => c.document.uri.toString() === d.uri.toString());
+      return index < 0 ? undefined : program.programOffset(index, d.offsetAt(p));
+    },
+    rangeOf: (start, end) => {
+      const from = program.locate(start);
+      if (!from) return undefined;
+      const doc = docOf(from.cell);
+      const to = program.locate(end);
+      const endOffset = to && to.cell === from.cell ? to.offset : doc.getText().length;
+      return { doc, range: new vscode.Range(doc.positionAt(from.offset), doc.positionAt(endOffset)) };
+    },
+    addEdits: (edits, into) => {
+      for (const [cell, list] of program.cellEdits(edits)) {
+        const doc = docOf(cell);
+        for (const e of list)
+          into.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.text);
+      }
+    },
+  };
+}
+
+/** The notebook a cell document belongs to. */
+function notebookOf(doc: vscode.TextDocument): vscode.NotebookDocument | undefined {
+  if (doc.uri.scheme !== NOTEBOOK_CELL_SCHEME) return undefined;
+  return vscode.workspace.notebookDocuments.find((nb) =>
+    nb.getCells().some((c) => c.document.uri.toString() === doc.uri.toString()),
+  );
+}
+
+/** Reads a file a script names (a DeepSpeed JSON config) beside it. */
+function besideReader(doc: vscode.TextDocument): (name: string) => string | undefined {
+  return (name) => {
+    if (doc.uri.scheme !== 'file') return undefined;
+    try {
+      return readFileSync(path.resolve(path.dirname(doc.uri.fsPath), name), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** One analysis per open script or notebook version; the previous one is freed when the text changes. */
 export class Analyses implements vscode.Disposable {
-  private readonly cache = new Map<string, { version: number; analysis: PythonAnalysis }>();
+  private readonly cache = new Map<string, { version: string; view: ProgramView }>();
 
   constructor(private readonly parser: Promise<PythonParser>) {}
 
+  /** The analysis of a script, or of the whole notebook a cell belongs to. */
   async of(doc: vscode.TextDocument): Promise<PythonAnalysis> {
-    const key = doc.uri.toString();
+    return (await this.view(doc)).analysis;
+  }
+
+  async view(doc: vscode.TextDocument): Promise<ProgramView> {
+    const notebook = notebookOf(doc);
+    const key = (notebook ?? doc).uri.toString();
+    const version = notebook
+      ? notebook
+          .getCells()
+          .map((c) => `${c.document.uri.fragment}:${c.document.version}`)
+          .join(',')
+      : String(doc.version);
     const hit = this.cache.get(key);
-    if (hit && hit.version === doc.version) return hit.analysis;
-    const analysis = new PythonAnalysis(await this.parser, doc.getText());
+    if (hit && hit.version === version) return hit.view;
+    const parser = await this.parser;
+    const view = notebook
+      ? notebookView(notebook, parser)
+      : scriptView(doc, new PythonAnalysis(parser, doc.getText(), { readFile: besideReader(doc) }));
     const again = this.cache.get(key); // another request may have filled it meanwhile
-    if (again && again.version === doc.version) {
-      analysis.dispose();
-      return again.analysis;
+    if (again && again.version === version) {
+      view.analysis.dispose();
+      return again.view;
     }
-    again?.analysis.dispose();
-    this.cache.set(key, { version: doc.version, analysis });
-    return analysis;
+    again?.view.analysis.dispose();
+    this.cache.set(key, { version, view });
+    return view;
   }
 
   /** An analysis of a file that is not open (for placing a live alert). */
@@ -55,14 +164,14 @@ export class Analyses implements vscode.Disposable {
     return new PythonAnalysis(await this.parser, text);
   }
 
-  forget(doc: vscode.TextDocument): void {
-    const key = doc.uri.toString();
-    this.cache.get(key)?.analysis.dispose();
+  forget(uri: vscode.Uri): void {
+    const key = uri.toString();
+    this.cache.get(key)?.view.analysis.dispose();
     this.cache.delete(key);
   }
 
   dispose(): void {
-    for (const { analysis } of this.cache.values()) analysis.dispose();
+    for (const { view } of this.cache.values()) view.analysis.dispose();
     this.cache.clear();
   }
 }
@@ -84,24 +193,25 @@ export function registerPythonFixes(
   context.subscriptions.push(analyses, checks, live);
 
   const refreshChecks = async (doc: vscode.TextDocument): Promise<void> => {
-    if (doc.languageId !== 'python' || doc.uri.scheme !== 'file') return;
+    if (doc.languageId !== 'python' || (doc.uri.scheme !== 'file' && doc.uri.scheme !== NOTEBOOK_CELL_SCHEME)) return;
     try {
-      const a = await analyses.of(doc);
-      checks.set(
-        doc.uri,
-        a.checks.map((c) => {
-          const d = new vscode.Diagnostic(
-            new vscode.Range(doc.positionAt(c.start), doc.positionAt(c.end)),
-            c.message,
-            c.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information,
-          );
-          d.source = CHECK_SOURCE;
-          d.code = c.code;
-          return d;
-        }),
-      );
+      const view = await analyses.view(doc);
+      const byDoc = new Map<string, vscode.Diagnostic[]>(view.docs.map((d) => [d.uri.toString(), []]));
+      for (const c of view.analysis.checks) {
+        const at = view.rangeOf(c.start, c.end);
+        if (!at) continue;
+        const d = new vscode.Diagnostic(
+          at.range,
+          c.message,
+          c.severity === 'warning' ? vscode.DiagnosticSeverity.Warning : vscode.DiagnosticSeverity.Information,
+        );
+        d.source = CHECK_SOURCE;
+        d.code = c.code;
+        byDoc.get(at.doc.uri.toString())?.push(d);
+      }
+      for (const d of view.docs) checks.set(d.uri, byDoc.get(d.uri.toString()) ?? []);
     } catch (e) {
-      log.error(`Python analysis of ${doc.uri.fsPath} failed: ${(e as Error).message}`);
+      log.error(`Python analysis of ${doc.uri.toString()} failed: ${(e as Error).message}`);
     }
   };
 
@@ -180,8 +290,17 @@ export function registerPythonFixes(
     vscode.workspace.onDidOpenTextDocument((d) => void refreshChecks(d)),
     vscode.workspace.onDidChangeTextDocument((e) => later(e.document)),
     vscode.workspace.onDidCloseTextDocument((d) => {
-      analyses.forget(d);
+      if (d.uri.scheme === NOTEBOOK_CELL_SCHEME) return; // the notebook's close clears its cells
+      analyses.forget(d.uri);
       checks.delete(d.uri);
+    }),
+    vscode.workspace.onDidOpenNotebookDocument((nb) => {
+      const first = nb.getCells().find((c) => c.document.languageId === 'python');
+      if (first) void refreshChecks(first.document);
+    }),
+    vscode.workspace.onDidCloseNotebookDocument((nb) => {
+      analyses.forget(nb.uri);
+      for (const c of nb.getCells()) checks.delete(c.document.uri);
     }),
     vscode.commands.registerCommand(DISMISS_COMMAND, (key: string) => {
       const file = links.dismiss(key);
@@ -199,6 +318,21 @@ export function registerPythonFixes(
   return analyses;
 }
 
+/** Edits of other files a fix needs (a DeepSpeed JSON config beside the script). */
+async function addFileEdits(
+  doc: vscode.TextDocument,
+  files: ReadonlyMap<string, TextEdit[]>,
+  into: vscode.WorkspaceEdit,
+): Promise<void> {
+  for (const [name, edits] of files) {
+    const target = await vscode.workspace.openTextDocument(
+      vscode.Uri.file(path.resolve(path.dirname(doc.uri.fsPath), name)),
+    );
+    for (const e of edits)
+      into.replace(target.uri, new vscode.Range(target.positionAt(e.start), target.positionAt(e.end)), e.text);
+  }
+}
+
 class ClippingActions implements vscode.CodeActionProvider {
   constructor(
     private readonly analyses: Analyses,
@@ -211,23 +345,28 @@ class ClippingActions implements vscode.CodeActionProvider {
     range: vscode.Range,
     context: vscode.CodeActionContext,
   ): Promise<vscode.CodeAction[]> {
-    const a = await this.analyses.of(doc);
+    const view = await this.analyses.view(doc);
+    const a = view.analysis;
     if (a.syntaxError) return [];
     const actions: vscode.CodeAction[] = [];
     const wants = (kind: vscode.CodeActionKind): boolean =>
       !context.only || context.only.contains(kind) || kind.contains(context.only);
-    const action = (
+    const action = async (
       fix: Fix | undefined,
       kind: vscode.CodeActionKind,
       diagnostic?: vscode.Diagnostic,
       suffix = '',
-    ): void => {
+    ): Promise<void> => {
       const safe = a.safe(fix);
       if (!safe || !wants(kind)) return;
       const act = new vscode.CodeAction(safe.title + suffix, kind);
       act.edit = new vscode.WorkspaceEdit();
-      for (const e of a.editsFor([safe]))
-        act.edit.replace(doc.uri, new vscode.Range(doc.positionAt(e.start), doc.positionAt(e.end)), e.text);
+      try {
+        view.addEdits(a.editsFor([safe]), act.edit);
+        await addFileEdits(doc, a.fileEditsFor([safe]), act.edit);
+      } catch {
+        return; // an edit that would cross two cells, or a config file that cannot be opened
+      }
       if (diagnostic) act.diagnostics = [diagnostic];
       act.isPreferred = actions.length === 0;
       actions.push(act);
@@ -236,8 +375,9 @@ class ClippingActions implements vscode.CodeActionProvider {
 
     for (const d of context.diagnostics) {
       if (d.source === CHECK_SOURCE) {
-        const check = a.checks.find((c) => c.code === d.code && c.start === doc.offsetAt(d.range.start));
-        for (const fix of check?.fixes ?? []) action(fix, vscode.CodeActionKind.QuickFix, d);
+        const start = view.offsetAt(doc, d.range.start);
+        const check = a.checks.find((c) => c.code === d.code && c.start === start);
+        for (const fix of check?.fixes ?? []) await action(fix, vscode.CodeActionKind.QuickFix, d);
       } else if (d.source === LIVE_SOURCE) {
         const entry = this.liveAt(doc.uri).find(
           (e) => e.diagnostic.message === d.message && e.diagnostic.range.start.line === d.range.start.line,
@@ -251,7 +391,7 @@ class ClippingActions implements vscode.CodeActionProvider {
             : { maxNorm: defaults().maxNorm, origin: '' };
         const site = siteNearLine(a, d.range.start.line);
         if (site)
-          this.clippingActions(
+          await this.clippingActions(
             site,
             s,
             clipValue,
@@ -269,11 +409,14 @@ class ClippingActions implements vscode.CodeActionProvider {
 
     const suggestion = this.suggestionFor(doc);
     const seen = new Set<TrainingSite>();
-    for (let line = range.start.line; line <= range.end.line; line++) {
+    const first = view.offsetAt(doc, range.start);
+    const last = view.offsetAt(doc, range.end);
+    if (first === undefined || last === undefined) return actions;
+    for (let line = a.lines.position(first).line; line <= a.lines.position(last).line; line++) {
       for (const site of sitesAtLine(a, line)) {
         if (seen.has(site)) continue;
         seen.add(site);
-        this.clippingActions(
+        await this.clippingActions(
           site,
           suggestion,
           clipValue,
@@ -295,21 +438,21 @@ class ClippingActions implements vscode.CodeActionProvider {
    * Offers a site's clipping actions; the primary one (add or retarget norm clipping) is a quick
    * fix, so the lightbulb shows.
    */
-  private clippingActions(
+  private async clippingActions(
     site: TrainingSite,
     s: Suggestion,
     clipValue: number,
-    offer: (fix: Fix | undefined, suffix: string, primary: boolean) => void,
+    offer: (fix: Fix | undefined, suffix: string, primary: boolean) => Promise<void>,
     withMonitoring: boolean,
-  ): void {
+  ): Promise<void> {
     if (site.clipping) {
-      offer(site.setMaxNorm?.(s.maxNorm), s.origin, true);
+      await offer(site.setMaxNorm?.(s.maxNorm), s.origin, true);
     } else {
-      offer(site.addNormClipping?.(s.maxNorm), s.origin, true);
-      for (const alt of site.alternatives?.(s.maxNorm) ?? []) offer(alt, s.origin, false);
-      offer(site.addValueClipping?.(clipValue), '', false);
+      await offer(site.addNormClipping?.(s.maxNorm), s.origin, true);
+      for (const alt of site.alternatives?.(s.maxNorm) ?? []) await offer(alt, s.origin, false);
+      await offer(site.addValueClipping?.(clipValue), '', false);
     }
-    if (withMonitoring) offer(site.addMonitoring?.(), '', false);
+    if (withMonitoring) await offer(site.addMonitoring?.(), '', false);
   }
 
   private suggestionFor(doc: vscode.TextDocument): Suggestion {

@@ -88,14 +88,9 @@ export function registerRunsCommands(context: vscode.ExtensionContext, ep: Endpo
     await provider.refresh();
   });
 
-  command('gradientMonitor.runs.import', async () => {
-    const picked = await vscode.window.showOpenDialog({
-      canSelectMany: true,
-      openLabel: 'Import',
-      title:
-        'Import logs: trainer_state.json, TensorBoard event files (events.out.tfevents.*), CSV (step,total_norm[,layer...])',
-      filters: { 'Training logs': ['json', 'csv', 'jsonl'], 'All files': ['*'] },
-    });
+  // From the Explorer's context menu with the file or folder clicked; from the Runs view, asking which.
+  command('gradientMonitor.runs.import', async (clicked?: vscode.Uri) => {
+    const picked = clicked ? [clicked] : await pickLogsToImport();
     if (!picked) return;
     let first: string | undefined;
     for (const uri of picked) {
@@ -124,7 +119,35 @@ export function registerRunsCommands(context: vscode.ExtensionContext, ep: Endpo
   });
 }
 
-/** Imports one file into the runs folder, asking before replacing an earlier import; returns the new log, if any. */
+/** Log files, or a folder of TensorBoard events: one dialog cannot offer both outside macOS. */
+async function pickLogsToImport(): Promise<vscode.Uri[] | undefined> {
+  const kind = await vscode.window.showQuickPick(
+    [
+      {
+        label: 'Log files...',
+        detail:
+          'trainer_state.json, TensorBoard event files, Lightning metrics.csv, W&B history (CSV, JSON lines) or chart CSV exports, CSV',
+        folder: false,
+      },
+      { label: 'A TensorBoard run folder...', detail: 'every event file in it, as one run', folder: true },
+    ],
+    { title: 'Import into Gradient Monitor' },
+  );
+  if (!kind) return undefined;
+  return vscode.window.showOpenDialog({
+    canSelectMany: !kind.folder,
+    canSelectFiles: !kind.folder,
+    canSelectFolders: kind.folder,
+    openLabel: 'Import',
+    title: kind.folder ? 'Import a TensorBoard run folder' : 'Import logs',
+    filters: kind.folder ? undefined : { 'Training logs': ['json', 'csv', 'jsonl', 'ndjson'], 'All files': ['*'] },
+  });
+}
+
+/**
+ * Imports one log (a file or a folder of event files) into the runs folder, asking before replacing
+ * an earlier import; returns the new log, if any.
+ */
 async function importOne(source: string, folder: string): Promise<string | undefined> {
   const name = path.basename(source);
   const attempt = (overwrite: boolean) =>

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { LOG_FORMAT_NAMES } from '../importers/types';
+import { LOG_FORMAT_NAMES, LOG_FORMAT_SHORT_NAMES } from '../importers/types';
 import { Run } from '../runs/runStore';
 import { buildRunsTreeModel, DateGroup, listRunFiles, LiveRunInfo, RunFile, RunsTreeModel } from '../runs/runFiles';
 import { Endpoint } from './endpoint';
@@ -186,7 +186,7 @@ function fileItem(file: RunFile): vscode.TreeItem {
   item.id = `file:${file.path}`;
   const time = new Date(file.firstTime ?? file.mtimeMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   const own = file.format === 'gradient-monitor';
-  item.description = `${time} · ${formatBytes(file.size)}${own ? '' : ` · ${shortFormat(file)}`}`;
+  item.description = `${time} · ${formatBytes(file.size)}${own ? '' : ` · ${LOG_FORMAT_SHORT_NAMES[file.format]}`}`;
   const tooltip = new vscode.MarkdownString(undefined, true);
   tooltip.appendText(`${file.name}\n${file.path}\n${LOG_FORMAT_NAMES[file.format]}`);
   item.tooltip = tooltip;
@@ -196,10 +196,6 @@ function fileItem(file: RunFile): vscode.TreeItem {
   item.contextValue = own ? 'gradientMonitor.recordedRun' : 'gradientMonitor.importableRun';
   item.command = { command: 'gradientMonitor.runs.open', title: 'Open', arguments: [{ kind: 'file', file }] };
   return item;
-}
-
-function shortFormat(file: RunFile): string {
-  return file.format === 'hf-trainer-state' ? 'Hugging Face' : file.format === 'tensorboard' ? 'TensorBoard' : 'CSV';
 }
 
 function formatBytes(n: number): string {

@@ -33,6 +33,13 @@ export interface LaunchOptions {
   workspace?: string;
   /** Install this packaged extension with code-server's --install-extension instead of copying the build. */
   vsix?: string;
+  /**
+   * Keep VS Code's workspace trust on, so that the fresh workspace opens untrusted (restricted mode).
+   * Off by default: every other suite wants a trusted window without the trust prompt.
+   */
+  workspaceTrust?: boolean;
+  /** A bundle to load as the copied extension's main (dist/extension.js): a test entry point wrapping the real one. */
+  entry?: string;
 }
 
 export interface VSCodeSession {
@@ -63,7 +70,7 @@ export function codeServerEntry(): string {
 }
 
 /** Copies the built extension (package.json, dist, media, the Python client) the way an installed VSIX lays it out. */
-function installExtension(extensionsDir: string): void {
+function installExtension(extensionsDir: string, mainBundle?: string): void {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as {
     publisher: string;
     name: string;
@@ -81,9 +88,14 @@ function installExtension(extensionsDir: string): void {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
   }
+  if (mainBundle) {
+    cpSync(mainBundle, path.join(dest, 'dist', 'extension.js'));
+    cpSync(`${mainBundle}.map`, path.join(dest, 'dist', 'extension.js.map'));
+  }
 }
 
-function freePort(): Promise<number> {
+/** A port nothing listens on right now (the OS picks it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -94,7 +106,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor<T>(
+/** Polls `probe` until it returns a value, or fails naming `what` after `timeoutMs`. */
+export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | Promise<T | undefined>,
   timeoutMs: number,
@@ -125,7 +138,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
   const settings = {
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
-    'security.workspace.trust.enabled': false,
+    'security.workspace.trust.enabled': opts.workspaceTrust === true,
     'telemetry.telemetryLevel': 'off',
     'extensions.autoCheckUpdates': false,
     'extensions.autoUpdate': false,
@@ -144,7 +157,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
       { stdio: 'pipe', timeout: 120_000 },
     );
   } else {
-    installExtension(extensionsDir);
+    installExtension(extensionsDir, opts.entry);
   }
 
   const port = await freePort();
@@ -161,7 +174,7 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
       'none',
       '--disable-telemetry',
       '--disable-update-check',
-      '--disable-workspace-trust',
+      ...(opts.workspaceTrust ? [] : ['--disable-workspace-trust']),
       '--disable-getting-started-override',
       '--user-data-dir',
       userData,

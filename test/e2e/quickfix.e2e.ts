@@ -2,7 +2,8 @@
  * Clipping quick fixes in real VS Code: the lightbulb on a training script's optimizer step offers
  * "Add gradient clipping", Ctrl+. applies it; a live run of that script that reports its line
  * raises a diagnostic there whose quick fix sets max_norm from the run's own norms; the
- * diagnostic clears when the run ends.
+ * diagnostic clears when the run ends. In a Jupyter notebook (VS Code's own notebook editor), the
+ * same fix on a loop in cell 3 whose model was made in cell 2 lands in cell 3 only.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -29,11 +30,41 @@ for step in range(100):
 `;
 const STEP_LINE = 13; // 1-based line of optimizer.step()
 
+const cell = (id: string, cellType: 'code' | 'markdown', source: string[]): object => ({
+  cell_type: cellType,
+  id,
+  metadata: {},
+  source,
+  ...(cellType === 'code' ? { execution_count: null, outputs: [] } : {}),
+});
+const NOTEBOOK =
+  JSON.stringify(
+    {
+      cells: [
+        cell('imports', 'code', ['%matplotlib inline\n', 'import torch\n', 'from torch import nn']),
+        cell('model', 'code', ['model = nn.Linear(4, 1)\n', 'optimizer = torch.optim.SGD(model.parameters(), lr=0.1)']),
+        cell('notes', 'markdown', ['Three steps on random data.']),
+        cell('loop', 'code', [
+          'for step in range(3):\n',
+          '    loss = model(torch.randn(8, 4)).pow(2).mean()\n',
+          '    optimizer.zero_grad()\n',
+          '    loss.backward()\n',
+          '    optimizer.step()',
+        ]),
+      ],
+      metadata: { kernelspec: { display_name: 'Python 3', language: 'python', name: 'python3' } },
+      nbformat: 4,
+      nbformat_minor: 5,
+    },
+    null,
+    1,
+  ) + '\n';
+
 let vscode: VSCodeSession;
 let file: string;
 
 before(async () => {
-  vscode = await launchVSCode({ files: { 'train.py': TRAIN } });
+  vscode = await launchVSCode({ files: { 'train.py': TRAIN, 'train.ipynb': NOTEBOOK } });
   file = path.join(vscode.workspace, 'train.py');
   await vscode.endpoint(); // the extension is active
 });
@@ -84,13 +115,13 @@ async function pickQuickFix(title: RegExp): Promise<string[]> {
 }
 
 /** Saves the editor and returns the file once it differs from what it was. */
-async function saveAndRead(previous: string): Promise<string> {
+async function saveAndRead(previous: string, saved = file): Promise<string> {
   await vscode.runCommand('File: Save');
   const deadline = Date.now() + 10_000;
-  let text = readFileSync(file, 'utf8');
+  let text = readFileSync(saved, 'utf8');
   while (text === previous && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 200));
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(saved, 'utf8');
   }
   return text;
 }
@@ -171,4 +202,31 @@ test("a live run's NaN shows on its script line; the quick fix sets max_norm fro
     .first()
     .waitFor({ state: 'detached', timeout: 20_000 });
   ws.close();
+});
+
+test('in a notebook, the lightbulb in the loop cell adds clipping to that cell only', async () => {
+  const { page } = vscode;
+  const notebookFile = path.join(vscode.workspace, 'train.ipynb');
+  await vscode.runCommand('Go to File...');
+  await page.keyboard.type('train.ipynb');
+  await page
+    .locator('.quick-input-widget .monaco-list-row', { hasText: 'train.ipynb' })
+    .first()
+    .waitFor({ timeout: 10_000 });
+  await page.keyboard.press('Enter');
+  // The notebook editor shows each cell in its own Monaco editor; put the cursor on the step.
+  const stepLine = page.locator('.notebookOverlay .view-line', { hasText: 'optimizer.step()' }).first();
+  await stepLine.waitFor({ timeout: 30_000 });
+  await stepLine.click();
+  await page.keyboard.press('End');
+  const titles = await pickQuickFix(/Add gradient clipping \(max_norm=1\.0\)/);
+  assert.ok(titles.length > 0);
+  await vscode.screenshot('quickfix-notebook-clipping-added');
+  const saved = JSON.parse(await saveAndRead(NOTEBOOK, notebookFile)) as { cells: { source: string[] }[] };
+  const before = JSON.parse(NOTEBOOK) as { cells: { source: string[] }[] };
+  assert.deepEqual(saved.cells[3].source.slice(-2), [
+    '    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)\n',
+    '    optimizer.step()',
+  ]);
+  for (const i of [0, 1, 2]) assert.deepEqual(saved.cells[i].source, before.cells[i].source, `cell ${i + 1} unchanged`);
 });

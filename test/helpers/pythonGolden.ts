@@ -1,5 +1,8 @@
 /** Builds the golden report of one training script: sites, checks and every edit the analysis proposes, as diffs. */
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { PythonAnalysis } from '../../src/python/analyze';
+import { applyEdits } from '../../src/python/edits';
 import { planClipping, unifiedDiff } from '../../src/python/clipPlan';
 import type { Fix } from '../../src/python/model';
 
@@ -14,7 +17,22 @@ export interface GoldenOutputs {
   patched: Record<string, string>;
 }
 
-export function goldenReport(a: PythonAnalysis, name: string): GoldenOutputs {
+/** Reads a file a fixture names (a DeepSpeed JSON config) beside the fixtures. */
+export function fixtureReader(dir: string): (file: string) => string | undefined {
+  return (file) => {
+    try {
+      return readFileSync(path.join(dir, file), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+export function goldenReport(
+  a: PythonAnalysis,
+  name: string,
+  readFile: (file: string) => string | undefined = () => undefined,
+): GoldenOutputs {
   const out: string[] = [`# ${name}`];
   const patched: Record<string, string> = {};
   const section = (title: string, fixes: Fix[]): void => {
@@ -26,7 +44,11 @@ export function goldenReport(a: PythonAnalysis, name: string): GoldenOutputs {
     for (const f of fixes) out.push(`- ${f.title}`);
     const after = a.apply(fixes);
     patched[title] = after;
-    out.push(unifiedDiff(name, a.source, after));
+    if (after !== a.source) out.push(unifiedDiff(name, a.source, after));
+    for (const [file, edits] of a.fileEditsFor(fixes)) {
+      const before = readFile(file) ?? '';
+      out.push(unifiedDiff(file, before, applyEdits(before, edits)));
+    }
   };
   if (a.syntaxError) {
     out.push('', `syntax error at ${a.syntaxError.line}:${a.syntaxError.column}: ${a.syntaxError.message}`);
@@ -37,7 +59,8 @@ export function goldenReport(a: PythonAnalysis, name: string): GoldenOutputs {
   for (const s of a.sites) {
     out.push(`- ${s.framework} line ${s.line + 1}: ${s.summary}`);
     out.push(`  details: ${JSON.stringify(s.details)}`);
-    if (s.clipping) out.push(`  clipping: line ${s.clipping.line + 1} ${s.clipping.kind}: ${s.clipping.code}`);
+    if (s.clipping)
+      out.push(`  clipping: line ${s.clipping.line + 1} ${s.clipping.kind} by ${s.clipping.by}: ${s.clipping.code}`);
     if (s.note) out.push(`  note: ${s.note}`);
     if (s.cannotFix) out.push(`  cannot fix: ${s.cannotFix}`);
   }

@@ -49,7 +49,7 @@ test('serve + simulate + inspect: a synthetic run with a spike and a NaN is reco
   assert.ok(s.max_total_norm > 10);
 
   const text = await cli(['inspect', path.join(dir, log)]);
-  assert.match(text.stdout, /first non-finite norm at step 300 in encoder\.2\.attn/);
+  assert.match(text.stdout, /first non-finite norm at step 300 in "encoder\.2\.attn"/);
 });
 
 test('simulate against a wrong token fails with a clear message', async () => {

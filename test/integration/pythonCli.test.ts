@@ -39,7 +39,10 @@ test('clip --write applies the edit; a second run finds clipping everywhere and 
   );
   const second = await cli(['clip', file, '--write']);
   assert.equal(second.code, 3);
-  assert.match(second.stderr, /already clipped at line 22: torch\.nn\.utils\.clip_grad_norm_/);
+  assert.match(
+    second.stderr,
+    /already clipped by torch\.nn\.utils\.clip_grad_norm_ at line 22: torch\.nn\.utils\.clip_grad_norm_/,
+  );
 });
 
 test('clip --value writes value clipping', async () => {

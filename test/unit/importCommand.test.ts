@@ -170,3 +170,101 @@ test('importIntoFolder names the log after the run, refuses a second import of t
   assert.equal(again.steps, 2);
   assert.deepEqual(readdirSync(folder), [path.basename(first.out)]);
 });
+
+const LFS_POINTER =
+  'version https://git-lfs.github.com/spec/v1\noid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 4419\n';
+
+test('a Git LFS pointer gets one message whatever its name; import and inspect both exit 1', async () => {
+  for (const name of ['lfs/events.out.tfevents.1.host', 'lfs/trainer_state.json', 'lfs/metrics.csv', 'lfs/run.jsonl']) {
+    const pointer = source(name, LFS_POINTER);
+    for (const args of [
+      ['import', pointer, '-o', path.join(dir, 'lfs.jsonl')],
+      ['inspect', pointer],
+    ]) {
+      const r = await cli(...args);
+      assert.equal(r.code, 1, `${args[0]} ${name}`);
+      assert.equal(
+        r.err,
+        `gradient-monitor: ${pointer}: this is a Git LFS pointer, not the log itself (the real file has 4419 bytes); run \`git lfs pull\` in its repository to download it`,
+      );
+    }
+  }
+  assert.equal(existsSync(path.join(dir, 'lfs.jsonl')), false);
+});
+
+test('an empty file says so; inspect exits 1 on whatever holds no step, as import does', async () => {
+  for (const name of ['empty/trainer_state.json', 'empty/events.out.tfevents.1.host', 'empty/norms.csv']) {
+    const empty = source(name, '');
+    const r = await cli('inspect', empty);
+    assert.equal(r.code, 1);
+    assert.equal(r.err, `gradient-monitor: ${empty}: the file is empty`);
+  }
+  const noNorm = source('empty/other.csv', 'epoch,loss\n0,1\n');
+  const r = await cli('inspect', noNorm);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /line 1: expected the header/);
+  assert.match(r.err, /nothing to inspect: no step with a gradient norm was read/);
+  const json = await cli('inspect', '--json', noNorm);
+  assert.equal(json.code, 1);
+  assert.equal(JSON.parse(json.out).steps, 0);
+});
+
+test('a CSV cut off mid-write is not a completed run', async () => {
+  const cut = source('cut/norms.csv', 'step,total_norm\n0,1\n1,2\n2,3.1');
+  const s = JSON.parse((await cli('inspect', '--json', cut)).out);
+  assert.equal(s.steps, 2, 'the unterminated last row is left out');
+  assert.notEqual(s.status, 'completed');
+  assert.equal(s.read.torn_tail, true);
+  const lightning = source('cut/version_0/metrics.csv', 'epoch,grad_2.0_norm_total,step\n0,1.5,0\n0,2.5,1\n0,3');
+  const l = JSON.parse((await cli('inspect', '--json', lightning)).out);
+  assert.equal(l.steps, 2);
+  assert.notEqual(l.status, 'completed');
+  assert.match(l.read.notes.join('\n'), /cut off while being written/);
+});
+
+test('a missing output folder, an output that is a folder, an input folder without events: clear messages', async () => {
+  const csv = source('paths/norms.csv', 'step,total_norm\n0,1\n');
+  const missing = path.join(dir, 'paths', 'no-such-folder', 'out.jsonl');
+  const m = await cli('import', csv, '-o', missing);
+  assert.equal(m.code, 1);
+  assert.equal(m.err, `gradient-monitor: cannot write ${missing}: the folder ${path.dirname(missing)} does not exist`);
+  const folderOut = path.join(dir, 'paths');
+  const f = await cli('import', csv, '-o', folderOut);
+  assert.equal(f.code, 1);
+  assert.match(f.err, /cannot write .*paths: it is a folder; give a file name such as .*paths\/run\.jsonl/);
+  const i = await cli('inspect', path.join(dir, 'paths'));
+  assert.equal(i.code, 1);
+  assert.match(
+    i.err,
+    /paths: this is a folder, and neither it nor the three folders below it hold TensorBoard event files/,
+  );
+  const gone = await cli('inspect', path.join(dir, 'paths', 'gone.csv'));
+  assert.equal(gone.err, `gradient-monitor: ${path.join(dir, 'paths', 'gone.csv')}: no such file or folder`);
+});
+
+test('inspect quotes layer names, so a name with a comma reads as one', async () => {
+  const csv = source('quoted/norms.csv', 'step,total_norm,"enc,0",dec\n0,1,1,1\n1,NaN,NaN,NaN\n');
+  const r = await cli('inspect', csv);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /first non-finite norm at step 1 in "enc,0", "dec"/);
+});
+
+test('a folder of TensorBoard event files imports as one run', async () => {
+  const events = (steps: number[], offset: number): Buffer =>
+    eventFile(steps.map((step) => ({ step, values: [{ tag: 'train/grad_norm', simple: step + offset }] })));
+  source('tbrun/runs/Jan01_00-00-00_host/events.out.tfevents.1700000000.host.1.0', events([0, 1, 2], 0));
+  source('tbrun/runs/Jan01_01-00-00_host/events.out.tfevents.1700003600.host.2.0', events([2, 3], 10));
+  const out = path.join(dir, 'tbrun.jsonl');
+  const r = await cli('import', path.join(dir, 'tbrun'), '-o', out);
+  assert.equal(r.code, 0, r.err);
+  const steps = (await messagesOf(out)).filter((m) => m.type === 'step');
+  assert.deepEqual(
+    steps.map((s) => s.type === 'step' && [s.step, s.total_norm]),
+    [
+      [0, 0],
+      [1, 1],
+      [2, 12],
+      [3, 13],
+    ],
+  );
+});

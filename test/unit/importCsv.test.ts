@@ -66,10 +66,15 @@ test('a wrong header stops reading at line 1 and yields nothing', async () => {
   const { messages, result } = await collect(writeCsv('epoch,loss\n0,1\n'));
   assert.deepEqual(messages, []);
   assert.deepEqual(result.problems, [
-    { line: 1, message: 'expected the header "step,total_norm[,layer...]", got "epoch,loss"', fatal: true },
+    {
+      line: 1,
+      message:
+        'expected the header "step,total_norm[,layer...]", got "epoch,loss" (a table of logged metrics needs a step column)',
+      fatal: true,
+    },
   ]);
-  const empty = await collect(writeCsv(''));
-  assert.deepEqual(empty.result.problems, [{ line: 1, message: 'the file is empty', fatal: true }]);
+  const empty = writeCsv('');
+  await assert.rejects(collect(empty), { message: `${empty}: the file is empty` });
 });
 
 test('csvLine and parseCsvLine round-trip any cells', () => {

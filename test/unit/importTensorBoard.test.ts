@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { maskedCrc32c } from '../../src/importers/tensorboard/crc';
 import { bfloat16ToNumber, halfToNumber } from '../../src/importers/tensorboard/scalars';
-import { classifyGradNormTag } from '../../src/importers/tensorboard/tags';
+import { classifyGradNormTag } from '../../src/importers/metricKeys';
 import { collect, tempDir } from '../helpers/logFiles';
 import {
   DT_BFLOAT16,
@@ -255,7 +255,7 @@ test('no gradient-norm tag: the problem names the tags that are there', async ()
   assert.deepEqual(result.problems, [
     {
       message:
-        'no scalar tag names a gradient norm: none contains both "grad" and "norm" (scalar tags found: loss, accuracy)',
+        'no scalar tag names a gradient norm: none contains both "grad" and "norm" (scalar tags found: "loss", "accuracy")',
     },
   ]);
 });

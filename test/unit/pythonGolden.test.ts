@@ -13,7 +13,7 @@ import { before, describe, it } from 'node:test';
 import { PythonAnalysis } from '../../src/python/analyze';
 import { planClipping } from '../../src/python/clipPlan';
 import { PythonParser, pythonParser } from '../../src/python/parser';
-import { GOLDEN_MAX_NORM, goldenReport } from '../helpers/pythonGolden';
+import { fixtureReader, GOLDEN_MAX_NORM, goldenReport } from '../helpers/pythonGolden';
 
 const FIXTURES = path.join(__dirname, '..', 'fixtures', 'python');
 const EXPECTED = path.join(FIXTURES, 'expected');
@@ -21,6 +21,7 @@ const names = readdirSync(FIXTURES)
   .filter((f) => f.endsWith('.py'))
   .sort();
 
+const readFile = fixtureReader(FIXTURES);
 let parser: PythonParser;
 before(async () => {
   parser = await pythonParser();
@@ -32,9 +33,9 @@ describe('golden reports of the training-script corpus', () => {
 
   for (const name of names) {
     it(name, () => {
-      const a = new PythonAnalysis(parser, readFileSync(path.join(FIXTURES, name), 'utf8'));
+      const a = new PythonAnalysis(parser, readFileSync(path.join(FIXTURES, name), 'utf8'), { readFile });
       try {
-        const { report, patched } = goldenReport(a, name);
+        const { report, patched } = goldenReport(a, name, readFile);
         const expectedFile = path.join(EXPECTED, name.replace(/\.py$/, '.txt'));
         if (process.env.UPDATE_GOLDEN) {
           mkdirSync(EXPECTED, { recursive: true });
@@ -67,11 +68,12 @@ describe('golden reports of the training-script corpus', () => {
 describe('clipping is idempotent', () => {
   for (const name of names) {
     it(name, () => {
-      const a = new PythonAnalysis(parser, readFileSync(path.join(FIXTURES, name), 'utf8'));
-      const { patched } = planClipping(a, { maxNorm: GOLDEN_MAX_NORM });
+      const a = new PythonAnalysis(parser, readFileSync(path.join(FIXTURES, name), 'utf8'), { readFile });
+      const { patched, files } = planClipping(a, { maxNorm: GOLDEN_MAX_NORM });
       a.dispose();
       if (patched === undefined) return;
-      const again = new PythonAnalysis(parser, patched);
+      // Files the fix edited (DeepSpeed JSON configs) are read as patched.
+      const again = new PythonAnalysis(parser, patched, { readFile: (f) => files.get(f) ?? readFile(f) });
       try {
         const second = planClipping(again, { maxNorm: GOLDEN_MAX_NORM });
         assert.equal(second.patched, undefined, 'a second pass proposes nothing');

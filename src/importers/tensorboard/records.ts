@@ -21,7 +21,7 @@ export interface RecordReadOptions {
 /** Calls onRecord with each sound record's data (a view valid only during the call) and its byte offset. */
 export async function readRecords(
   file: string,
-  onRecord: (data: Buffer, offset: number) => void,
+  onRecord: (data: Uint8Array, offset: number) => void,
   problems: ProblemList,
   opts: RecordReadOptions = {},
 ): Promise<{ bytes: number; records: number }> {
@@ -29,6 +29,8 @@ export async function readRecords(
   try {
     const size = (await handle.stat()).size;
     let buf = Buffer.allocUnsafe(CHUNK_BYTES);
+    // A plain view of the same bytes: its subarray is much cheaper than a Buffer's, and one is made per record.
+    let bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
     let start = 0; // first unconsumed byte in buf
     let end = 0; // one past the last byte read into buf
     let bufOffset = 0; // file offset of buf[0]
@@ -49,6 +51,7 @@ export async function readRecords(
           const bigger = Buffer.allocUnsafe(Math.max(n, buf.length * 2));
           buf.copy(bigger, 0, 0, end);
           buf = bigger;
+          bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
         }
         opts.signal?.throwIfAborted();
         const { bytesRead } = await handle.read(buf, end, buf.length - end, bufOffset + end);
@@ -60,6 +63,23 @@ export async function readRecords(
     };
 
     for (;;) {
+      // Records already in the buffer are framed synchronously: awaiting per record cost more than the decoding.
+      while (end - start >= HEADER_BYTES) {
+        const length = buf.readUInt32LE(start) + buf.readUInt32LE(start + 4) * 2 ** 32;
+        const total = HEADER_BYTES + length + FOOTER_BYTES;
+        if (end - start < total) break;
+        const offset = bufOffset + start;
+        if (maskedCrc32c(bytes.subarray(start, start + 8)) !== buf.readUInt32LE(start + 8)) break; // reported below
+        const data = bytes.subarray(start + HEADER_BYTES, start + HEADER_BYTES + length);
+        if (maskedCrc32c(data) !== buf.readUInt32LE(start + HEADER_BYTES + length)) {
+          problems.add({ offset, message: 'record data CRC mismatch; the record was skipped' });
+        } else {
+          records++;
+          onRecord(data, offset);
+        }
+        start += total;
+        if (slicer.due()) await slicer.yieldTurn();
+      }
       const offset = bufOffset + start;
       if (!(await ensure(HEADER_BYTES))) {
         if (end > start)
@@ -70,8 +90,7 @@ export async function readRecords(
           });
         break;
       }
-      const lengthBytes = buf.subarray(start, start + 8);
-      if (maskedCrc32c(lengthBytes) !== buf.readUInt32LE(start + 8)) {
+      if (maskedCrc32c(buf.subarray(start, start + 8)) !== buf.readUInt32LE(start + 8)) {
         problems.add({
           offset,
           message: 'corrupt record header (length CRC mismatch); nothing after it can be read',
@@ -79,7 +98,7 @@ export async function readRecords(
         });
         break;
       }
-      const length = Number(buf.readBigUInt64LE(start));
+      const length = buf.readUInt32LE(start) + buf.readUInt32LE(start + 4) * 2 ** 32;
       const total = HEADER_BYTES + length + FOOTER_BYTES;
       if (offset + total > size || !(await ensure(total))) {
         problems.add({
@@ -89,15 +108,7 @@ export async function readRecords(
         });
         break;
       }
-      const data = buf.subarray(start + HEADER_BYTES, start + HEADER_BYTES + length);
-      if (maskedCrc32c(data) !== buf.readUInt32LE(start + HEADER_BYTES + length)) {
-        problems.add({ offset, message: 'record data CRC mismatch; the record was skipped' });
-      } else {
-        records++;
-        onRecord(data, offset);
-      }
-      start += total;
-      if (slicer.due()) await slicer.yieldTurn();
+      // The whole record is buffered now: the loop above frames it.
     }
     return { bytes: bufOffset + end, records };
   } finally {

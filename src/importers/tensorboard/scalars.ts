@@ -6,11 +6,18 @@
 import { DT_BFLOAT16, DT_DOUBLE, DT_FLOAT, DT_HALF, SummaryValue, TensorProto } from './eventSchema';
 
 export function scalarValue(v: SummaryValue): number | undefined {
-  if (v.value === 'simple_value') return v.simple_value;
+  const kind = scalarKind(v);
+  if (kind === 'simple_value') return v.simple_value;
+  return kind === 'tensor' ? tensorScalar(v.tensor!) : undefined;
+}
+
+/** How a value stores its scalar, or undefined when it is no scalar. */
+export function scalarKind(v: SummaryValue): 'simple_value' | 'tensor' | undefined {
+  if (v.value === 'simple_value') return 'simple_value';
   if (v.value !== 'tensor' || !v.tensor) return undefined;
   const plugin = v.metadata?.plugin_data?.plugin_name;
   if (plugin && plugin !== 'scalars') return undefined; // histograms, images... carried as tensors
-  return tensorScalar(v.tensor);
+  return 'tensor';
 }
 
 function tensorScalar(t: TensorProto): number | undefined {

@@ -1,97 +1,149 @@
 /**
- * TensorBoard event files (`events.out.tfevents.*`): scalar tags about gradient norms become steps.
- * Values arrive one tag per event, so each tag is collected as a column first and the columns are
- * joined by step at the end: a step gets layer_norms only when every layer has a value there.
- * A step logged twice keeps its last value, as TensorBoard shows it.
+ * TensorBoard events (`events.out.tfevents.*`, one file or a run folder of them): scalar tags about
+ * gradient norms become steps, with the training loss and learning rate tags alongside. Values
+ * arrive one tag per event, so each tag is collected as a column first and the columns are joined
+ * by step at the end: a step gets layer_norms only when every layer has a value there. A step
+ * logged twice (or again after a restart, in a later file) keeps its last value, as TensorBoard
+ * shows it.
  */
+import { stat } from 'node:fs/promises';
 import { ProblemList } from '../../logs/problems';
 import { TimeSlicer } from '../../logs/timeSlice';
-import { StepMessage } from '../../protocol/messages';
+import { Framework, StepMessage } from '../../protocol/messages';
 import { importedRunIdentity } from '../identity';
-import { LogReadOptions, LogReadResult, MessageSink } from '../types';
-import { decodeEvent, stepNumber } from './eventSchema';
+import { bestKey, classifyGradNormTag, isLearningRateKey, TagRole, trainingLossRank } from '../metricKeys';
+import { UnreadableLogError } from '../sources';
+import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from '../types';
+import { readScalarEvent } from './eventSchema';
+import { EventFileEntry, findEventFiles } from './runFolder';
 import { readRecords } from './records';
-import { scalarValue } from './scalars';
-import { classifyGradNormTag, TagRole } from './tags';
+import { scalarKind, scalarValue } from './scalars';
 
+type ColumnRole = TagRole | { role: 'loss'; rank: number } | { role: 'lr' };
+
+/** A tag's values in the order logged, in arrays that double as they fill. */
 class TagColumn {
-  readonly steps: number[] = [];
-  readonly values: number[] = [];
-  readonly times: number[] = [];
-  constructor(readonly role: TagRole) {}
+  steps = new Float64Array(64);
+  values = new Float64Array(64);
+  times = new Float64Array(64);
+  length = 0;
+  constructor(readonly role: ColumnRole) {}
+
+  push(step: number, value: number, time: number): void {
+    if (this.length === this.steps.length) {
+      const grow = (a: Float64Array): Float64Array<ArrayBuffer> => {
+        const b = new Float64Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.steps = grow(this.steps);
+      this.values = grow(this.values);
+      this.times = grow(this.times);
+    }
+    this.steps[this.length] = step;
+    this.values[this.length] = value;
+    this.times[this.length] = time;
+    this.length++;
+  }
 }
 
-/** Other scalar tags named in the error for a file without gradient norms. */
+/** Other scalar tags named in the error for events without gradient norms. */
 const OTHER_TAGS_NAMED = 10;
 
+function roleOf(tag: string): ColumnRole | null {
+  const norm = classifyGradNormTag(tag);
+  if (norm) return norm;
+  if (tag.startsWith('epoch_')) return null; // Keras's epoch_* tags count epochs, not steps: no step to join them to
+  const lossRank = trainingLossRank(tag);
+  if (lossRank !== undefined) return { role: 'loss', rank: lossRank };
+  return isLearningRateKey(tag) ? { role: 'lr' } : null;
+}
+
+/** Reads an event file, or every event file of a run folder as one run. */
 export async function readTensorBoard(
-  file: string,
+  source: string,
   sink: MessageSink,
   opts: LogReadOptions = {},
 ): Promise<LogReadResult> {
+  const isFolder = (await stat(source)).isDirectory();
+  const files: EventFileEntry[] = isFolder
+    ? await findEventFiles(source)
+    : [{ file: source, relative: '', tagPrefix: '' }];
+  if (files.length === 0)
+    throw new UnreadableLogError(
+      source,
+      'this folder holds no TensorBoard event file (events.out.tfevents.*), nor do the three folders below it',
+    );
   const problems = new ProblemList(opts.maxProblems);
-  const result: LogReadResult = {
-    format: 'tensorboard',
-    bytes: 0,
-    messages: 0,
-    problems: problems.items,
-    tornTail: false,
-    notes: [],
-  };
-  const roles = new Map<string, TagRole | null>();
+  const result: LogReadResult = emptyReadResult('tensorboard', problems.items);
+  const roles = new Map<string, ColumnRole | null>();
   const columns = new Map<string, TagColumn>();
   const otherTags = new Set<string>();
+  const kinds = new Set<'simple_value' | 'tensor'>();
   let fileVersion = '';
+  let lastFileFatal: string | undefined;
 
-  const read = await readRecords(
-    file,
-    (data, offset) => {
-      let event;
-      try {
-        event = decodeEvent(data);
-      } catch (e) {
-        problems.add({ offset, message: `not a valid Event protobuf: ${(e as Error).message}` });
-        return;
-      }
-      if (event.file_version && !fileVersion) fileVersion = event.file_version;
-      const values = event.summary?.value;
-      if (!values) return;
-      for (const v of values) {
-        let role = roles.get(v.tag);
-        if (role === undefined) {
-          role = classifyGradNormTag(v.tag) ?? null;
-          roles.set(v.tag, role);
+  for (const entry of files) {
+    const fileProblems = new ProblemList(opts.maxProblems);
+    const where = entry.relative ? `${entry.relative}: ` : '';
+    const before = result.bytes;
+    const read = await readRecords(
+      entry.file,
+      (data, offset) => {
+        let event;
+        try {
+          event = readScalarEvent(data);
+        } catch (e) {
+          fileProblems.add({ offset, message: `not a valid Event protobuf: ${(e as Error).message}` });
+          return;
         }
-        if (role === null) {
-          if (otherTags.size < OTHER_TAGS_NAMED) otherTags.add(v.tag);
-          continue;
+        if (event.file_version && !fileVersion) fileVersion = event.file_version;
+        for (const [name, v] of event.values) {
+          const tag = entry.tagPrefix + name;
+          let role = roles.get(tag);
+          if (role === undefined) {
+            role = roleOf(tag);
+            roles.set(tag, role);
+          }
+          const kind = typeof v === 'number' ? 'simple_value' : scalarKind(v);
+          const isNorm = role?.role === 'total' || role?.role === 'layer';
+          if (otherTags.size < OTHER_TAGS_NAMED && !isNorm && kind) otherTags.add(tag);
+          if (role === null) continue;
+          const x = typeof v === 'number' ? v : scalarValue(v);
+          if (x === undefined) continue;
+          kinds.add(kind!);
+          let column = columns.get(tag);
+          if (!column) {
+            column = new TagColumn(role);
+            columns.set(tag, column);
+          }
+          column.push(event.step, x, event.wall_time);
         }
-        const x = scalarValue(v);
-        if (x === undefined) continue;
-        let column = columns.get(v.tag);
-        if (!column) {
-          column = new TagColumn(role);
-          columns.set(v.tag, column);
-        }
-        column.steps.push(stepNumber(event.step));
-        column.values.push(x);
-        column.times.push(event.wall_time);
-      }
-    },
-    problems,
-    opts,
-  );
-  result.bytes = read.bytes;
+      },
+      fileProblems,
+      { signal: opts.signal, onProgress: opts.onProgress && ((bytes) => opts.onProgress!(before + bytes)) },
+    );
+    result.bytes += read.bytes;
+    for (const p of fileProblems.items) problems.add({ ...p, message: where + p.message });
+    lastFileFatal = fileProblems.fatal
+      ? `${where}event file ends in a damaged record at byte ${fileProblems.fatal.offset}`
+      : undefined;
+  }
 
-  const totals = [...columns].filter(([, c]) => c.role.role === 'total');
-  const layers = [...columns].filter(([, c]) => c.role.role === 'layer');
+  const byRole = (r: ColumnRole['role']): [string, TagColumn][] => [...columns].filter(([, c]) => c.role.role === r);
+  const totals = byRole('total');
+  const layers = byRole('layer');
   if (totals.length === 0 && layers.length === 0) {
-    const seen = otherTags.size > 0 ? ` (scalar tags found: ${[...otherTags].join(', ')})` : '';
-    problems.add({ message: `no scalar tag names a gradient norm: none contains both "grad" and "norm"${seen}` });
+    const seen = otherTags.size > 0 ? ` (scalar tags found: ${[...otherTags].map((t) => `"${t}"`).join(', ')})` : '';
+    const what =
+      result.bytes === 0
+        ? 'the event file is empty'
+        : `no scalar tag names a gradient norm: none contains both "grad" and "norm"${seen}`;
+    problems.add(result.bytes === 0 ? { message: what, fatal: true } : { message: what });
     return result;
   }
-  // Several total tags (e.g. logged by two callbacks): the most complete one is used.
-  totals.sort((a, b) => b[1].steps.length - a[1].steps.length);
+  // Several total tags (e.g. Keras's batch_ and epoch_ values, or two callbacks): the most complete one is used.
+  totals.sort((a, b) => b[1].length - a[1].length);
   const total = totals[0]?.[1];
   if (totals.length > 1)
     result.notes.push(
@@ -101,34 +153,49 @@ export async function readTensorBoard(
         .join(', ')}`,
     );
   if (!total) result.notes.push('no total-norm tag: the total is the L2 norm of the per-layer norms');
+  const loss = bestKey(
+    byRole('loss'),
+    ([, c]) => (c.role as { rank: number }).rank,
+    ([, c]) => c.length,
+  );
+  const lr = bestKey(
+    byRole('lr'),
+    () => 0,
+    ([, c]) => c.length,
+  );
 
-  const id = importedRunIdentity(file, 'tensorboard');
+  const id = importedRunIdentity(source, 'tensorboard');
   const layerNames = layers.map(([, c]) => (c.role as { layer: string }).layer);
   sink({
     type: 'run_start',
     run_id: id.run_id,
     name: id.name,
-    framework: 'other',
+    framework: frameworkOf(kinds),
     layers: layerNames.length > 0 ? layerNames : undefined,
     meta: {
       source: 'tensorboard',
       file: id.file,
+      event_files: files.length,
       file_version: fileVersion,
       total_tag: totals[0]?.[0],
       layer_tags: layers.map(([t]) => t),
+      loss_tag: loss?.[0],
+      lr_tag: lr?.[0],
     },
   });
   result.messages++;
 
   const layerColumns = layers.map(([, c]) => lastValuePerStep(c));
   const base = total ? lastValuePerStep(total) : unionOfSteps(layerColumns);
-  const cursors = new Array<number>(layerColumns.length).fill(0);
+  const lossColumn = loss && new StepCursor(lastValuePerStep(loss[1]));
+  const lrColumn = lr && new StepCursor(lastValuePerStep(lr[1]));
+  const layerCursors = layerColumns.map((c) => new StepCursor(c));
   const slicer = new TimeSlicer(undefined, opts.signal);
   let incomplete = 0;
-  for (let i = 0; i < base.steps.length; i++) {
+  for (let i = 0; i < base.length; i++) {
     if (slicer.due()) await slicer.yieldTurn();
     const step = base.steps[i];
-    const norms = layerValuesAt(step, layerColumns, cursors);
+    const norms = layerValuesAt(step, layerCursors);
     const totalNorm = total ? base.values[i] : norms && Math.sqrt(norms.reduce((acc, v) => acc + v * v, 0));
     if (totalNorm === undefined) {
       incomplete++;
@@ -136,6 +203,10 @@ export async function readTensorBoard(
     }
     const m: StepMessage = { type: 'step', run_id: id.run_id, step, total_norm: totalNorm };
     if (norms) m.layer_norms = norms;
+    const lossValue = lossColumn?.valueAt(step);
+    if (lossValue !== undefined) m.loss = lossValue;
+    const lrValue = lrColumn?.valueAt(step);
+    if (lrValue !== undefined) m.lr = lrValue;
     if (Number.isFinite(base.times[i])) m.time = base.times[i];
     sink(m);
     result.messages++;
@@ -143,69 +214,84 @@ export async function readTensorBoard(
   if (incomplete > 0)
     result.notes.push(`${incomplete} steps without a value for every layer (and no total tag) were left out`);
 
-  const fatal = problems.fatal;
   sink(
-    fatal
-      ? {
-          type: 'run_end',
-          run_id: id.run_id,
-          status: 'interrupted',
-          message: `event file ends in a damaged record at byte ${fatal.offset}`,
-        }
+    lastFileFatal
+      ? { type: 'run_end', run_id: id.run_id, status: 'interrupted', message: lastFileFatal }
       : { type: 'run_end', run_id: id.run_id, status: 'completed' },
   );
   result.messages++;
   return result;
 }
 
+/**
+ * Which library wrote the scalars: `simple_value` comes from PyTorch's writers (torch.utils.tensorboard,
+ * tensorboardX, so Hugging Face and Lightning runs), one-element tensors from TensorFlow's tf.summary
+ * (and Keras). Both at once, or neither, says nothing.
+ */
+function frameworkOf(kinds: Set<'simple_value' | 'tensor'>): Framework {
+  if (kinds.size !== 1) return 'other';
+  return kinds.has('simple_value') ? 'pytorch' : 'tensorflow';
+}
+
 interface StepColumn {
-  steps: number[];
-  values: number[];
-  times: number[];
+  steps: ArrayLike<number>;
+  values: ArrayLike<number>;
+  times: ArrayLike<number>;
+  length: number;
 }
 
 /** The column ordered by step, one entry per step (the last logged), sorting only when needed. */
 function lastValuePerStep(c: TagColumn): StepColumn {
   let ordered = true;
   let repeated = false;
-  for (let i = 1; i < c.steps.length && ordered; i++) {
+  for (let i = 1; i < c.length && ordered; i++) {
     if (c.steps[i] < c.steps[i - 1]) ordered = false;
     else if (c.steps[i] === c.steps[i - 1]) repeated = true;
   }
   if (ordered && !repeated) return c; // the usual case: nothing to copy
   // Stable: of equal steps, later entries stay later, so the last logged value is the one kept.
-  const order = ordered ? undefined : c.steps.map((_, k) => k).sort((a, b) => c.steps[a] - c.steps[b] || a - b);
-  const out: StepColumn = { steps: [], values: [], times: [] };
-  const n = c.steps.length;
+  const n = c.length;
+  const order = ordered
+    ? undefined
+    : Array.from({ length: n }, (_, k) => k).sort((a, b) => c.steps[a] - c.steps[b] || a - b);
+  const out = new TagColumn(c.role);
   for (let k = 0; k < n; k++) {
     const i = order ? order[k] : k;
     const next = k + 1 < n ? (order ? order[k + 1] : k + 1) : -1;
     if (next >= 0 && c.steps[next] === c.steps[i]) continue; // a later value for the same step follows
-    out.steps.push(c.steps[i]);
-    out.values.push(c.values[i]);
-    out.times.push(c.times[i]);
+    out.push(c.steps[i], c.values[i], c.times[i]);
   }
   return out;
 }
 
 function unionOfSteps(columns: StepColumn[]): StepColumn {
   const byStep = new Map<number, number>();
-  for (const c of columns) c.steps.forEach((s, i) => byStep.set(s, Math.min(byStep.get(s) ?? Infinity, c.times[i])));
+  for (const c of columns)
+    for (let i = 0; i < c.length; i++) byStep.set(c.steps[i], Math.min(byStep.get(c.steps[i]) ?? Infinity, c.times[i]));
   const steps = [...byStep.keys()].sort((a, b) => a - b);
-  return { steps, values: [], times: steps.map((s) => byStep.get(s) ?? NaN) };
+  return { steps, values: [], times: steps.map((s) => byStep.get(s) ?? NaN), length: steps.length };
 }
 
-/** Every layer's value at `step` (cursors walk each column forward), or undefined when one is missing. */
-function layerValuesAt(step: number, columns: StepColumn[], cursors: number[]): number[] | undefined {
-  if (columns.length === 0) return undefined;
+/** Walks a step-ordered column forward, for lookups at increasing steps. */
+class StepCursor {
+  private k = 0;
+  constructor(private readonly column: StepColumn) {}
+
+  valueAt(step: number): number | undefined {
+    const c = this.column;
+    while (this.k < c.length && c.steps[this.k] < step) this.k++;
+    return this.k < c.length && c.steps[this.k] === step ? c.values[this.k] : undefined;
+  }
+}
+
+/** Every layer's value at `step`, or undefined when one is missing. */
+function layerValuesAt(step: number, cursors: StepCursor[]): number[] | undefined {
+  if (cursors.length === 0) return undefined;
   const values: number[] = [];
-  let complete = true;
-  columns.forEach((c, l) => {
-    let k = cursors[l];
-    while (k < c.steps.length && c.steps[k] < step) k++;
-    cursors[l] = k;
-    if (k < c.steps.length && c.steps[k] === step) values.push(c.values[k]);
-    else complete = false;
-  });
-  return complete ? values : undefined;
+  for (const cursor of cursors) {
+    const v = cursor.valueAt(step);
+    if (v === undefined) return undefined;
+    values.push(v);
+  }
+  return values;
 }

@@ -1,0 +1,243 @@
+/**
+ * Importer benchmark: a Lightning CSVLogger metrics.csv and a TensorBoard event file of N steps
+ * (1,000,000 by default), imported as `gradient-monitor import` does (read, convert, write the run
+ * log) and read alone, against a naive Node reader as the ratio baseline (the whole file read at
+ * once, split and parsed: lines and cells for the CSV, records and protobufjs' Event decoder for
+ * the events). Each measurement runs in a fresh process so its peak memory is its own. Reports
+ * medians: wall time, MB/s of input by wall clock and by CPU time (the latter holds still on a busy
+ * machine), and peak RSS, with the memory the measurement added over the idle process.
+ *
+ *   node --import tsx bench/importers.ts [--steps 1000000] [--runs 3] [--out FILE.json]
+ *   node --import tsx bench/importers.ts --quick      (CI smoke: tiny sizes, one run, nothing judged)
+ *
+ * The files are generated once into the OS temp folder and reused. The CSV has what Lightning writes
+ * with grad_norm() logged from on_before_optimizer_step and a LearningRateMonitor: a row for the
+ * learning rate and a row for the norms and loss per step, validation and epoch rows every 1,000
+ * steps. The event file has what a Hugging Face run writes per logged step: grad_norm, loss,
+ * learning_rate and epoch, one event each.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { convertToRunLog } from '../src/importers/convert';
+import { readLog } from '../src/importers/readLog';
+import { decodeEvent, stepNumber } from '../src/importers/tensorboard/eventSchema';
+import { encodeEvent, frameRecord } from '../test/helpers/tfeventsWriter';
+import { median } from './stats';
+
+const METHODS = ['import', 'read', 'naive'] as const;
+type Method = (typeof METHODS)[number];
+type Format = 'lightning-csv' | 'tensorboard';
+
+interface Measurement {
+  ms: number;
+  cpuMs: number;
+  peakRssMB: number;
+  startRssMB: number;
+  steps: number;
+}
+
+// ---- the files ----
+const LAYERS = ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias'];
+
+async function writeInChunks(
+  file: string,
+  produce: (push: (chunk: string | Buffer) => Promise<void>) => Promise<void>,
+): Promise<void> {
+  const partial = `${file}.partial`;
+  const out = createWriteStream(partial);
+  await produce(async (chunk) => {
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  });
+  await new Promise<void>((resolve) => {
+    out.end(() => resolve());
+  });
+  renameSync(partial, file);
+}
+
+async function lightningCsv(file: string, steps: number): Promise<void> {
+  await writeInChunks(file, async (push) => {
+    const norms = LAYERS.map((l) => `grad_2.0_norm/${l}`).join(',');
+    let text = `epoch,${norms},grad_2.0_norm_total,lr-SGD,step,train_loss_epoch,train_loss_step,val_loss\n`;
+    for (let s = 0; s < steps; s++) {
+      const epoch = Math.floor(s / 1000);
+      const layers = LAYERS.map((_, i) => (0.1 + ((s * (i + 3)) % 97) / 100).toFixed(6)).join(',');
+      text += `,,,,,,0.05,${s},,,\n${epoch},${layers},${(1 + (s % 89) / 50).toFixed(6)},,${s},,${(2 - s / steps).toFixed(6)},\n`;
+      if (s % 1000 === 999) text += `${epoch},,,,,,,${s},,,1.5\n${epoch},,,,,,,${s},1.7,,\n`;
+      if (text.length > 1 << 20) {
+        await push(text);
+        text = '';
+      }
+    }
+    await push(text);
+  });
+}
+
+async function eventFile(file: string, steps: number): Promise<void> {
+  await writeInChunks(file, async (push) => {
+    let chunks: Buffer[] = [frameRecord(encodeEvent({ step: 0, wallTime: 1.7e9, fileVersion: 'brain.Event:2' }))];
+    let bytes = 0;
+    for (let s = 0; s < steps; s++) {
+      const values: [string, number][] = [
+        ['train/grad_norm', 1 + (s % 89) / 50],
+        ['train/loss', 2 - s / steps],
+        ['train/learning_rate', 5e-5],
+        ['train/epoch', s / 1000],
+      ];
+      for (const [tag, simple] of values) {
+        const record = frameRecord(encodeEvent({ step: s, wallTime: 1.7e9 + s / 10, values: [{ tag, simple }] }));
+        chunks.push(record);
+        bytes += record.length;
+      }
+      if (bytes > 1 << 20) {
+        await push(Buffer.concat(chunks));
+        chunks = [];
+        bytes = 0;
+      }
+    }
+    await push(Buffer.concat(chunks));
+  });
+}
+
+// ---- the naive readers: everything in memory, split and parsed ----
+function naiveCsv(file: string): number {
+  const lines = readFileSync(file, 'utf8').split('\n');
+  const header = lines[0].split(',');
+  const stepAt = header.indexOf('step');
+  const totalAt = header.indexOf('grad_2.0_norm_total');
+  const steps: { step: number; total: number }[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const cells = lines[i].split(',');
+    if (cells[totalAt] === undefined || cells[totalAt] === '') continue;
+    steps.push({ step: Number(cells[stepAt]), total: Number(cells[totalAt]) });
+  }
+  return steps.length;
+}
+
+function naiveEvents(file: string): number {
+  const data = readFileSync(file);
+  const steps: { step: number; total: number }[] = [];
+  for (let at = 0; at + 12 <= data.length;) {
+    const length = Number(data.readBigUInt64LE(at));
+    const event = decodeEvent(data.subarray(at + 12, at + 12 + length));
+    for (const v of event.summary?.value ?? [])
+      if (v.tag === 'train/grad_norm') steps.push({ step: stepNumber(event.step), total: v.simple_value });
+    at += 12 + length + 4;
+  }
+  return steps.length;
+}
+
+// ---- one measurement, in a child process ----
+async function measure(method: Method, format: Format, file: string): Promise<Measurement> {
+  const startRssMB = process.memoryUsage().rss / 2 ** 20;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  let steps = 0;
+  if (method === 'naive') steps = format === 'tensorboard' ? naiveEvents(file) : naiveCsv(file);
+  else if (method === 'read')
+    await readLog(file, (m) => {
+      if (m.type === 'step') steps++;
+    });
+  else {
+    const out = path.join(tmpdir(), `gm-bench-import-${process.pid}.jsonl`);
+    try {
+      steps = (await convertToRunLog(file, out, { overwrite: true })).steps;
+    } finally {
+      rmSync(out, { force: true });
+    }
+  }
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    ms: performance.now() - t0,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    startRssMB,
+    steps,
+  };
+}
+
+function inChild(method: Method, format: Format, file: string): Measurement {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', __filename, '--child', method, format, file], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(out.trim().split('\n').at(-1)!) as Measurement;
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      child: { type: 'boolean' },
+      quick: { type: 'boolean' },
+      steps: { type: 'string' },
+      runs: { type: 'string' },
+      out: { type: 'string' },
+    },
+  });
+  if (values.child) {
+    const [method, format, file] = positionals as [Method, Format, string];
+    process.stdout.write(JSON.stringify(await measure(method, format, file)) + '\n');
+    return;
+  }
+  const steps = Number(values.steps ?? (values.quick ? 20_000 : 1_000_000));
+  const runs = Number(values.runs ?? (values.quick ? 1 : 3));
+  const dir = path.join(tmpdir(), 'gradient-monitor-bench');
+  mkdirSync(dir, { recursive: true });
+  const files: Record<Format, string> = {
+    'lightning-csv': path.join(dir, `lightning-${steps}`, 'version_0', 'metrics.csv'),
+    tensorboard: path.join(dir, `tensorboard-${steps}`, `events.out.tfevents.1700000000.bench.${steps}.0`),
+  };
+  for (const [format, file] of Object.entries(files) as [Format, string][]) {
+    if (existsSync(file)) continue;
+    mkdirSync(path.dirname(file), { recursive: true });
+    process.stderr.write(`writing ${file}\n`);
+    await (format === 'tensorboard' ? eventFile(file, steps) : lightningCsv(file, steps));
+  }
+
+  const results: Record<string, unknown>[] = [];
+  console.log(
+    `| file | reader | MB | median s | MB/s (wall) | MB/s (CPU) | x naive (CPU) | peak RSS MB | added MB | steps |`,
+  );
+  console.log(`| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`);
+  for (const [format, file] of Object.entries(files) as [Format, string][]) {
+    const mb = statSync(file).size / 1e6;
+    const byMethod = new Map<Method, Measurement[]>();
+    for (let r = 0; r < runs; r++)
+      for (const m of METHODS) byMethod.set(m, [...(byMethod.get(m) ?? []), inChild(m, format, file)]);
+    const naiveCpu = median(byMethod.get('naive')!.map((x) => x.cpuMs));
+    for (const m of METHODS) {
+      const xs = byMethod.get(m)!;
+      const row = {
+        format,
+        method: m,
+        mb,
+        ms: median(xs.map((x) => x.ms)),
+        cpuMs: median(xs.map((x) => x.cpuMs)),
+        peakRssMB: median(xs.map((x) => x.peakRssMB)),
+        addedMB: median(xs.map((x) => x.peakRssMB - x.startRssMB)),
+        steps: xs[0].steps,
+      };
+      results.push(row);
+      console.log(
+        `| ${format} | ${m} | ${mb.toFixed(1)} | ${(row.ms / 1000).toFixed(2)} | ${(mb / (row.ms / 1000)).toFixed(1)} | ${(mb / (row.cpuMs / 1000)).toFixed(1)} | ${(naiveCpu / row.cpuMs).toFixed(2)} | ${row.peakRssMB.toFixed(0)} | ${row.addedMB.toFixed(0)} | ${row.steps} |`,
+      );
+    }
+  }
+  if (values.out) {
+    writeFileSync(values.out, JSON.stringify({ steps, runs, at: new Date().toISOString(), results }, null, 2));
+  }
+}
+
+void main();
