@@ -339,7 +339,7 @@ class Monitor:
         with self._guard("monitor.log_tf"):
             import tensorflow as tf
 
-            from .tensorflow import first_nonfinite_variable, norm_tensors
+            from .tensorflow import first_nonfinite_variable, in_xla_function, norm_tensors
 
             names, values = norm_tensors(tf, grads, variables, self.layers, self.include, self.max_layers)
             if self._log_layers is None:
@@ -347,6 +347,8 @@ class Monitor:
             if tf.executing_eagerly():
                 self._log_host("tensorflow", names, values.numpy(), step, loss, lr, lambda: first_nonfinite_variable(grads, variables))
                 return
+            if in_xla_function():  # a py_function there would fail XLA's compilation, outside this guard
+                raise RuntimeError("log_tf cannot report from a tf.function(jit_compile=True): XLA runs no Python; report outside it")
             self._call_site = self._call_site or user_call_site()  # the traced code's line, not the runtime's thread
             extras = [tf.cast(x, tf.float64) for x in (step, loss, lr) if x is not None]
             present = tuple(x is not None for x in (step, loss, lr))

@@ -49,6 +49,16 @@ def first_nonfinite_variable(grads: Sequence[Any], variables: Sequence[Any]) -> 
     return None
 
 
+def in_xla_function() -> bool:
+    """Whether code is being traced for XLA (``tf.function(jit_compile=True)``), where no Python can run."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # a TensorFlow without that (internal) helper: assume plain graph mode
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
+
+
 @not_for_autograph
 def grad_norm_logs(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Dict[str, Any]:
     """For a custom Keras ``train_step``: merge into the returned logs, e.g.

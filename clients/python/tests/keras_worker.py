@@ -239,21 +239,23 @@ def scenario_nnx(url, token):
     return {"run_id": monitor.run_id, "expected": expected}
 
 
-def scenario_host_failure(url, token):
+def scenario_host_failure(url, token, xla=False):
     """A failure where the norms come back from the traced step (tf.py_function / jax.debug.callback), where
-    an exception would fail the training step: monitoring stops, the loop finishes."""
+    an exception would fail the training step: monitoring stops, the loop finishes. With ``xla``
+    (TensorFlow's jit_compile=True, where no Python runs) log_tf itself declines."""
 
     def broken(self, *args, **kwargs):
         raise OSError("disk full")
 
-    Monitor.log = broken
-    monitor = Monitor(f"{BACKEND}-host-broken", url=url, token=token)
+    if not xla:
+        Monitor.log = broken
+    monitor = Monitor(f"{BACKEND}-host-broken{'-xla' if xla else ''}", url=url, token=token)
     if BACKEND == "tensorflow":
         import tensorflow as tf
 
         variable = tf.Variable([1.0, 2.0], name="w")
 
-        @tf.function
+        @tf.function(jit_compile=xla)
         def step(x):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(variable * x)
@@ -283,8 +285,12 @@ def scenario_host_failure(url, token):
     return {"run_id": monitor.run_id, "losses": losses, "warnings": [str(w.message) for w in caught if "gradient_monitor" in str(w.message)], "active": monitor.active}
 
 
+def scenario_xla(url, token):
+    return scenario_host_failure(url, token, xla=True)
+
+
 SCENARIOS = {
-    "tensorflow": [scenario_fit, scenario_train_step, scenario_embedding, scenario_tape, scenario_failure, scenario_host_failure],
+    "tensorflow": [scenario_fit, scenario_train_step, scenario_embedding, scenario_tape, scenario_xla, scenario_failure, scenario_host_failure],
     "jax": [scenario_fit, scenario_optax, scenario_nnx, scenario_failure, scenario_host_failure],
     "torch": [scenario_fit, scenario_failure],
 }

@@ -81,6 +81,13 @@ def test_a_failure_inside_the_host_callback_of_a_traced_step_leaves_the_loop_run
     assert log[-1]["status"] == "failed" and "OSError: disk full" in log[-1]["message"]
 
 
+def test_log_tf_under_xla_turns_monitoring_off_instead_of_failing_the_compilation(worlds):
+    result, log = scenario(worlds, "tensorflow", "xla")
+    assert len(result["losses"]) == 4 and not result["active"]
+    assert len(result["warnings"]) == 1 and "jit_compile=True" in result["warnings"][0]
+    assert log[-1]["status"] == "failed"
+
+
 def test_a_custom_train_step_returning_grad_norm_logs(worlds):
     result, log = scenario(worlds, "tensorflow", "train_step")
     assert [m["total_norm"] for m in steps_of(log)] == pytest.approx(result["expected"], rel=1e-5)
