@@ -13,8 +13,8 @@
  * The files are generated once into the OS temp folder and reused. The CSV has what Lightning writes
  * with grad_norm() logged from on_before_optimizer_step and a LearningRateMonitor: a row for the
  * learning rate and a row for the norms and loss per step, validation and epoch rows every 1,000
- * steps. The event file has what a Hugging Face run writes per logged step: grad_norm, loss,
- * learning_rate and epoch, one event each.
+ * steps, the metrics in full float32 precision as Lightning prints them. The event file has what a
+ * Hugging Face run writes per logged step: grad_norm, loss, learning_rate and epoch, one event each.
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -66,15 +66,25 @@ async function writeInChunks(
   renameSync(partial, file);
 }
 
+/**
+ * A float32 tensor's value as Lightning's CSVLogger writes it: `.item()` gives a Python float, whose
+ * repr (like JavaScript's String) is the shortest text of that double: 16-17 digits, as in real
+ * metrics.csv files (`7.628580570220947`). The learning rate is logged as a Python float ("0.05").
+ */
+function loggedTensor(value: number): string {
+  return String(Math.fround(value));
+}
+
 async function lightningCsv(file: string, steps: number): Promise<void> {
   await writeInChunks(file, async (push) => {
     const norms = LAYERS.map((l) => `grad_2.0_norm/${l}`).join(',');
     let text = `epoch,${norms},grad_2.0_norm_total,lr-SGD,step,train_loss_epoch,train_loss_step,val_loss\n`;
     for (let s = 0; s < steps; s++) {
       const epoch = Math.floor(s / 1000);
-      const layers = LAYERS.map((_, i) => (0.1 + ((s * (i + 3)) % 97) / 100).toFixed(6)).join(',');
-      text += `,,,,,,0.05,${s},,,\n${epoch},${layers},${(1 + (s % 89) / 50).toFixed(6)},,${s},,${(2 - s / steps).toFixed(6)},\n`;
-      if (s % 1000 === 999) text += `${epoch},,,,,,,${s},,,1.5\n${epoch},,,,,,,${s},1.7,,\n`;
+      const layers = LAYERS.map((_, i) => loggedTensor(0.1 + ((s * (i + 3)) % 97) / 100)).join(',');
+      text += `,,,,,,0.05,${s},,,\n${epoch},${layers},${loggedTensor(1 + (s % 89) / 50)},,${s},,${loggedTensor(2 - s / steps)},\n`;
+      if (s % 1000 === 999)
+        text += `${epoch},,,,,,,${s},,,${loggedTensor(1.5 + s / steps)}\n${epoch},,,,,,,${s},${loggedTensor(1.7 - s / steps)},,\n`;
       if (text.length > 1 << 20) {
         await push(text);
         text = '';
@@ -196,7 +206,7 @@ async function main(): Promise<void> {
   const dir = path.join(tmpdir(), 'gradient-monitor-bench');
   mkdirSync(dir, { recursive: true });
   const files: Record<Format, string> = {
-    'lightning-csv': path.join(dir, `lightning-${steps}`, 'version_0', 'metrics.csv'),
+    'lightning-csv': path.join(dir, `lightning-float32-${steps}`, 'version_0', 'metrics.csv'),
     tensorboard: path.join(dir, `tensorboard-${steps}`, `events.out.tfevents.1700000000.bench.${steps}.0`),
   };
   for (const [format, file] of Object.entries(files) as [Format, string][]) {

@@ -2,7 +2,7 @@
  * The dashboard page: holds the shown run's data, the shared step window (follow, zoom, pan),
  * and draws the charts at most once per animation frame however many updates arrive.
  */
-import { fmt } from '../src/shared/format';
+import { fmt, quotedNames } from '../src/shared/format';
 import { resolveWindow, StepRange, windowAfterZoom } from '../src/shared/stepWindow';
 import {
   DashboardState,
@@ -75,7 +75,10 @@ export class DashboardApp {
   private readonly recorded: RecordedPanel;
   private readonly legend: CompareLegend;
   private readonly toolbar: Toolbar;
-  private readonly el: Record<'message' | 'charts' | 'lossPanel' | 'heatmapBox' | 'heatLegend', HTMLElement>;
+  private readonly el: Record<
+    'message' | 'charts' | 'lossPanel' | 'normAbsent' | 'heatmapBox' | 'heatLegend',
+    HTMLElement
+  >;
 
   constructor(
     private readonly doc: Document,
@@ -90,6 +93,7 @@ export class DashboardApp {
       message: byId('message'),
       charts: byId('charts'),
       lossPanel: byId('loss-panel'),
+      normAbsent: byId('norm-absent'),
       heatmapBox: byId('heatmap-box'),
       heatLegend: byId('heatmap-legend'),
     };
@@ -285,6 +289,7 @@ export class DashboardApp {
     const data = this.data;
     const run = data.header;
     this.showMessage();
+    this.el.normAbsent.hidden = !!this.overlay || !run || data.hasNorms || run.steps === 0;
     if (this.overlay) {
       this.norm.renderOverlay(this.overlay.runs, this.yScale);
       this.legend.render(this.overlay.runs);
@@ -347,6 +352,7 @@ export class DashboardApp {
     const name = this.data.header?.name ?? '';
     const nonFinite = this.data.nonFinite;
     const parts = [`Total gradient norm of run ${name}, steps ${formatStep(from)} to ${formatStep(to)}.`];
+    if (!this.data.hasNorms) parts.push('No gradient norms were logged in this run.');
     const max = this.data.maxPoint();
     if (max) parts.push(`Maximum ${fmt(max.y)} at step ${formatStep(max.step)}.`);
     if (nonFinite.length > 0)
@@ -357,7 +363,7 @@ export class DashboardApp {
     const top = this.layers.ranked.slice(0, 3).map((r) => this.data.header?.layers[r.layer] ?? '');
     this.layers.chart.canvas.setAttribute(
       'aria-label',
-      top.length ? `Largest layers in view: ${top.join(', ')}.` : 'No per-layer norms reported.',
+      top.length ? `Largest layers in view: ${quotedNames(top)}.` : 'No per-layer norms reported.',
     );
   }
 

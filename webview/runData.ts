@@ -114,6 +114,11 @@ export class RunData {
     return m.point;
   }
 
+  /** Whether any step of the run measured a gradient norm (a loss-only log has none to draw). */
+  get hasNorms(): boolean {
+    return this.norms.length > 0 || this.nonFinite.length > 0;
+  }
+
   /** The step with the highest step number, finite or not. */
   latest(): Point | undefined {
     const a = this.norms[this.norms.length - 1];
@@ -122,11 +127,13 @@ export class RunData {
   }
 
   private addRows(rows: SeriesRows): void {
-    const { steps, totals, losses, lrs } = rows;
+    const { steps, totals, losses, lrs, unmeasured } = rows;
     for (let i = 0; i < steps.length; i++) {
       const step = steps[i];
       const total = totals[i];
-      let atEnd = insertByStep(Number.isFinite(total) ? this.norms : this.nonFinite, { x: step, y: total, step });
+      let atEnd =
+        unmeasured?.[i] === 1 ||
+        insertByStep(Number.isFinite(total) ? this.norms : this.nonFinite, { x: step, y: total, step });
       if (losses && Number.isFinite(losses[i]))
         atEnd = insertByStep(this.losses, { x: step, y: losses[i], step }) && atEnd;
       if (lrs && Number.isFinite(lrs[i])) atEnd = insertByStep(this.lrs, { x: step, y: lrs[i], step }) && atEnd;

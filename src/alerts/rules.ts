@@ -4,7 +4,7 @@
  * start of an episode once, and counts every step that belongs to it.
  */
 
-import { fmt } from '../shared/format';
+import { fmt, quotedNames } from '../shared/format';
 import type { AlertKind } from '../shared/kinds';
 import { NonfiniteOrigin, originLabel } from '../shared/nonfiniteOrigin';
 
@@ -225,7 +225,7 @@ export class RunAlerts {
   }
 
   private nonFiniteMessage(s: StepInput, badLayers: string[]): string {
-    const where = badLayers.length > 0 ? ` in ${badLayers.join(', ')}` : '';
+    const where = badLayers.length > 0 ? ` in ${quotedNames(badLayers)}` : '';
     const parts = [`non-finite gradient norm (${fmt(s.total)}) at step ${s.step}${where}`];
     if (s.origin) parts.push(originLabel(s.origin));
     if (s.skipped) parts.push('the optimizer step was skipped, the weights kept');

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_ALERT_SETTINGS } from '../alerts/rules';
 import { Hub } from '../ingest/hub';
-import { fmt, formatDuration } from '../shared/format';
+import { fmt, formatDuration, quotedNames } from '../shared/format';
 import { describeReadProblems } from '../logs/problems';
 import { summarizeLog } from '../runs/summary';
 import { identifyLog } from '../importers/readLog';
@@ -197,24 +197,28 @@ async function inspect(args: string[], out: Out, err: Out): Promise<number> {
   out(
     `run ${s.run_id ?? '(none)'}${s.name && s.name !== s.run_id ? ` "${s.name}"` : ''}: ${s.status}, ${s.steps} steps${s.duration_seconds !== null ? ` in ${formatDuration(s.duration_seconds)}` : ''}${s.framework ? `, ${s.framework}` : ''} [${LOG_FORMAT_NAMES[s.format]}]`,
   );
-  out(
-    `max total norm ${s.max_total_norm === null ? '-' : fmt(s.max_total_norm)}${s.max_total_norm_step !== null ? ` at step ${s.max_total_norm_step}` : ''}; threshold ${fmt(s.threshold)} exceeded on ${s.threshold_exceeded.count} steps${s.threshold_exceeded.first_step !== null ? ` (first at ${s.threshold_exceeded.first_step})` : ''}`,
-  );
-  out(
-    s.first_nonfinite
-      ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${s.first_nonfinite.layers.map((l) => JSON.stringify(l)).join(', ')}` : ''} (${s.nonfinite_steps} non-finite steps)`
-      : 'no non-finite norms',
-  );
-  const origin = s.first_nonfinite?.origin;
-  if (origin)
+  if (s.steps > 0 && s.norm_steps === 0)
+    out('loss only: no step logged a gradient norm, so there are no norm statistics or alerts');
+  else {
     out(
-      `  ${originLabel(origin)}${origin.snapshot ? `; replay: python -m gradient_monitor replay ${origin.snapshot}` : ''}`,
+      `max total norm ${s.max_total_norm === null ? '-' : fmt(s.max_total_norm)}${s.max_total_norm_step !== null ? ` at step ${s.max_total_norm_step}` : ''}; threshold ${fmt(s.threshold)} exceeded on ${s.threshold_exceeded.count} steps${s.threshold_exceeded.first_step !== null ? ` (first at ${s.threshold_exceeded.first_step})` : ''}`,
     );
-  out(
-    s.spikes.length
-      ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}`
-      : 'no spikes',
-  );
+    out(
+      s.first_nonfinite
+        ? `first non-finite norm at step ${s.first_nonfinite.step}${s.first_nonfinite.layers.length ? ` in ${quotedNames(s.first_nonfinite.layers)}` : ''} (${s.nonfinite_steps} non-finite steps)`
+        : 'no non-finite norms',
+    );
+    const origin = s.first_nonfinite?.origin;
+    if (origin)
+      out(
+        `  ${originLabel(origin)}${origin.snapshot ? `; replay: python -m gradient_monitor replay ${origin.snapshot}` : ''}`,
+      );
+    out(
+      s.spikes.length
+        ? `spikes at steps ${s.spikes.slice(0, 20).join(', ')}${s.spikes.length > 20 ? ', …' : ''}`
+        : 'no spikes',
+    );
+  }
   if (s.median_total_norm !== null)
     out(
       `median ${fmt(s.median_total_norm)}, p99 ${fmt(s.p99_total_norm ?? NaN)}${s.suggested_max_norm !== null ? `; suggested max_norm ${fmt(s.suggested_max_norm)}` : ''}${s.clip_rate !== null ? `; clipped on ${(100 * s.clip_rate).toFixed(1)}% of steps` : ''}`,

@@ -67,6 +67,7 @@ export function dashboardHtml(r: DashboardPageResources): string {
   <section class="panel" aria-labelledby="norm-title">
     <h2 id="norm-title"><span class="codicon codicon-graph-line" aria-hidden="true"></span>Total gradient norm<span id="resolution" class="aside"></span></h2>
     <ul id="compare-legend" class="compare-legend" aria-label="Compared runs" hidden></ul>
+    <p id="norm-absent" class="message" role="status" hidden>No gradient norms were logged in this run: only its loss and learning rate, drawn below.</p>
     <div class="chart-box tall"><canvas id="norm-chart" tabindex="0" role="img" aria-label="Total gradient norm over steps"></canvas></div>
     <p class="hint">Wheel to zoom, drag to pan, Shift+drag to zoom to a range; keys: ← → pan, + − zoom, 0 whole run, F follow, L log scale.</p>
   </section>

@@ -14,8 +14,10 @@ class RowBuilder {
   private totals: Float64Array;
   private losses: Float64Array;
   private lrs: Float64Array;
+  private unmeasured: Uint8Array;
   private hasLoss = false;
   private hasLr = false;
+  private hasUnmeasured = false;
   private sorted = true;
   length = 0;
 
@@ -24,13 +26,19 @@ class RowBuilder {
     this.totals = new Float64Array(capacity);
     this.losses = new Float64Array(capacity);
     this.lrs = new Float64Array(capacity);
+    this.unmeasured = new Uint8Array(capacity);
   }
 
-  push(step: number, total: number, loss: number, lr: number): void {
+  /** `total` undefined: the step measured no norm. */
+  push(step: number, total: number | undefined, loss: number, lr: number): void {
     const n = this.length++;
     if (n > 0 && step < this.steps[n - 1]) this.sorted = false;
     this.steps[n] = step;
-    this.totals[n] = total;
+    this.totals[n] = total ?? NaN;
+    if (total === undefined) {
+      this.unmeasured[n] = 1;
+      this.hasUnmeasured = true;
+    }
     this.losses[n] = loss;
     this.lrs[n] = lr;
     if (!Number.isNaN(loss)) this.hasLoss = true;
@@ -42,16 +50,23 @@ class RowBuilder {
     const order = this.sorted
       ? undefined
       : Array.from({ length: n }, (_, i) => i).sort((a, b) => this.steps[a] - this.steps[b]);
-    const column = (src: Float64Array): Float64Array =>
-      order ? Float64Array.from(order, (i) => src[i]) : src.slice(0, n);
+    const column = <T extends Float64Array | Uint8Array>(src: T): T => {
+      const out = src.slice(0, n) as T;
+      if (order) for (let j = 0; j < n; j++) out[j] = src[order[j]];
+      return out;
+    };
     const rows: SeriesRows = { steps: column(this.steps), totals: column(this.totals) };
     if (this.hasLoss) rows.losses = column(this.losses);
     if (this.hasLr) rows.lrs = column(this.lrs);
+    if (this.hasUnmeasured) rows.unmeasured = column(this.unmeasured);
     return rows;
   }
 }
 
-/** Every row of the series: per envelope bucket its minimum, maximum and first non-finite step; then each raw step. */
+/**
+ * Every row of the series: per envelope bucket its minimum, maximum and first non-finite step (or,
+ * when none of its steps measured a norm, its first step for its loss); then each raw step.
+ */
 export function snapshotRows(series: Series): SeriesRows {
   const buckets = series.envelope.points();
   const rows = new RowBuilder(buckets.length * 3 + series.recentSize);
@@ -62,6 +77,7 @@ export function snapshotRows(series: Series): SeriesRows {
     if (b.nonFiniteStep >= 0) extremes.push([b.nonFiniteStep, b.nonFiniteValue]);
     extremes.sort((x, y) => x[0] - y[0]);
     for (const [step, total] of extremes) rows.push(step, total, b.loss, b.lr);
+    if (extremes.length === 0) rows.push(b.stepFirst, undefined, b.loss, b.lr);
   }
   pushRecent(rows, series, 0);
   return rows.finish();

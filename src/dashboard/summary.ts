@@ -19,18 +19,16 @@ export function normSummary(run: Run, stepsPerSecond: number | null): NormSummar
   };
   if (!series || series.count === 0) return empty;
   const n = series.recentSize;
-  const totals = new Float64Array(n);
   let clipKnown = 0;
   let clipped = 0;
   for (let k = 0; k < n; k++) {
-    totals[k] = series.totalAt(k);
     const c = series.clippedAt(k);
     if (c !== undefined) {
       clipKnown++;
       if (c) clipped++;
     }
   }
-  const stats = normStats(totals);
+  const stats = normStats(series.measuredTotals());
   return {
     median: finiteOrNull(stats.median),
     p99: finiteOrNull(stats.p99),

@@ -59,7 +59,8 @@ export async function exportLogToCsv(source: string, out: string, opts: CsvExpor
           runId ??= m.run_id;
           if (m.run_id !== runId) return;
           if (m.type === 'run_start' && m.layers && layers.length === 0) layers = m.layers;
-          if (m.type !== 'step') return;
+          // The CSV holds norms only: a step that measured none has no row.
+          if (m.type !== 'step' || m.total_norm === undefined) return;
           rank ??= m.rank ?? 0;
           if ((m.rank ?? 0) !== rank || !inRange(m.step)) return;
           if (!header) {

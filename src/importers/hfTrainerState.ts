@@ -1,5 +1,7 @@
 /**
  * Hugging Face Trainer's `trainer_state.json`: `log_history` entries with `grad_norm` become steps.
+ * A file from before Transformers logged grad_norm (< 4.38.0) holds none: its training-loss entries
+ * become steps without a norm (protocol.md), so its loss curve still shows.
  * Python writes bare NaN/Infinity, and Transformers logs a NaN grad_norm without a warning, so such
  * entries become non-finite steps and raise the same alert as a live run would.
  *
@@ -55,8 +57,14 @@ export async function readHfTrainerState(
   const id = importedRunIdentity(file, 'hf-trainer-state');
   const meta: Record<string, unknown> = { source: 'huggingface-trainer-state', file: id.file };
   for (const key of META_FIELDS) if (state[key] !== undefined && state[key] !== null) meta[key] = state[key];
-  // The run starts with its first step: a state without grad_norm holds no run to show (nor a "completed" one).
+  // The run starts with its first step: a state without any step holds no run to show (nor a "completed" one).
   let steps = 0;
+  const emit = (step: StepMessage): void => {
+    if (steps++ === 0) sink({ type: 'run_start', run_id: id.run_id, name: id.name, framework: 'pytorch', meta });
+    sink(step);
+  };
+  /** Loss-only steps, imported only when no entry has a grad_norm (an older Transformers wrote the file). */
+  let lossOnly: StepMessage[] | undefined = [];
 
   const slicer = new TimeSlicer(undefined, opts.signal);
   let nonFinite = 0;
@@ -75,15 +83,18 @@ export async function readHfTrainerState(
       withoutNorm[step.skipped]++;
       if (step.skipped === 'training' && step.step !== undefined)
         lossSteps = [lossSteps?.[0] ?? step.step, Math.max(lossSteps?.[1] ?? step.step, step.step)];
+      if (step.lossOnly) lossOnly?.push(step.lossOnly);
       continue;
     }
+    lossOnly = undefined;
     if (!Number.isFinite(step.ok.total_norm)) {
       nonFinite++;
       if (firstNonFiniteStep < 0) firstNonFiniteStep = step.ok.step;
     }
-    if (steps++ === 0) sink({ type: 'run_start', run_id: id.run_id, name: id.name, framework: 'pytorch', meta });
-    sink(step.ok);
+    emit(step.ok);
   }
+  const lossCurve = lossOnly !== undefined && lossOnly.length > 0;
+  if (lossCurve) for (const step of lossOnly!) emit(step);
   result.messages = steps > 0 ? steps + 1 : 0;
 
   if (!scan.closed) {
@@ -93,7 +104,13 @@ export async function readHfTrainerState(
       fatal: true,
     });
   }
-  if (scan.elements.length > 0 && steps === 0) {
+  if (lossCurve) {
+    result.notes.push(
+      `loss only: this trainer_state.json predates grad_norm logging (Transformers >= ${GRAD_NORM_SINCE}, ` +
+        `huggingface/transformers#27326); its ${steps} training-loss entries (steps ${lossSteps?.[0]}-${lossSteps?.[1]}) ` +
+        'are imported without gradient norms',
+    );
+  } else if (scan.elements.length > 0 && steps === 0) {
     problems.add({
       line: lines.lineOf(scan.elements[0].start),
       message:
@@ -110,7 +127,7 @@ export async function readHfTrainerState(
         'Transformers logs this without a warning, so these steps are flagged as non-finite',
     );
   }
-  if (steps > 0) {
+  if (steps > 0 && !lossCurve) {
     const left = (Object.entries(withoutNorm) as [keyof typeof withoutNorm, number][]).filter(([, n]) => n > 0);
     if (left.length > 0)
       result.notes.push(
@@ -136,11 +153,11 @@ const ENTRY_KINDS = {
 };
 
 type EntryKind = keyof typeof ENTRY_KINDS;
-type Entry = { ok: StepMessage } | { skipped: EntryKind; step?: number } | { error: string };
+type Entry = { ok: StepMessage } | { skipped: EntryKind; step?: number; lossOnly?: StepMessage } | { error: string };
 
 /**
- * One log_history entry: a step, an entry without grad_norm (training logs of old versions, eval
- * logs, the summary), or an error.
+ * One log_history entry: a step, an entry without grad_norm (training logs of old versions, with
+ * the step they make when no entry has a norm; eval logs; the summary), or an error.
  */
 function entryToStep(text: string, runId: string): Entry {
   let entry: unknown;
@@ -154,6 +171,13 @@ function entryToStep(text: string, runId: string): Entry {
   const e = entry as Record<string, unknown>;
   if (e.grad_norm === undefined || e.grad_norm === null) {
     const step = typeof e.step === 'number' ? e.step : undefined;
+    const loss = toNumber(e.loss);
+    if (loss !== undefined && step !== undefined && Number.isSafeInteger(step) && step >= 0) {
+      const lossOnly: StepMessage = { type: 'step', run_id: runId, step, loss };
+      const lr = toNumber(e.learning_rate);
+      if (lr !== undefined) lossOnly.lr = lr;
+      return { skipped: 'training', step, lossOnly };
+    }
     if (e.loss !== undefined) return { skipped: 'training', step };
     return { skipped: Object.keys(e).some((k) => k.startsWith('eval_')) ? 'evaluation' : 'other', step };
   }

@@ -14,8 +14,8 @@ export class OutputExistsError extends Error {
   }
 }
 
-/** Chunks are written once this much text is buffered. */
-const FLUSH_CHARS = 1 << 20;
+/** Text is encoded into chunks of this many bytes, each written once full. */
+const CHUNK_BYTES = 1 << 20;
 
 /** `produce` writes text through `write`, synchronously and in order, and may await between writes. */
 export async function writeFileAtomically(
@@ -26,21 +26,32 @@ export async function writeFileAtomically(
   if (!opts.overwrite && existsSync(target)) throw new OutputExistsError(target); // fail before any work
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', 0o644);
-  let pending: string[] = [];
-  let pendingChars = 0;
+  // Each text is encoded straight into the chunk: joining many small texts and encoding the result
+  // copied every byte twice, a tenth of an import's time.
+  let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  let used = 0;
   let writing = Promise.resolve();
   const flush = (): void => {
-    const text = pending.join('');
-    pending = [];
-    pendingChars = 0;
-    writing = writing.then(() => handle.write(text).then(() => undefined));
+    if (used === 0) return;
+    const data = chunk.subarray(0, used);
+    chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    used = 0;
+    writing = writing.then(() => handle.write(data).then(() => undefined));
+  };
+  const write = (text: string): void => {
+    // A UTF-16 unit takes at most 3 bytes in UTF-8 (a surrogate pair, 2 units, takes 4).
+    if (used + 3 * text.length > chunk.length) {
+      flush();
+      if (3 * text.length > chunk.length) {
+        const data = Buffer.from(text);
+        writing = writing.then(() => handle.write(data).then(() => undefined));
+        return;
+      }
+    }
+    used += chunk.write(text, used);
   };
   try {
-    await produce((text) => {
-      pending.push(text);
-      pendingChars += text.length;
-      if (pendingChars >= FLUSH_CHARS) flush();
-    });
+    await produce(write);
     flush();
     await writing;
     await handle.sync();

@@ -17,6 +17,7 @@ const HAS_SKIPPED = 64;
 const SKIPPED = 128;
 const HAS_RANK = 256;
 const HAS_SEQ = 512;
+const NO_TOTAL = 1024;
 
 /** Something other than a step row, met after `before` step rows. */
 export interface ColumnExtra {
@@ -103,8 +104,9 @@ export class ColumnsBuilder {
     c.runIndex[r] = runIndex;
     c.line[r] = p.line;
     c.step[r] = m.step;
-    c.total[r] = m.total_norm;
     let fields = 0;
+    if (m.total_norm === undefined) fields |= NO_TOTAL;
+    else c.total[r] = m.total_norm;
     if (m.layer_norms !== undefined) {
       fields |= HAS_LAYERS;
       this.storeLayers(m.layer_norms);
@@ -190,7 +192,8 @@ export function transferList(c: MessageColumns): ArrayBuffer[] {
 /** The step of row r, as validation would have built it from its line. */
 export function stepAt(c: MessageColumns, r: number): StepMessage {
   const fields = c.fields[r];
-  const m: StepMessage = { type: 'step', run_id: c.runIds[c.runIndex[r]], step: c.step[r], total_norm: c.total[r] };
+  const m: StepMessage = { type: 'step', run_id: c.runIds[c.runIndex[r]], step: c.step[r] };
+  if (!(fields & NO_TOTAL)) m.total_norm = c.total[r];
   if (fields & HAS_LAYERS) {
     const from = r === 0 ? 0 : c.layerEnd[r - 1];
     const norms = new Array<number>(c.layerEnd[r] - from);

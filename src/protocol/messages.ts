@@ -29,7 +29,11 @@ export interface StepMessage {
   type: 'step';
   run_id: string;
   step: number;
-  total_norm: number;
+  /**
+   * Absent: not measured (a step that carries only its loss or learning rate, such as an old
+   * trainer_state.json's); such a step counts in no norm statistic and raises no alert.
+   */
+  total_norm?: number;
   layer_norms?: number[];
   loss?: number;
   lr?: number;

@@ -234,12 +234,17 @@ function validateStep(v: Record<string, unknown>, limits: ValidationLimits): Res
   if (typeof runId !== 'string') return runId;
   if (!isSafeInteger(v.step) || v.step < 0)
     return { error: `step.step must be an integer >= 0, got ${describe(v.step)}` };
-  const total = toNumber(v.total_norm);
-  if (total === undefined)
-    return {
-      error: `step.total_norm must be a number (or "NaN"/"Infinity"/"-Infinity"), got ${describe(v.total_norm)}`,
-    };
-  const msg: StepMessage = { type: 'step', run_id: runId, step: v.step, total_norm: total };
+  const msg: StepMessage = { type: 'step', run_id: runId, step: v.step };
+  // Absent means "not measured" (a log that kept only the loss); any value given must be a number.
+  const measured = v.total_norm !== undefined || !(isPresent(v.loss) || isPresent(v.lr));
+  if (measured) {
+    const total = toNumber(v.total_norm);
+    if (total === undefined)
+      return {
+        error: `step.total_norm must be a number (or "NaN"/"Infinity"/"-Infinity"), got ${describe(v.total_norm)}`,
+      };
+    msg.total_norm = total;
+  } else if (isPresent(v.layer_norms)) return { error: 'step.layer_norms needs a step.total_norm' };
   if (v.layer_norms !== undefined && v.layer_norms !== null) {
     if (!Array.isArray(v.layer_norms))
       return { error: `step.layer_norms must be an array of numbers, got ${describe(v.layer_norms)}` };
@@ -379,6 +384,10 @@ function depthOver(value: unknown, maxDepth: number): boolean {
     for (const child of Object.values(v)) stack.push([child, depth + 1]);
   }
   return false;
+}
+
+function isPresent(v: unknown): boolean {
+  return v !== undefined && v !== null;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -82,8 +82,18 @@ export class Envelope {
     return this.width;
   }
 
-  /** Folds one step in; `layers` is undefined when the step reported no layer norms, loss and lr NaN when absent. */
-  add(step: number, total: number, layers: Float32Array | undefined, layerOffset: number, loss = NaN, lr = NaN): void {
+  /**
+   * Folds one step in; `total` is undefined when the step's norm was not measured, `layers` when it
+   * reported no layer norms, loss and lr NaN when absent.
+   */
+  add(
+    step: number,
+    total: number | undefined,
+    layers: Float32Array | undefined,
+    layerOffset: number,
+    loss = NaN,
+    lr = NaN,
+  ): void {
     let b = this.buckets - 1;
     if (b < 0 || this.counts[b] >= this.width) {
       if (this.buckets === this.maxBuckets) this.halve();
@@ -105,7 +115,9 @@ export class Envelope {
     }
     this.stepLast[b] = step;
     this.counts[b]++;
-    if (Number.isFinite(total)) {
+    if (total === undefined) {
+      // not measured: the bucket's norms are those of its other steps
+    } else if (Number.isFinite(total)) {
       if (!(total >= this.mins[b])) {
         this.mins[b] = total;
         this.minSteps[b] = step;

@@ -59,7 +59,7 @@ export interface LoadedRun {
   read: LogReadResult;
   /** Other run ids met in the same file (a log normally holds one run); their messages are left out. */
   otherRunIds: string[];
-  /** Every total norm of the primary rank, in file order. */
+  /** Every measured total norm of the primary rank, in file order (steps without a norm left out). */
   totals: Float64Array;
   tally: StepTally;
 }
@@ -85,10 +85,11 @@ export async function loadRun(file: string, opts: LoadOptions = {}): Promise<Loa
 
   const onStep = (r: Run, m: StepMessage): void => {
     if (r.step(m) === undefined || (m.rank ?? 0) !== r.primaryRank) return;
-    totals.push(m.total_norm);
     if (m.step < tally.firstStep) tally.firstStep = m.step;
-    if (Number.isFinite(m.total_norm) && m.total_norm > tally.maxTotal) {
-      tally.maxTotal = m.total_norm;
+    const total = m.total_norm;
+    if (total !== undefined) totals.push(total);
+    if (total !== undefined && Number.isFinite(total) && total > tally.maxTotal) {
+      tally.maxTotal = total;
       tally.maxTotalStep = m.step;
     }
     if (m.clipped !== undefined) {

@@ -19,7 +19,7 @@ export interface RunReport {
   lastStep: number | null;
   /** Seconds between the first and the last step's time; null when steps carry no time. */
   durationSeconds: number | null;
-  /** Statistics of the total norm over every step (non-finite steps counted apart). */
+  /** Statistics of the total norm over every step that measured one (non-finite steps counted apart). */
   norm: NormStats;
   maxNormStep: number | null;
   /** The run's threshold; null without a run. */

@@ -25,7 +25,8 @@ export class Run {
   startedAt: number;
   updatedAt: number;
   lastStep = -1;
-  lastTotal = NaN;
+  /** The norm of the latest step that measured one (undefined while none did). */
+  lastTotal: number | undefined;
   readonly alerts: Alert[] = [];
   alertCount = 0;
   readonly rules: RunAlerts;
@@ -117,8 +118,10 @@ export class Run {
     if (rank !== this.primaryRank) return [];
     if (m.step >= this.lastStep) {
       this.lastStep = m.step;
-      this.lastTotal = m.total_norm;
+      if (m.total_norm !== undefined) this.lastTotal = m.total_norm;
     }
+    // A step without a measured norm (a loss-only log) has nothing for the rules to judge.
+    if (m.total_norm === undefined) return [];
     const alerts = this.rules.observe({
       step: m.step,
       total: m.total_norm,

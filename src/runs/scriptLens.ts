@@ -32,7 +32,7 @@ export function factsOfRun(run: Run): ScriptLensFacts {
     for (const bucket of series.envelope.points()) if (!(bucket.max <= max)) max = bucket.max;
     for (let k = 0; k < series.recentSize; k++) {
       const total = series.totalAt(k);
-      if (Number.isFinite(total) && !(total <= max)) max = total;
+      if (total !== undefined && Number.isFinite(total) && !(total <= max)) max = total;
       const c = series.clippedAt(k);
       if (c !== undefined) {
         clipKnown++;
@@ -43,7 +43,7 @@ export function factsOfRun(run: Run): ScriptLensFacts {
   return {
     runName: run.name,
     live: run.state === 'live',
-    latest: run.lastStep >= 0 ? run.lastTotal : NaN,
+    latest: run.lastTotal ?? NaN,
     max,
     clipRate: clipKnown > 0 ? clipped / clipKnown : null,
     suggestedMaxNorm: suggestionForRun(run),

@@ -80,10 +80,7 @@ export function suggestionForScript(runs: readonly Run[], file: string): { maxNo
 export function suggestionForRun(run: Run): number | undefined {
   const series = run.series();
   if (!series) return undefined;
-  const n = Math.min(series.recentSize, SUGGESTION_WINDOW);
-  const totals = new Float64Array(n);
-  for (let k = 0; k < n; k++) totals[k] = series.recent(series.recentSize - n + k).total;
-  return suggestMaxNorm(totals);
+  return suggestMaxNorm(series.measuredTotals(Math.max(0, series.recentSize - SUGGESTION_WINDOW)));
 }
 
 export interface ScriptDiagnostic {

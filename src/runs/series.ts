@@ -28,7 +28,8 @@ export const DEFAULT_SERIES_LIMITS: SeriesLimits = {
 
 export interface StepPoint {
   step: number;
-  total: number;
+  /** Absent when the step's norm was not measured (it carries only loss or learning rate). */
+  total?: number;
   layers?: ArrayLike<number>;
   loss?: number;
   lr?: number;
@@ -42,6 +43,7 @@ const FLAG_CLIPPED = 4;
 const FLAG_CLIPPED_KNOWN = 8;
 const FLAG_SKIPPED = 16;
 const FLAG_LAYERS = 32;
+const FLAG_NO_NORM = 64;
 
 export class Series {
   readonly layerCount: number;
@@ -118,11 +120,13 @@ export class Series {
     else if (this.size === this.allocated) this.reallocate(Math.min(this.maxPoints, this.allocated * 2));
     const i = (this.head + this.size) % this.allocated;
     this.steps[i] = p.step;
-    this.totals[i] = p.total;
+    this.totals[i] = p.total ?? NaN;
     const layers = p.layers;
     this.storeLayers(i * this.layerCount, layers);
     // A step without layer norms is not a step whose layers blew up: the flag keeps the two apart.
     let flags = layers && layers.length > 0 ? FLAG_LAYERS : 0;
+    // Nor is a step whose norm was not measured a step whose norm is NaN.
+    if (p.total === undefined) flags |= FLAG_NO_NORM;
     if (p.loss !== undefined) {
       flags |= FLAG_LOSS;
       this.losses[i] = p.loss;
@@ -156,7 +160,8 @@ export class Series {
   recent(k: number): StepPoint {
     const i = this.ringIndex(k);
     const f = this.flags[i];
-    const point: StepPoint = { step: this.steps[i], total: this.totals[i] };
+    const point: StepPoint = { step: this.steps[i] };
+    if (!(f & FLAG_NO_NORM)) point.total = this.totals[i];
     if (this.layerCount > 0) point.layers = this.layerValues.subarray(i * this.layerCount, (i + 1) * this.layerCount);
     if (f & FLAG_LOSS) point.loss = this.losses[i];
     if (f & FLAG_LR) point.lr = this.lrs[i];
@@ -171,7 +176,8 @@ export class Series {
     for (let k = 0; k < this.size; k++) {
       const step = this.stepAt(k);
       const total = this.totalAt(k);
-      const finite = Number.isFinite(total);
+      const finite = total !== undefined && Number.isFinite(total);
+      const nonFinite = total !== undefined && !finite;
       out.push({
         stepFirst: step,
         stepLast: step,
@@ -180,8 +186,8 @@ export class Series {
         max: finite ? total : NaN,
         minStep: step,
         maxStep: step,
-        nonFiniteStep: finite ? -1 : step,
-        nonFiniteValue: finite ? 0 : total,
+        nonFiniteStep: nonFinite ? step : -1,
+        nonFiniteValue: nonFinite ? total : 0,
         loss: this.lossAt(k),
         lr: this.lrAt(k),
       });
@@ -194,8 +200,21 @@ export class Series {
     return this.steps[this.ringIndex(k)];
   }
 
-  totalAt(k: number): number {
-    return this.totals[this.ringIndex(k)];
+  /** Total norm of the k-th recent point; undefined when the step's norm was not measured. */
+  totalAt(k: number): number | undefined {
+    const i = this.ringIndex(k);
+    return this.flags[i] & FLAG_NO_NORM ? undefined : this.totals[i];
+  }
+
+  /** The measured total norms of the recent points from k on (steps without a norm left out). */
+  measuredTotals(k = 0): Float64Array {
+    const out = new Float64Array(Math.max(0, this.size - k));
+    let n = 0;
+    for (let j = k; j < this.size; j++) {
+      const total = this.totalAt(j);
+      if (total !== undefined) out[n++] = total;
+    }
+    return out.subarray(0, n);
   }
 
   /** Loss of the k-th recent point, NaN when the step did not report one. */
@@ -285,7 +304,7 @@ export class Series {
     const hasLayers = (this.flags[i] & FLAG_LAYERS) !== 0;
     this.envelope.add(
       this.steps[i],
-      this.totals[i],
+      this.totalAt(0),
       hasLayers ? this.layerValues : undefined,
       i * this.layerCount,
       this.lossAt(0),

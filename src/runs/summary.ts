@@ -16,6 +16,8 @@ export interface RunSummary {
   format: LogFormat;
   /** Distinct steps recorded (on the primary rank). */
   steps: number;
+  /** Those of them that measured a total norm (0 for a loss-only log); the norm statistics cover these. */
+  norm_steps: number;
   first_step: number | null;
   last_step: number | null;
   duration_seconds: number | null;
@@ -58,6 +60,7 @@ export async function summarizeLog(
     framework: r.framework,
     format: loaded.read.format,
     steps: r.steps,
+    norm_steps: r.norm.count,
     first_step: r.firstStep,
     last_step: r.lastStep,
     duration_seconds: r.durationSeconds,

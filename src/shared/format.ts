@@ -10,6 +10,14 @@ export function fmt(v: number): string {
   return String(Number(v.toPrecision(4)));
 }
 
+/**
+ * Layer (or other) names in a message, each quoted: a name may hold a comma or a space, and
+ * `enc,0, dec` would read as three layers where `"enc,0", "dec"` reads as two.
+ */
+export function quotedNames(names: readonly string[]): string {
+  return names.map((name) => JSON.stringify(name)).join(', ');
+}
+
 /** "45s", "12m 5s", "3h 20m", "2d 4h": two units at most, for summaries. */
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '-';

@@ -76,6 +76,8 @@ export interface SeriesRows {
   /** Present when some row reported them; NaN where a row has none. Buckets carry their means. */
   losses?: Float64Array;
   lrs?: Float64Array;
+  /** Present when some row measured no norm (a loss-only log): 1 there, and that row's total means nothing. */
+  unmeasured?: Uint8Array;
 }
 
 export interface AlertMarker {

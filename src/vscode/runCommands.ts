@@ -25,7 +25,10 @@ export function registerRunCommands(
       runs.map((r) => ({
         label: r.name,
         description: `${r.state} · ${r.stepCount} steps · ${r.alertCount} alerts`,
-        detail: `latest norm ${fmt(r.lastTotal)} at step ${r.lastStep}`,
+        detail:
+          r.lastTotal !== undefined
+            ? `latest norm ${fmt(r.lastTotal)} at step ${r.lastStep}`
+            : `no gradient norm logged; latest step ${r.lastStep}`,
         run: r,
       })),
       { placeHolder },

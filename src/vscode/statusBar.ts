@@ -51,7 +51,7 @@ export class NormStatusBar implements vscode.Disposable {
     }
     const health = this.health.get(run.id) ?? 'ok';
     const icon = health === 'error' ? '$(error)' : health === 'warning' ? '$(warning)' : '$(pulse)';
-    const value = run.lastStep >= 0 ? fmt(run.lastTotal) : '…';
+    const value = run.lastTotal !== undefined ? fmt(run.lastTotal) : run.lastStep >= 0 ? 'not logged' : '…';
     this.item.text = `${icon} grad ${value}`;
     this.item.backgroundColor =
       health === 'ok'

@@ -28,7 +28,7 @@ function log(o: SyntheticOptions): { text: string; max: number } {
   ];
   let max = -Infinity;
   for (const m of messages)
-    if (m.type === 'step' && Number.isFinite(m.total_norm) && m.total_norm > max) max = m.total_norm;
+    if (m.type === 'step' && Number.isFinite(m.total_norm) && m.total_norm! > max) max = m.total_norm!;
   return { text: messages.map((m) => stringifyKeepingNonFinite(m) + '\n').join(''), max };
 }
 

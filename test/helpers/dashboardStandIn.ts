@@ -31,6 +31,8 @@ export interface StepSpec {
   /** Step where layer 5 (and so the total) goes NaN. */
   nanAt?: number;
   withLoss?: boolean;
+  /** Steps that measured no norm, only loss and lr (an old trainer_state.json's). */
+  lossOnly?: boolean;
   seed?: number;
 }
 
@@ -101,6 +103,10 @@ const standIn = {
         total = NaN;
       }
       if (total > max) max = total;
+      if (s.lossOnly) {
+        run.step({ type: 'step', run_id: runId, step, loss: 2 * decay, lr: 1e-3 });
+        continue;
+      }
       run.step({
         type: 'step',
         run_id: runId,

@@ -43,6 +43,7 @@ type Win = {
     startRun(s: RunSpec): void;
     addSteps(id: string, s: StepSpec): number;
     endRun(id: string): void;
+    select(id: string): void;
     state(): Record<string, unknown>;
   };
 };
@@ -205,6 +206,49 @@ describe('dashboard webview: untrusted text, live runs, themes', () => {
       }));
       assert.deepEqual(injected, { pwned: undefined, imgs: 0, bolds: 0, scripts: ['standin.js', 'webview.js'] });
       await screenshot(d, 'dashboard-untrusted-names-light');
+      assert.deepEqual(d.problems, []);
+    } finally {
+      await d.close();
+    }
+  });
+
+  test('a loss-only run draws its loss and says no gradient norms were logged; layer names are quoted', async () => {
+    const d = await openDashboardPage({ theme: 'dark' });
+    try {
+      await d.page.evaluate(() => {
+        const s = (window as unknown as Win).__standIn;
+        // More steps than the full-resolution window, so envelope buckets of loss-only steps are drawn too.
+        s.startRun({ id: 'old', name: 'old trainer state', layers: [], threshold: 1 });
+        s.addSteps('old', { from: 0, count: 70_000, lossOnly: true });
+      });
+      await settled(d);
+      const page = d.page;
+      assert.equal(await page.locator('#norm-absent').isVisible(), true);
+      assert.match((await page.textContent('#norm-absent')) ?? '', /No gradient norms were logged in this run/);
+      assert.equal(await page.locator('#loss-panel').isVisible(), true);
+      assert.deepEqual(
+        await page.evaluate(() => {
+          const hook = (window as unknown as Win).__gradientMonitor;
+          return [hook.drawnNorms().length, hook.drawnMarkers().length];
+        }),
+        [0, 0],
+        'not measured is neither a norm nor a non-finite marker',
+      );
+      assert.match(
+        (await page.getAttribute('#norm-chart', 'aria-label')) ?? '',
+        /No gradient norms were logged in this run\./,
+      );
+      await screenshot(d, 'dashboard-loss-only');
+
+      await page.evaluate(() => {
+        const s = (window as unknown as Win).__standIn;
+        s.startRun({ id: 'named', name: 'named', layers: ['dec', 'enc,0'], threshold: 100 });
+        s.addSteps('named', { from: 0, count: 20, nanAt: 10 });
+        s.select('named');
+      });
+      await settled(d);
+      assert.equal(await page.locator('#norm-absent').isVisible(), false);
+      assert.match((await page.getAttribute('.stat-nonFinite', 'title')) ?? '', /the first at step 10 in "enc,0"$/);
       assert.deepEqual(d.problems, []);
     } finally {
       await d.close();

@@ -90,7 +90,7 @@ test('the summary shows every fact; an alert link zooms the charts to its step; 
     'Steps2,000 (0 to 1,999)',
     'Duration1h 2m',
     'Max norm50 at step 500',
-    'First non-finitestep 1,500 in encoder.2.attn',
+    'First non-finitestep 1,500 in "encoder.2.attn"',
     'Clip rate12.5%',
     'Suggested max_norm2',
   ])

@@ -33,7 +33,11 @@ describe('alert rules', () => {
     assert.equal(a.kind, 'nonfinite');
     assert.equal(a.severity, 'error');
     assert.deepEqual(a.layers, ['attn', 'mlp']);
-    assert.match(a.message, /step 1 in attn, mlp/);
+    assert.match(a.message, /step 1 in "attn", "mlp"/);
+    const named = new RunAlerts('q');
+    named.configure(undefined, ['enc,0', 'dec']);
+    const [quoted] = named.observe({ step: 3, total: NaN, layers: [NaN, NaN] });
+    assert.match(quoted.message, /at step 3 in "enc,0", "dec"$/, 'a comma inside a name reads as one layer');
     assert.deepEqual(r.firstNonFinite, { step: 1, layers: ['attn', 'mlp'] });
     assert.deepEqual(r.observe({ step: 2, total: NaN }), [], 'one alert per episode');
   });

@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DEFAULT_ALERT_SETTINGS } from '../../src/alerts/rules';
 import { appendedRows, snapshotRows } from '../../src/dashboard/rows';
+import { normSummary } from '../../src/dashboard/summary';
+import { Run } from '../../src/runs/runStore';
 import { Series } from '../../src/runs/series';
 
 const SMALL = { recentSteps: 1000, envelopeBuckets: 64, layerValueBudget: 1_000_000 };
@@ -131,4 +134,41 @@ test('layerColumns handles steps that arrived out of order', () => {
   assert.equal(view[0], 5);
   assert.equal(series.stepMin, 0);
   assert.equal(series.stepMax, 12);
+});
+
+test('steps without a measured norm: rows mark them, buckets keep their loss, statistics and alerts skip them', () => {
+  const run = new Run('r', DEFAULT_ALERT_SETTINGS, SMALL, 0);
+  // A loss-only stretch long enough to be folded into envelope buckets, then measured steps with one NaN.
+  for (let step = 0; step < 3000; step++) run.step({ type: 'step', run_id: 'r', step, loss: 3 - step / 1000 });
+  for (let step = 3000; step < 3010; step++)
+    run.step({ type: 'step', run_id: 'r', step, total_norm: step === 3005 ? NaN : 1 + (step % 3), loss: 0.1 });
+  const series = run.series()!;
+  assert.ok(series.envelope.bucketCount > 0, 'the loss-only steps were folded into buckets');
+  assert.equal(run.stepCount, 3010);
+  assert.deepEqual(
+    run.alerts.map((a) => [a.kind, a.step]),
+    [['nonfinite', 3005]],
+    'only the measured NaN alerts',
+  );
+  assert.equal(run.lastTotal, 1 + (3009 % 3));
+  assert.deepEqual([...series.measuredTotals()].map(String), ['1', '2', '3', '1', '2', 'NaN', '1', '2', '3', '1']);
+  const summary = normSummary(run, null);
+  assert.equal(summary.median, 2, 'the median of the measured norms, not of zeros');
+
+  const rows = snapshotRows(series);
+  const unmeasured = rows.unmeasured!;
+  const measuredSteps = [...rows.steps].filter((_, i) => unmeasured[i] === 0);
+  assert.deepEqual(measuredSteps, [3000, 3001, 3002, 3003, 3004, 3005, 3006, 3007, 3008, 3009]);
+  const lossOnly = [...rows.steps].filter((_, i) => unmeasured[i] === 1);
+  assert.ok(lossOnly.length >= series.envelope.bucketCount, 'every bucket of loss-only steps gives a row');
+  assert.ok(
+    lossOnly.every((_, i) => Number.isFinite(rows.losses![i])),
+    'with its mean loss',
+  );
+  assert.equal(lossOnly[0], 0);
+  assert.equal(appendedRows(series, series.count - 1)!.unmeasured, undefined, 'absent while every row measured one');
+
+  const measuredOnly = new Series(0, SMALL);
+  measuredOnly.append({ step: 1, total: 2 });
+  assert.equal(snapshotRows(measuredOnly).unmeasured, undefined);
 });

@@ -83,6 +83,38 @@ test('RunData keeps finite norms for the line and non-finite steps apart as mark
   assert.equal(data.alerts[0].value, 9);
 });
 
+test('RunData of a loss-only run: the loss is drawn, no norm point, and it knows no norm was logged', () => {
+  const data = new RunData();
+  data.load(
+    snapshot([10, 20, 30], [NaN, NaN, NaN], {
+      rows: {
+        steps: Float64Array.of(10, 20, 30),
+        totals: Float64Array.of(NaN, NaN, NaN),
+        losses: Float64Array.of(2, 1.5, 1.2),
+        unmeasured: Uint8Array.of(1, 1, 1),
+      },
+    }),
+  );
+  assert.deepEqual([data.norms.length, data.nonFinite.length], [0, 0], 'not measured is not non-finite');
+  assert.deepEqual(
+    data.losses.map((p) => [p.x, p.y]),
+    [
+      [10, 2],
+      [20, 1.5],
+      [30, 1.2],
+    ],
+  );
+  assert.equal(data.hasNorms, false);
+  assert.equal(data.maxPoint(), undefined);
+  assert.deepEqual([data.firstStep, data.lastStep], [10, 30]);
+  data.append({
+    run: header({ lastStep: 40 }),
+    rows: { steps: Float64Array.of(40), totals: Float64Array.of(NaN), unmeasured: Uint8Array.of(0) },
+    alerts: [],
+  });
+  assert.equal(data.hasNorms, true, 'a NaN norm that was measured is one');
+});
+
 test('RunData takes the run extent from the header: buckets of old steps begin before their extremes', () => {
   const data = new RunData();
   data.load({ ...snapshot([59, 120], [1, 2]), run: header({ firstStep: 0, lastStep: 127 }) });

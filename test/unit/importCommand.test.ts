@@ -268,3 +268,53 @@ test('a folder of TensorBoard event files imports as one run', async () => {
     ],
   );
 });
+
+test('an old trainer_state.json (no grad_norm) imports as a loss-only run that inspect calls so', async () => {
+  const entries = [10, 20, 30].map((step) => `{"learning_rate": 1e-4, "loss": ${3 - step / 10}, "step": ${step}}`);
+  const state = source(
+    'old/trainer_state.json',
+    `{"global_step": 30, "max_steps": 30, "log_history": [${entries.join(', ')}]}\n`,
+  );
+  const out = path.join(dir, 'old.jsonl');
+  const imported = await cli('import', state, '-o', out);
+  assert.equal(imported.code, 0, imported.err);
+  assert.match(
+    imported.out,
+    /^imported 3 steps .*\nnote: loss only: this trainer_state\.json predates grad_norm logging \(Transformers >= 4\.38\.0/,
+  );
+  const steps = (await messagesOf(out)).filter((m) => m.type === 'step');
+  assert.deepEqual(
+    steps.map((m) => [m.step, 'total_norm' in m, m.loss]),
+    [
+      [10, false, 2],
+      [20, false, 1],
+      [30, false, 0],
+    ],
+  );
+  for (const file of [state, out]) {
+    const r = await cli('inspect', file);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /: completed, 3 steps/);
+    assert.match(r.out, /\nloss only: no step logged a gradient norm, so there are no norm statistics or alerts(\n|$)/);
+    assert.doesNotMatch(r.out, /max total norm|non-finite|median/);
+  }
+  assert.match(
+    (await cli('inspect', state)).out,
+    /note: loss only: this trainer_state\.json predates grad_norm logging/,
+  );
+  const json = JSON.parse((await cli('inspect', '--json', out)).out);
+  assert.deepEqual([json.steps, json.norm_steps, json.max_total_norm], [3, 0, null]);
+});
+
+test('writeFileAtomically writes every text in order: many small ones, non-ASCII, one larger than a chunk', async () => {
+  const file = path.join(dir, 'atomic-order.txt');
+  const texts = [
+    ...Array.from({ length: 50_000 }, (_, i) => `{"step":${i},"name":"enc,0 ✓ 🧪"}\n`),
+    'x'.repeat(3 << 20),
+    'é\n',
+  ];
+  await writeFileAtomically(file, async (write) => {
+    for (const t of texts) write(t);
+  });
+  assert.equal(readFileSync(file, 'utf8'), texts.join(''));
+});

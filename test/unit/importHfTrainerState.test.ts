@@ -167,10 +167,63 @@ test('a JSON file that is not a trainer state, and one that is not JSON, get a c
   assert.match(b.result.problems[0].message, /^not valid JSON/);
 });
 
-test('a trainer state without any grad_norm (old Transformers) says so', async () => {
+test('a trainer state without any grad_norm (old Transformers) imports its loss curve and says so', async () => {
   const file = path.join(dir, 'old', 'trainer_state.json');
-  writeTrainerState(file, stateWith(10, 10, [`{"loss": 2.0, "learning_rate": 1e-4, "step": 10}`]));
+  const oldTrain = (step: number, loss: number | string): string =>
+    `{"epoch": ${step / 100}, "learning_rate": 1e-4, "loss": ${loss}, "step": ${step}}`;
+  writeTrainerState(
+    file,
+    stateWith(30, 30, [oldTrain(10, 2.0), evalEntry(10), oldTrain(20, NAN), oldTrain(30, 1.5), summary(30)]),
+  );
+  const { messages, steps, result } = await collect(file);
+  assert.deepEqual(result.problems, []);
+  assert.equal(messages[0].type, 'run_start');
+  assert.deepEqual(
+    steps.map((s) => [s.step, s.total_norm, s.loss, s.lr]),
+    [
+      [10, undefined, 2.0, 1e-4],
+      [20, undefined, NaN, 1e-4],
+      [30, undefined, 1.5, 1e-4],
+    ],
+  );
+  assert.ok(
+    steps.every((s) => !('total_norm' in s)),
+    'not measured, not a norm of 0 or NaN',
+  );
+  assert.deepEqual(messages.at(-1), { type: 'run_end', run_id: steps[0].run_id, status: 'completed' });
+  assert.deepEqual(result.notes, [
+    'loss only: this trainer_state.json predates grad_norm logging (Transformers >= 4.38.0, huggingface/transformers#27326); ' +
+      'its 3 training-loss entries (steps 10-30) are imported without gradient norms',
+  ]);
+
+  // The same run through the run store: loss drawn, no norm statistic, no alert.
+  const run = new Run('r', DEFAULT_ALERT_SETTINGS, DEFAULT_SERIES_LIMITS, 0);
+  for (const m of messages) run.apply(m);
+  assert.equal(run.stepCount, 3);
+  assert.equal(run.alertCount, 0);
+  assert.equal(run.rules.nonFiniteCount, 0);
+  assert.equal(run.lastTotal, undefined);
+  assert.equal(run.series()!.measuredTotals().length, 0);
+});
+
+test('a trainer state with neither grad_norm nor a training loss makes no run and names the version', async () => {
+  const file = path.join(dir, 'eval-only', 'trainer_state.json');
+  writeTrainerState(file, stateWith(10, 10, [evalEntry(10), summary(10)]));
+  const { messages, result } = await collect(file);
+  assert.deepEqual(messages, []);
+  assert.match(
+    result.problems[0].message,
+    /no log_history entry has a "grad_norm": Transformers logs it since v4\.38\.0/,
+  );
+});
+
+test('a newer state keeps ignoring a loss entry without grad_norm (no loss-only steps among measured ones)', async () => {
+  const file = path.join(dir, 'mixed', 'trainer_state.json');
+  writeTrainerState(file, stateWith(20, 20, [`{"loss": 2.0, "learning_rate": 1e-4, "step": 10}`, train(20, 1.5)]));
   const { steps, result } = await collect(file);
-  assert.equal(steps.length, 0);
-  assert.match(result.problems[0].message, /no log_history entry has a "grad_norm"/);
+  assert.deepEqual(
+    steps.map((s) => [s.step, s.total_norm]),
+    [[20, 1.5]],
+  );
+  assert.match(result.notes.join('\n'), /left out: 1 training \(a loss without a norm\)/);
 });

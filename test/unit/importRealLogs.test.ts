@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
+import { convertToRunLog } from '../../src/importers/convert';
 import { GRAD_NORM_SINCE } from '../../src/importers/hfTrainerState';
 import { RunStartMessage } from '../../src/protocol/messages';
-import { collect } from '../helpers/logFiles';
+import { summarizeLog } from '../../src/runs/summary';
+import { collect, tempDir } from '../helpers/logFiles';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 // ../shared beside the main checkout; a worktree under wt/ sits one level deeper.
@@ -37,7 +39,7 @@ real(
     assert.equal((tb.messages[0] as RunStartMessage).framework, (state.messages[0] as RunStartMessage).framework);
     assert.deepEqual(
       tb.steps.map((s) => [s.step, s.total_norm, s.loss, s.lr]),
-      state.steps.map((s) => [s.step, Math.fround(s.total_norm), Math.fround(s.loss!), Math.fround(s.lr!)]),
+      state.steps.map((s) => [s.step, Math.fround(s.total_norm!), Math.fround(s.loss!), Math.fround(s.lr!)]),
     );
   },
 );
@@ -52,17 +54,41 @@ real('a Lightning metrics.csv without gradient norms says how to log them', asyn
   );
 });
 
-real('an older trainer_state.json: no steps, and the Transformers version that began logging grad_norm', async () => {
-  for (const file of [at('whisper-ja-5k', 'trainer_state.json'), at('chatglm2-prefix', 'trainer_state.json')]) {
-    const { messages, result } = await collect(file);
-    assert.deepEqual(messages, [], 'no run, and so no "completed" one');
-    assert.match(
-      result.problems[0].message,
-      new RegExp(`Transformers logs it since v${GRAD_NORM_SINCE.replace(/\./g, '\\.')}`),
-    );
-    assert.match(result.problems[0].message, /its \d+ training-loss entries \(steps \d+-\d+\) have no gradient norm/);
-  }
-});
+real(
+  'an older trainer_state.json: its loss curve, and the Transformers version that began logging grad_norm',
+  async () => {
+    const dir = tempDir();
+    for (const [name, count, first, last] of [
+      ['whisper-ja-5k', 200, 25, 5000],
+      ['chatglm2-prefix', 300, 10, 3000],
+    ] as const) {
+      const file = at(name, 'trainer_state.json');
+      const { messages, steps, result } = await collect(file);
+      assert.deepEqual(result.problems, []);
+      assert.equal(steps.length, count);
+      assert.deepEqual([steps[0].step, steps.at(-1)!.step], [first, last]);
+      assert.ok(steps.every((s) => s.total_norm === undefined && Number.isFinite(s.loss) && Number.isFinite(s.lr)));
+      assert.equal(messages.at(-1)!.type, 'run_end');
+      assert.deepEqual(result.notes, [
+        `loss only: this trainer_state.json predates grad_norm logging (Transformers >= ${GRAD_NORM_SINCE}, ` +
+          `huggingface/transformers#27326); its ${count} training-loss entries (steps ${first}-${last}) are imported without gradient norms`,
+      ]);
+
+      // The imported run log reads back as the same steps, and its summary is a loss-only run.
+      const out = path.join(dir, `${name}.jsonl`);
+      await convertToRunLog(file, out);
+      const back = await collect(out);
+      assert.deepEqual(back.result.problems, []);
+      assert.deepEqual(back.steps, steps);
+      const s = await summarizeLog(out);
+      assert.deepEqual(
+        [s.steps, s.norm_steps, s.max_total_norm, s.median_total_norm, s.p99_total_norm, s.status],
+        [count, 0, null, null, null, 'completed'],
+      );
+      assert.deepEqual([s.threshold_exceeded.count, s.nonfinite_steps, s.spikes], [0, 0, []]);
+    }
+  },
+);
 
 real('a Git LFS pointer committed in place of an event file', async () => {
   const pointer = at('whisper-ja-5k', 'events.out.tfevents.1674944078.gpu07.cyverse.org.12415.0');

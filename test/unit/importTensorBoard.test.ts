@@ -115,7 +115,7 @@ test('TF2-style tensors: tensor_content, float_val, double_val, half_val (packed
   steps.forEach((s, i) => {
     const expected = cases[i][1];
     if (Number.isNaN(expected)) assert.ok(Number.isNaN(s.total_norm));
-    else assert.ok(Math.abs(s.total_norm - expected) < 1e-6, `step ${i}: ${s.total_norm} vs ${expected}`);
+    else assert.ok(Math.abs(s.total_norm! - expected) < 1e-6, `step ${i}: ${s.total_norm} vs ${expected}`);
   });
 });
 

@@ -103,7 +103,7 @@ test('the report covers every step, not the bounded chart series', async () => {
   // A tiny series: most steps are folded into envelope buckets, yet the statistics must be exact.
   const loaded = await loadRun(file, { series: { ...DEFAULT_SERIES_LIMITS, recentSteps: 64, envelopeBuckets: 16 } });
   const r = reportFor(loaded);
-  const totals = steps.map((s) => s.total_norm);
+  const totals = steps.map((s) => s.total_norm!);
   assert.equal(r.steps, 2000);
   assert.equal(r.status, 'unfinished');
   assert.equal(r.durationSeconds, 999.5);

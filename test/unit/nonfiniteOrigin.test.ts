@@ -120,7 +120,7 @@ describe('alerts', () => {
     });
     assert.equal(
       a.message,
-      'non-finite gradient norm (NaN) at step 4 in embed, head; NaN born in blocks.2.gate, LogGate.forward, model.py:10; the optimizer step was skipped, the weights kept',
+      'non-finite gradient norm (NaN) at step 4 in "embed", "head"; NaN born in blocks.2.gate, LogGate.forward, model.py:10; the optimizer step was skipped, the weights kept',
     );
     assert.deepEqual(a.origin, origin());
     assert.deepEqual(r.firstNonFinite, { step: 4, layers: ['embed', 'head'], origin: origin() });

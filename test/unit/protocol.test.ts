@@ -99,6 +99,35 @@ describe('message validation', () => {
     });
   });
 
+  test('a step without total_norm is "not measured" only when it carries a loss or lr; a wrong type is refused', () => {
+    assert.deepEqual(validateMessage({ type: 'step', run_id: 'r', step: 25, loss: 0.3, lr: 1e-4 }), {
+      ok: { type: 'step', run_id: 'r', step: 25, loss: 0.3, lr: 1e-4 },
+    });
+    assert.deepEqual(validateMessage({ type: 'step', run_id: 'r', step: 25, lr: 1e-4 }), {
+      ok: { type: 'step', run_id: 'r', step: 25, lr: 1e-4 },
+    });
+    const { messages, verbatim } = decodeFrame('{"type":"step","run_id":"r","step":1,"loss":NaN}');
+    assert.equal(messages.length, 1);
+    assert.ok(!('total_norm' in messages[0]));
+    assert.equal(verbatim[0], undefined, 'a rewritten NaN token is logged as a string, as for any step');
+    const refused: [unknown, RegExp][] = [
+      [{ type: 'step', run_id: 'r', step: 1 }, /step\.total_norm must be a number .*got nothing/],
+      [{ type: 'step', run_id: 'r', step: 1, loss: null }, /step\.total_norm must be a number .*got nothing/],
+      [
+        { type: 'step', run_id: 'r', step: 1, loss: 1, total_norm: null },
+        /step\.total_norm must be a number .*got null/,
+      ],
+      [{ type: 'step', run_id: 'r', step: 1, loss: 1, total_norm: 'x' }, /step\.total_norm must be a number .*"x"/],
+      [{ type: 'step', run_id: 'r', step: 1, loss: 1, layer_norms: [1] }, /step\.layer_norms needs a step\.total_norm/],
+      [{ type: 'step', run_id: 'r', step: 1, loss: 'low' }, /step\.loss must be a number/],
+    ];
+    for (const [input, pattern] of refused) {
+      const r = validateMessage(input);
+      assert.ok('error' in r, `expected an error for ${JSON.stringify(input)}`);
+      assert.match(r.error, pattern);
+    }
+  });
+
   test('errors name the field and what was wrong', () => {
     const cases: [unknown, RegExp][] = [
       [{ type: 'step', run_id: 'r', step: -1, total_norm: 1 }, /step\.step must be an integer >= 0/],

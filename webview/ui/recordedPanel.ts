@@ -3,7 +3,7 @@
  * a torn last line, and the run's summary over every step with every alert as a link that zooms the
  * charts to its step. File names, layer names and alert messages are untrusted: textContent only.
  */
-import { fmt, formatDuration } from '../../src/shared/format';
+import { fmt, formatDuration, quotedNames } from '../../src/shared/format';
 import { LogStatusMessage, RecordedSummary } from '../../src/shared/webviewProtocol';
 import { formatStep } from '../charts/common';
 
@@ -72,7 +72,7 @@ export class RecordedPanel {
         'First non-finite',
         s.firstNonFinite
           ? this.jump(
-              `step ${formatStep(s.firstNonFinite.step)}${s.firstNonFinite.layers.length ? ` in ${s.firstNonFinite.layers.join(', ')}` : ''}${s.firstNonFinite.origin ? `: ${s.firstNonFinite.origin}` : ''}`,
+              `step ${formatStep(s.firstNonFinite.step)}${s.firstNonFinite.layers.length ? ` in ${quotedNames(s.firstNonFinite.layers)}` : ''}${s.firstNonFinite.origin ? `: ${s.firstNonFinite.origin}` : ''}`,
               s.firstNonFinite.step,
             )
           : 'none',

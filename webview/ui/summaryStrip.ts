@@ -1,5 +1,5 @@
 /** The summary strip: latest, max, median, p99 norm, steps/s, clip rate, non-finite steps, alerts. */
-import { fmt } from '../../src/shared/format';
+import { fmt, quotedNames } from '../../src/shared/format';
 import { formatStep, formatStepTick } from '../charts/common';
 import { RunData } from '../runData';
 
@@ -88,7 +88,7 @@ export class SummaryStrip {
     const nonFinite = run?.nonFinite ?? 0;
     const first = run?.firstNonFinite;
     const where =
-      (first?.layers.length ? ` in ${first.layers.join(', ')}` : '') + (first?.origin ? `; ${first.origin}` : '');
+      (first?.layers.length ? ` in ${quotedNames(first.layers)}` : '') + (first?.origin ? `; ${first.origin}` : '');
     set(
       'nonFinite',
       run ? nonFinite.toLocaleString('en') : DASH,
