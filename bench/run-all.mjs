@@ -5,6 +5,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 
 const quick = process.argv.includes('--quick');
+
+/** The framework venv's python (built on first use), else Debian's python3 with its torch 1.13. */
+function venvPython() {
+  const r = spawnSync('bash', ['scripts/ensure-venv.sh'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return r.status === 0 ? r.stdout.trim() : '/usr/bin/python3';
+}
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 mkdirSync('bench/results', { recursive: true });
 
@@ -73,11 +79,23 @@ const benches = [
   },
   {
     name: 'python-overhead',
-    cmd: '/usr/bin/python3',
+    // torch 2.x and the framework integrations: the venv of scripts/ensure-venv.sh.
+    cmd: venvPython(),
     args: [
       'bench/python_overhead.py',
       ...(quick
-        ? ['--models', '1M', '--rounds', '2', '--op-repeats', '1']
+        ? [
+            '--models',
+            '1M',
+            '--rounds',
+            '2',
+            '--op-repeats',
+            '1',
+            '--integration-steps',
+            '4',
+            '--integration-rounds',
+            '1',
+          ]
         : ['--json', 'bench/results/python-overhead.json']),
     ],
   },

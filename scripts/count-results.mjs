@@ -1,4 +1,4 @@
-// Adds up node's TAP reports and pytest's JUnit XML in a folder: prints "passed failed skipped".
+// Adds up node's TAP reports and pytest's JUnit XML files in a folder: prints "passed failed skipped".
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,7 +13,8 @@ for (const f of readdirSync(dir)) {
     passed += n('pass');
     failed += n('fail') + n('cancelled');
     skipped += n('skipped') + n('todo');
-  } else if (f === 'pytest.xml') {
+  } else if (/^pytest.*\.xml$/.test(f)) {
+    // scripts/test-python.sh writes one file per run: pytest.xml, pytest-torch1.13.xml, pytest-py3.9.xml
     const suite = text.match(/<testsuite [^>]*>/)?.[0] ?? '';
     const a = (k) => Number((suite.match(new RegExp(`${k}="(\\d+)"`)) ?? [])[1] ?? 0);
     failed += a('failures') + a('errors');

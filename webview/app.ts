@@ -114,7 +114,7 @@ export class DashboardApp {
     this.layers = new LayerChart(byId('layer-chart'), this.axis, this.theme);
     this.heatmap = new Heatmap(byId('heatmap'), this.axis, this.theme, byId('tooltip'));
     this.selector = new RunSelector(byId('run-select'), (runId) => host.post({ type: 'selectRun', runId }));
-    this.summary = new SummaryStrip(byId('summary'));
+    this.summary = new SummaryStrip(byId('summary'), (runId) => host.post({ type: 'reproduce', runId }));
     this.recorded = new RecordedPanel(
       doc,
       {

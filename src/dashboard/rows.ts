@@ -109,6 +109,7 @@ export function firstNonFiniteView(first: FirstNonFinite | null): FirstNonFinite
   if (!first) return null;
   const view: FirstNonFiniteView = { step: first.step, layers: first.layers };
   if (first.origin) view.origin = originLabel(first.origin);
+  if (first.origin?.snapshot) view.replayable = true;
   return view;
 }
 

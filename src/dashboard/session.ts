@@ -4,6 +4,7 @@
  * MAX_UPDATES_PER_SECOND) that carry only what changed: appended rows, new alerts, a fresh summary
  * at most once a second, refreshed layer views while a view follows a live run.
  */
+import { Replay, replayOf } from '../runs/replay';
 import { Run } from '../runs/runStore';
 import { Series } from '../runs/series';
 import { resolveWindow, follows } from '../shared/stepWindow';
@@ -34,6 +35,8 @@ export interface SessionOptions {
   summaryIntervalMs?: number;
   /** Asked by the page to save a CSV or PNG of what it shows; the adapter owns dialogs and files. */
   onExport?: (request: ExportMessage) => void;
+  /** Asked by the page to show the replay of a run's first non-finite step; the adapter shows the lines. */
+  onReproduce?: (replay: Replay) => void;
 }
 
 export class DashboardSession {
@@ -67,6 +70,7 @@ export class DashboardSession {
   /** The recorded log behind the runs, if any: posted again whenever the page comes back. */
   private logStatus?: LogStatusMessage;
   private readonly onExport?: (request: ExportMessage) => void;
+  private readonly onReproduce?: (replay: Replay) => void;
 
   constructor(
     private readonly source: RunSource,
@@ -76,6 +80,7 @@ export class DashboardSession {
     this.scheduler = options.scheduler ?? realScheduler;
     this.summaryIntervalMs = options.summaryIntervalMs ?? 1000;
     this.onExport = options.onExport;
+    this.onReproduce = options.onReproduce;
     this.coalescer = new Coalescer(
       () => this.flush(),
       options.updateIntervalMs ?? 1000 / MAX_UPDATES_PER_SECOND,
@@ -107,6 +112,13 @@ export class DashboardSession {
       case 'exportPng':
         if (this.source.get(m.runId)) this.onExport?.(m);
         return;
+      case 'reproduce': {
+        // The page names the run; what to replay comes from the run itself, never from the page.
+        const run = this.source.get(m.runId);
+        const replay = run && replayOf(run);
+        if (replay) this.onReproduce?.(replay);
+        return;
+      }
     }
   }
 

@@ -94,6 +94,8 @@ export interface FirstNonFiniteView {
   step: number;
   layers: string[];
   origin?: string;
+  /** The client saved a snapshot of this step: the page offers Reproduce (ReproduceMessage). */
+  replayable?: boolean;
 }
 
 /**
@@ -267,7 +269,13 @@ export interface ExportPngMessage {
 
 export type ExportMessage = ExportCsvMessage | ExportPngMessage;
 
-export type WebviewMessage = ReadyMessage | SelectRunMessage | ViewLayersMessage | ExportMessage;
+/** Show the lines that rerun the run's first non-finite step from its snapshot under detect_anomaly. */
+export interface ReproduceMessage {
+  type: 'reproduce';
+  runId: string;
+}
+
+export type WebviewMessage = ReadyMessage | SelectRunMessage | ViewLayersMessage | ExportMessage | ReproduceMessage;
 
 /** What the webview persists (vscode.setState) and a restored panel hands back to the extension. */
 export interface DashboardState {
@@ -290,7 +298,8 @@ export function parseWebviewMessage(m: unknown): WebviewMessage | undefined {
         ? { type: 'ready', runId: v.runId as string | undefined }
         : undefined;
     case 'selectRun':
-      return typeof v.runId === 'string' ? { type: 'selectRun', runId: v.runId } : undefined;
+    case 'reproduce':
+      return typeof v.runId === 'string' ? { type: v.type, runId: v.runId } : undefined;
     case 'viewLayers': {
       const window = parseStepWindow(v.window);
       const columns = v.columns;

@@ -13,6 +13,7 @@ import { DashboardSession } from '../dashboard/session';
 import { Hub } from '../ingest/hub';
 import { DASHBOARD_VIEW_TYPE, DashboardState, HostMessage } from '../shared/webviewProtocol';
 import { saveExport } from './dashboardExport';
+import { showReplay } from './showReplay';
 
 /** What serves a dashboard page: a single-run DashboardSession or a CompareSession. */
 export interface PageSession {
@@ -76,6 +77,7 @@ export function connectDashboard(
       new DashboardSession(source, post, {
         onExport: (request) =>
           void saveExport(request, source.get(request.runId)?.name ?? request.runId, logFileOf(request.runId)),
+        onReproduce: (replay) => void showReplay(extensionUri, replay),
       }),
     onDispose,
   );

@@ -1,13 +1,17 @@
 /**
  * The dashboard in real VS Code (code-server): open it, stream a run with `simulate`, watch the
  * chart grow and the threshold and NaN markers appear; hide and show the panel; reload the window
- * (the extension host restarts) and see the restored panel re-attach when the run streams again.
+ * (the extension host restarts) and see the restored panel re-attach when the run streams again;
+ * Reproduce on a traced NaN opens the replay lines in an editor.
  */
 import assert from 'node:assert/strict';
 import { ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { stringifyKeepingNonFinite } from '../../src/protocol/json';
 import type { DiscoveryRecord } from '../../src/server/discovery';
+import { connect } from '../helpers/endpoint';
+import { LOG_GATE_ORIGIN } from '../helpers/exampleOrigin';
 import { dashboardFrame as findDashboard, hook, waitForHook } from './dashboardFrame';
 import { launchVSCode, REPO, VSCodeSession } from './harness';
 
@@ -147,6 +151,38 @@ async function waitForNewEndpoint(old: DiscoveryRecord): Promise<DiscoveryRecord
     await new Promise((r) => setTimeout(r, 500));
   }
 }
+
+test('Reproduce on a traced NaN with a snapshot opens the replay lines in an untitled Python editor', async () => {
+  const endpoint = await vscode.endpoint();
+  const snapshot = '/tmp/gm-e2e-run/.gradient-monitor/snapshots/e2e-traced/step-3.pt';
+  const client = await connect(endpoint.url, { authorization: `Bearer ${endpoint.token}` });
+  const messages: object[] = [
+    { type: 'run_start', run_id: 'e2e-traced', name: 'traced run', layers: ['a', 'b'], threshold: 10 },
+    ...[0, 1, 2, 3].map((step) => ({
+      type: 'step',
+      run_id: 'e2e-traced',
+      step,
+      total_norm: step === 3 ? NaN : 1,
+      layer_norms: [step === 3 ? NaN : 0.5, 0.5],
+      ...(step === 3 ? { nonfinite_origin: { ...LOG_GATE_ORIGIN, snapshot } } : {}),
+    })),
+  ];
+  for (const m of messages) client.ws.send(stringifyKeepingNonFinite(m));
+  await vscode.runCommand('Gradient Monitor: Open Dashboard');
+  const frame = await dashboardFrame();
+  await frame.waitForSelector('#run-select option[value="e2e-traced"]', { state: 'attached' });
+  await frame.selectOption('#run-select', 'e2e-traced');
+  const reproduce = await frame.waitForSelector('.stat-nonFinite button.stat-action:not([hidden])');
+  await reproduce.click();
+  const lines = vscode.page.locator('.monaco-editor .view-lines', { hasText: 'detect_anomaly' }).first();
+  await lines.waitFor({ timeout: 20_000 });
+  const text = (await lines.textContent())?.replace(/\u00a0/g, ' ') ?? '';
+  assert.ok(text.includes(`torch.load(${JSON.stringify(snapshot)}, weights_only=False)`), text);
+  assert.ok(text.includes('Step 3 of run "e2e-traced"'), text);
+  await dashboardFrame(5_000); // opened beside the dashboard, which keeps its page
+  await vscode.screenshot('dashboard-e2e-reproduce');
+  client.ws.close();
+});
 
 test('the webviews caused no Content-Security-Policy violations, and one would be caught', async () => {
   assert.deepEqual(vscode.cspViolations(), []);

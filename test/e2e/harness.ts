@@ -221,9 +221,19 @@ export async function launchVSCode(opts: LaunchOptions = {}): Promise<VSCodeSess
       home,
       extensionsDir,
       async runCommand(title) {
-        await page.keyboard.press('F1');
         const input = page.locator('.quick-input-widget input');
-        await input.waitFor({ state: 'visible', timeout: 10_000 });
+        await page.keyboard.press('F1');
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await input.waitFor({ state: 'visible', timeout: 4_000 });
+            break;
+          } catch (e) {
+            if (attempt === 3) throw e;
+            // F1 went unheard (a webview had the keyboard, or the palette was still closing): the
+            // command center in the title bar opens the same quick input wherever focus is.
+            await page.locator('.command-center-center').click({ timeout: 4_000 });
+          }
+        }
         await input.fill(`>${title}`);
         const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: title }).first();
         await row.waitFor({ timeout: 10_000 });

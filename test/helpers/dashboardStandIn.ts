@@ -9,7 +9,9 @@ import { CompareSession } from '../../src/dashboard/compareSession';
 import { StoreRunSource } from '../../src/dashboard/runSource';
 import { snapshotRows } from '../../src/dashboard/rows';
 import { DashboardSession } from '../../src/dashboard/session';
+import type { Replay } from '../../src/runs/replay';
 import { RunStore } from '../../src/runs/runStore';
+import type { NonfiniteOrigin } from '../../src/shared/nonfiniteOrigin';
 import { ExportMessage, HostMessage, LogStatusMessage } from '../../src/shared/webviewProtocol';
 import { throughVsCodeTransport } from './vscodeTransport';
 import { ThemeName, THEMES } from './vscodeThemes';
@@ -30,6 +32,8 @@ export interface StepSpec {
   spikeValue?: number;
   /** Step where layer 5 (and so the total) goes NaN. */
   nanAt?: number;
+  /** Where that NaN was born, as a traced client reports it (`step.nonfinite_origin`). */
+  nanOrigin?: NonfiniteOrigin;
   withLoss?: boolean;
   /** Steps that measured no norm, only loss and lr (an old trainer_state.json's). */
   lossOnly?: boolean;
@@ -45,6 +49,10 @@ let savedState: unknown = JSON.parse(sessionStorage.getItem('gm-state') ?? 'null
 const posted: { type: string; at: number; append?: number }[] = [];
 /** What the page asked the extension to save (CSV range, PNG data URL). */
 const exports: ExportMessage[] = [];
+/** The messages the page posted, as the extension received them. */
+const received: unknown[] = [];
+/** The replays the session asked the extension to show (the Reproduce action). */
+const reproduced: Replay[] = [];
 const session = new DashboardSession(
   source,
   (m: HostMessage) => {
@@ -55,13 +63,18 @@ const session = new DashboardSession(
     });
     window.postMessage(throughVsCodeTransport(m), '*');
   },
-  { onExport: (r) => exports.push(r) },
+  { onExport: (r) => exports.push(r), onReproduce: (r) => reproduced.push(r) },
 );
 /** What the page talks to: the single-run session, or a compare session once `compare` is called. */
 let active: { handle(m: unknown): void } = session;
 
 (window as unknown as { acquireVsCodeApi: () => unknown }).acquireVsCodeApi = () => ({
-  postMessage: (m: unknown) => setTimeout(() => active.handle(throughVsCodeTransport(m)), 0),
+  postMessage: (m: unknown) =>
+    setTimeout(() => {
+      const message = throughVsCodeTransport(m);
+      received.push(message);
+      active.handle(message);
+    }, 0),
   getState: () => savedState,
   setState: (s: unknown) => {
     savedState = s;
@@ -114,6 +127,7 @@ const standIn = {
         total_norm: total,
         layer_norms: layers.slice(),
         ...(s.withLoss ? { loss: 2 * decay, lr: 1e-3 } : {}),
+        ...(step === s.nanAt && s.nanOrigin ? { nonfinite_origin: s.nanOrigin } : {}),
       });
     }
     source.changed(run, 'steps');
@@ -146,6 +160,8 @@ const standIn = {
   },
   posted,
   exports,
+  received,
+  reproduced,
   state: () => savedState,
   /** Lets the extension side go (as if it lived in another process), so the page's heap is the webview's alone. */
   detachHost(): void {

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DashboardPage, openDashboardPage, REPO } from '../helpers/dashboardPage';
+import { LOG_GATE_ORIGIN } from '../helpers/exampleOrigin';
 import type { RunSpec, StepSpec } from '../helpers/dashboardStandIn';
 import type { ThemeName } from '../helpers/vscodeThemes';
 
@@ -27,7 +28,7 @@ const LAYERS = [
 interface Hook {
   metrics: { renders: number; firstDrawMs: number[] };
   drawnNorms(): { x: number; y: number; step: number }[];
-  drawnMarkers(): { step: number; value: number }[];
+  drawnMarkers(): { step: number; value: number; label?: string }[];
   drawnLayers(): string[];
   heatmapCell(step: number, row: number): { layer: string; value: number } | undefined;
   range(): { from: number; to: number };
@@ -45,7 +46,11 @@ type Win = {
     endRun(id: string): void;
     select(id: string): void;
     state(): Record<string, unknown>;
+    received: unknown[];
+    reproduced: unknown[];
   };
+  /** Every text the page drew on a canvas (recorded by an init script). */
+  __drawnTexts?: string[];
 };
 
 async function screenshot(d: DashboardPage, name: string): Promise<void> {
@@ -170,6 +175,68 @@ describe('dashboard webview with a million steps', () => {
 });
 
 describe('dashboard webview: untrusted text, live runs, themes', () => {
+  test('a traced NaN: its marker is labelled with its origin, and Reproduce asks for the replay of its snapshot', async () => {
+    const d = await openDashboardPage({
+      theme: 'dark',
+      beforeLoad: async (page) => {
+        await page.addInitScript(() => {
+          const w = window as unknown as Win;
+          w.__drawnTexts = [];
+          const fillText = CanvasRenderingContext2D.prototype.fillText;
+          CanvasRenderingContext2D.prototype.fillText = function (text: string, ...rest: [number, number]) {
+            w.__drawnTexts!.push(String(text));
+            return fillText.call(this, text, ...rest);
+          };
+        });
+      },
+    });
+    const label = 'NaN born in blocks.2.gate, LogGate.forward, model.py:10';
+    const snapshot = '/work/run/.gradient-monitor/snapshots/traced/step-150.pt';
+    try {
+      const page = d.page;
+      const reproduce = page.locator('.stat-nonFinite button.stat-action');
+      await page.evaluate((layers) => {
+        const s = (window as unknown as Win).__standIn;
+        s.startRun({ id: 'traced', name: 'traced', layers, threshold: 10 });
+        s.addSteps('traced', { from: 0, count: 100 });
+      }, LAYERS);
+      await settled(d);
+      assert.equal(await reproduce.isVisible(), false, 'no snapshot yet: nothing to reproduce');
+      await page.evaluate(
+        (nanOrigin) => {
+          (window as unknown as Win).__standIn.addSteps('traced', { from: 100, count: 200, nanAt: 150, nanOrigin });
+        },
+        { ...LOG_GATE_ORIGIN, snapshot },
+      );
+      await settled(d);
+      const markers = await page.evaluate(() => (window as unknown as Win).__gradientMonitor.drawnMarkers());
+      assert.deepEqual(
+        markers.map((m) => [m.step, m.label]),
+        [[150, label]],
+      );
+      const drawn = await page.evaluate(() => (window as unknown as Win).__drawnTexts ?? []);
+      assert.ok(drawn.includes(label), `the label is drawn beside the marker's rule: ${JSON.stringify(drawn)}`);
+      const title = await page.locator('.stat-nonFinite').getAttribute('title');
+      assert.ok(title?.includes(label), `the summary names the origin: ${title}`);
+      assert.equal(await reproduce.isVisible(), true);
+      await reproduce.click();
+      await page.waitForFunction(() => (window as unknown as Win).__standIn.reproduced.length > 0);
+      const { received, reproduced } = await page.evaluate(() => {
+        const s = (window as unknown as Win).__standIn;
+        return { received: s.received, reproduced: s.reproduced };
+      });
+      assert.deepEqual(
+        received.filter((m) => (m as { type: string }).type === 'reproduce'),
+        [{ type: 'reproduce', runId: 'traced' }],
+      );
+      assert.deepEqual(reproduced, [{ runId: 'traced', step: 150, snapshot }]);
+      await screenshot(d, 'dashboard-nan-origin');
+      assert.deepEqual(d.problems, []);
+    } finally {
+      await d.close();
+    }
+  });
+
   test('run names, layer names and messages with HTML or script stay text', async () => {
     const d = await openDashboardPage({ theme: 'light' });
     try {

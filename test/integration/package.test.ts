@@ -39,6 +39,8 @@ test('npm run package makes a .vsix under 2 MB that holds the Python client, whi
     'extension/clients/python/gradient_monitor/__init__.py',
     'extension/clients/python/gradient_monitor/stdlib_websocket.py',
     'extension/clients/python/gradient_monitor/integrations/lightning.py',
+    // The dashboard's Reproduce action reads it from the extension (src/runs/replay.ts).
+    'extension/clients/python/gradient_monitor/replay_template.txt',
     'extension/clients/python/pyproject.toml',
   ])
     assert.ok(names.includes(file), `${file} is in the .vsix`);

@@ -7,15 +7,17 @@
  * 1e-6; under AMP the probe sees the unscaled gradients), while the unpatched script exceeds it.
  * `check` findings of each script are compared with the expected list, and the fixed script has
  * none. DeepSpeed does not install here: its fixes are checked in the config they write.
- * One Python process per script (all its variants), two at a time.
+ * One Python process per script (all its variants), two at a time. The FSDP scripts run together on
+ * two ranks (gloo on the CPU), where FSDP1 really shards, and the probe checks the global norm on
+ * every rank: at one rank FSDP1 falls back to NO_SHARD, where torch's plain clip is right too.
  */
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { PythonAnalysis } from '../../src/python/analyze';
 import { planClipping } from '../../src/python/clipPlan';
 import { applyEdits } from '../../src/python/edits';
@@ -50,6 +52,8 @@ interface Case {
   limit?: number;
   /** Also run Gradient Monitor's "Add gradient monitoring here" version. */
   monitored?: boolean;
+  /** Run as this many torch.distributed ranks (FSDP). */
+  ranks?: number;
 }
 
 const CASES: Case[] = [
@@ -103,11 +107,18 @@ const CASES: Case[] = [
   { file: 'clip_helper_literal.py', probe: 'torch', fixing: 'retarget', checks: [] },
   { file: 'timm_dispatch_clip.py', probe: 'torch', fixing: 'none', checks: [], limit: 0.05 },
   { file: 'optional_optimizer.py', probe: 'torch', fixing: 'none', checks: [], limit: 1.0 },
-  // FSDP (v1 and 2) on CPU with gloo, world size 1.
-  { file: 'fsdp_model.py', probe: 'torch', fixing: 'clip', checks: [] },
-  { file: 'fsdp_build_optimizer.py', probe: 'torch', fixing: 'clip', checks: [] },
-  { file: 'fsdp_groups_plain_clip.py', probe: 'torch', fixing: 'check', checks: ['fsdp-plain-clip'], limit: 1.0 },
-  { file: 'fsdp2_fully_shard.py', probe: 'torch', fixing: 'clip', checks: [], value: true },
+  // FSDP (v1 FULL_SHARD and 2) on CPU with gloo, two ranks.
+  { file: 'fsdp_model.py', probe: 'torch', fixing: 'clip', checks: [], ranks: 2 },
+  { file: 'fsdp_build_optimizer.py', probe: 'torch', fixing: 'clip', checks: [], ranks: 2 },
+  {
+    file: 'fsdp_groups_plain_clip.py',
+    probe: 'torch',
+    fixing: 'check',
+    checks: ['fsdp-plain-clip'],
+    limit: 1.0,
+    ranks: 2,
+  },
+  { file: 'fsdp2_fully_shard.py', probe: 'torch', fixing: 'clip', checks: [], value: true, ranks: 2 },
   // Accelerate, Lightning, Fabric, Hugging Face.
   { file: 'accelerate_conditional.py', probe: 'torch', fixing: 'clip', checks: [], value: true },
   { file: 'lightning_conditional_trainer.py', probe: 'torch', fixing: 'clip', checks: [], value: true },
@@ -135,16 +146,20 @@ interface Source {
   write(fixes: readonly Fix[]): string;
 }
 
+/** What the probe saw at one update; under ranks, the global norm as seen by `rank`. */
 interface Update {
   total: number;
   largest: number;
+  rank?: number;
+  /** The total that the last torch.nn.utils.clip_grad_norm_ before this update returned. */
+  clipped?: number | null;
 }
 type Results = Record<string, { updates: Update[]; error?: string }>;
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'gm-clip-exec-'));
 const readFixture = fixtureReader(FIXTURES);
-/** Staged files by `variant/name`, grouped by probe and original script (one process each). */
-const staged = new Map<string, { probe: Probe; file: string; case: string }>();
+/** Staged files by `variant/name`, grouped by probe and original script (one process each), or by ranks. */
+const staged = new Map<string, { probe: Probe; file: string; case: string; ranks: number }>();
 /** Findings of each fixed script, by `variant/name`. */
 const fixedFindings = new Map<string, CheckCode[]>();
 const originalFindings = new Map<string, CheckCode[]>();
@@ -166,7 +181,7 @@ function stage(variant: string, c: Case, text: string, fixed = true): void {
   mkdirSync(dir, { recursive: true });
   const file = path.join(scratch, variant, c.file);
   writeFileSync(file, text);
-  staged.set(`${variant}/${c.file}`, { probe: c.probe, file, case: c.file });
+  staged.set(`${variant}/${c.file}`, { probe: c.probe, file, case: c.file, ranks: c.ranks ?? 1 });
   if (fixed) {
     const again = open(c.file, text);
     fixedFindings.set(
@@ -184,6 +199,11 @@ function updates(key: string): Update[] {
   assert.ok(r, `${key} was run`);
   assert.equal(r.error, undefined, `${key} raised:\n${r.error}`);
   assert.ok(r.updates.length > 0, `${key} made at least one update`);
+  const perRank = Array.from({ length: s.ranks }, (_, rank) => r.updates.filter((u) => (u.rank ?? 0) === rank).length);
+  assert.ok(
+    perRank.every((n) => n === perRank[0]),
+    `${key}: every rank made the same updates (${perRank.join(', ')})`,
+  );
   return r.updates;
 }
 
@@ -220,13 +240,17 @@ function prepare(c: Case): void {
   }
 }
 
-/** Runs each original script's variants in one Python process, two processes at a time. */
+/**
+ * Runs each original script's variants in one Python process, two processes at a time; scripts for
+ * several ranks all in one set of rank processes (one torch import per rank).
+ */
 async function runAll(python: string): Promise<void> {
-  const groups = new Map<string, { probe: Probe; files: string[] }>();
+  const groups = new Map<string, { probe: Probe; ranks: number; files: string[] }>();
   for (const s of staged.values()) {
-    const g = groups.get(s.case) ?? { probe: s.probe, files: [] };
+    const name = s.ranks > 1 ? `ranks-${s.ranks}` : s.case;
+    const g = groups.get(name) ?? { probe: s.probe, ranks: s.ranks, files: [] };
     g.files.push(s.file);
-    groups.set(s.case, g);
+    groups.set(name, g);
   }
   const env = {
     ...process.env,
@@ -246,7 +270,7 @@ async function runAll(python: string): Promise<void> {
       const [name, g] = next;
       const out = path.join(scratch, `${name.replace(/\W+/g, '_')}.json`);
       try {
-        await promisify(execFile)(python, [HARNESS, '--probe', g.probe, out, ...g.files], {
+        await promisify(execFile)(python, [HARNESS, '--probe', g.probe, '--ranks', String(g.ranks), out, ...g.files], {
           cwd: scratch,
           timeout: 180_000,
           env,
@@ -267,6 +291,8 @@ before(async () => {
   const python = execFileSync('bash', [path.join(ROOT, 'scripts', 'ensure-venv.sh')], { encoding: 'utf8' }).trim();
   await runAll(python);
 });
+
+after(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('check findings of the corpus', () => {
   for (const c of CASES) {
@@ -313,6 +339,20 @@ describe('fixed scripts run with the real frameworks and clip', () => {
   }
   it('clipping after the step lets unclipped gradients through (the bug the check reports)', () => {
     assert.ok(Math.max(...updates('original/clip_after_step.py').map((u) => u.total)) > 1.0);
+  });
+  it("torch's clip of a sharded FSDP1 module sees one shard per rank: totals differ, the global norm exceeds max_norm", () => {
+    const original = updates('original/fsdp_groups_plain_clip.py');
+    const onRank = (rank: number): Update[] => original.filter((u) => u.rank === rank);
+    for (const rank of [0, 1])
+      assert.ok(
+        onRank(rank).some((u) => u.total > 1.0 * (1 + TOLERANCE)),
+        `rank ${rank} sees a global norm over 1.0: ${onRank(rank).map((u) => u.total)}`,
+      );
+    const [zero, one] = [onRank(0), onRank(1)].map((us) => us.map((u) => u.clipped));
+    assert.ok(
+      zero.every((t, i) => typeof t === 'number' && t !== one[i]),
+      `the clip's totals differ per rank: ${zero} vs ${one}`,
+    );
   });
 });
 

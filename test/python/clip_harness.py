@@ -1,6 +1,6 @@
 """Runs training scripts (or notebooks) with a probe on every real update.
 
-Usage: clip_harness.py --probe torch|keras|optax OUT.json SCRIPT...
+Usage: clip_harness.py --probe torch|keras|optax [--ranks N] OUT.json SCRIPT...
 
 The probe records, at each update, the total gradient norm and the largest absolute gradient the
 optimizer is about to apply, so a test can check that clipping inserted into the script takes
@@ -8,7 +8,10 @@ effect:
 - torch: every torch.optim optimizer's step (each closure evaluation of a closure step). Under
   GradScaler the step runs after unscaling, so the probe sees unscaled gradients; Accelerate,
   Fabric, Lightning and the Hugging Face Trainer all end in these steps. DTensor gradients (FSDP2)
-  are gathered with full_tensor().
+  are gathered with full_tensor(); the shards of FSDP1's sharded flat parameters are summed over
+  the ranks (an all-reduce of their squares), so each rank records the GLOBAL norm. Every call of
+  torch.nn.utils.clip_grad_norm_ is recorded too ("clipped", its returned total before the step),
+  which shows a clip that saw one rank's shard: that total differs per rank.
 - keras: the gradients Keras optimizers apply, after their own clipping (global_clipnorm...) and
   after any tf.clip_by_global_norm of a GradientTape loop; functions run eagerly so values are real.
 - optax: the updates each optax optimizer receives, i.e. after the transformations chained before
@@ -17,13 +20,20 @@ effect:
 Scripts run one after the other in this process (one framework import) with run_name "__main__",
 a fixed seed and their own folder as working directory. A notebook runs as its code cells in
 order, IPython magics left out (as the quick-fix analysis reads it).
+
+With --ranks N (torch only) the scripts run in N processes started with torch.multiprocessing, one
+rank each, with the torch.distributed environment set (a free MASTER_PORT per script) as
+torch.distributed.run would set it, so FSDP really shards over gloo on the CPU. Every update record
+names its rank. A collective that waits for a failed rank gives up after a minute.
 """
 import argparse
+import datetime
 import functools
 import json
 import os
 import re
 import runpy
+import socket
 import sys
 import tempfile
 import traceback
@@ -32,15 +42,23 @@ import warnings
 records = []
 
 
-def add_record(norms_squared, largest):
-    records.append({"total": norms_squared ** 0.5, "largest": largest})
+def add_record(norms_squared, largest, **extra):
+    records.append({"total": norms_squared ** 0.5, "largest": largest, **extra})
 
 
 def install_torch():
     import torch
+    import torch.distributed as dist
+
+    last_clip = {}
+
+    def is_sharded_flat_param(p):
+        # FSDP1 sets the padded unsharded size only under a sharded strategy; this rank holds a slice.
+        full = getattr(p, "_padded_unsharded_size", None)
+        return full is not None and full.numel() > p.numel()
 
     def record(optimizer):
-        grads = []
+        grads, shards = [], []
         for group in optimizer.param_groups:
             for p in group["params"]:
                 if p.grad is None:
@@ -48,9 +66,29 @@ def install_torch():
                 g = p.grad.detach()
                 if hasattr(g, "full_tensor"):
                     g = g.full_tensor()
-                grads.append(g.double())
-        if grads:
-            add_record(sum(float((g * g).sum()) for g in grads), max(float(g.abs().max()) for g in grads))
+                (shards if is_sharded_flat_param(p) else grads).append(g.double())
+        if not grads and not shards:
+            return
+        squares = sum(float((g * g).sum()) for g in grads)
+        largest = max((float(g.abs().max()) for g in grads if g.numel()), default=0.0)
+        if shards:
+            shard_squares = torch.tensor([sum(float((g * g).sum()) for g in shards)], dtype=torch.float64)
+            shard_largest = torch.tensor([max((float(g.abs().max()) for g in shards if g.numel()), default=0.0)])
+            dist.all_reduce(shard_squares)
+            dist.all_reduce(shard_largest, op=dist.ReduceOp.MAX)
+            squares += float(shard_squares)
+            largest = max(largest, float(shard_largest))
+        add_record(squares, largest, clipped=last_clip.pop("total", None))
+
+    clip_grad_norm = torch.nn.utils.clip_grad_norm_
+
+    @functools.wraps(clip_grad_norm)
+    def recorded_clip_grad_norm(*args, **kwargs):
+        total = clip_grad_norm(*args, **kwargs)
+        last_clip["total"] = float(total.full_tensor() if hasattr(total, "full_tensor") else total)
+        return total
+
+    torch.nn.utils.clip_grad_norm_ = recorded_clip_grad_norm
 
     def instrument(cls):
         original = cls.step
@@ -72,7 +110,9 @@ def install_torch():
 
     for name in dir(torch.optim):
         obj = getattr(torch.optim, name)
-        if isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer) and obj is not torch.optim.Optimizer:
+        # Only classes with their own step: AdamW inherits Adam's, which would otherwise record twice.
+        optimizer_class = isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer)
+        if optimizer_class and obj is not torch.optim.Optimizer and "step" in obj.__dict__:
             instrument(obj)
     return lambda: torch.manual_seed(0)
 
@@ -166,18 +206,15 @@ def run(script):
         os.unlink(f.name)
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--probe", choices=sorted(PROBES), required=True)
-    parser.add_argument("out")
-    parser.add_argument("scripts", nargs="+")
-    options = parser.parse_args()
+def run_scripts(probe, scripts, before_each=lambda index: None):
+    """Runs each script, returning {script: {"updates": [...], "error"?: traceback}}."""
     warnings.simplefilter("ignore")
-    seed = PROBES[options.probe]()
+    seed = PROBES[probe]()
     results = {}
     start_dir = os.getcwd()
-    for script in options.scripts:
+    for index, script in enumerate(scripts):
         records.clear()
+        before_each(index)
         seed()
         sys.argv = [script]
         path = os.path.abspath(script)
@@ -189,6 +226,83 @@ def main():
             results[script] = {"updates": list(records), "error": traceback.format_exc()}
         finally:
             os.chdir(start_dir)
+    return results
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def run_rank(rank, ranks, probe, scripts, ports, out):
+    import torch.distributed as dist
+    import torch.distributed.distributed_c10d as c10d
+
+    c10d.default_pg_timeout = datetime.timedelta(seconds=60)
+
+    def rendezvous(index):
+        if dist.is_initialized():  # left by a script that failed
+            dist.destroy_process_group()
+        os.environ.update(
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(ports[index]),
+            RANK=str(rank),
+            LOCAL_RANK=str(rank),
+            WORLD_SIZE=str(ranks),
+            LOCAL_WORLD_SIZE=str(ranks),
+        )
+
+    results = run_scripts(probe, scripts, rendezvous)
+    for result in results.values():
+        for update in result["updates"]:
+            update["rank"] = rank
+    with open(f"{out}.rank{rank}", "w") as f:
+        json.dump(results, f)
+
+
+def run_ranks(ranks, probe, scripts, out):
+    """Runs the scripts on `ranks` processes and merges their results: every rank's updates, every rank's error."""
+    import torch.multiprocessing as mp
+
+    try:
+        mp.spawn(run_rank, args=(ranks, probe, scripts, free_ports(len(scripts)), out), nprocs=ranks)
+        failure = None
+    except Exception:  # a rank died: keep what the others wrote
+        failure = traceback.format_exc()
+    results = {script: {"updates": []} for script in scripts}
+    for rank in range(ranks):
+        try:
+            with open(f"{out}.rank{rank}") as f:
+                per_rank = json.load(f)
+            os.unlink(f"{out}.rank{rank}")
+        except OSError:
+            per_rank = {script: {"updates": [], "error": failure or "no result"} for script in scripts}
+        for script, result in per_rank.items():
+            results[script]["updates"] += result["updates"]
+            if "error" in result:
+                results[script]["error"] = results[script].get("error", "") + f"rank {rank}: {result['error']}"
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--probe", choices=sorted(PROBES), required=True)
+    parser.add_argument("--ranks", type=int, default=1)
+    parser.add_argument("out")
+    parser.add_argument("scripts", nargs="+")
+    options = parser.parse_args()
+    if options.ranks > 1 and options.probe != "torch":
+        parser.error("--ranks needs --probe torch (torch.distributed)")
+    if options.ranks > 1:
+        results = run_ranks(options.ranks, options.probe, options.scripts, options.out)
+    else:
+        results = run_scripts(options.probe, options.scripts)
     with open(options.out, "w") as out:
         json.dump(results, out)
 

@@ -15,6 +15,7 @@ import { StoreRunSource } from '../../src/dashboard/runSource';
 import { DashboardSession } from '../../src/dashboard/session';
 import { stringifyKeepingNonFinite } from '../../src/protocol/json';
 import { loadRun } from '../../src/runs/loadRun';
+import type { Replay } from '../../src/runs/replay';
 import { Run, RunStore } from '../../src/runs/runStore';
 import {
   ExportMessage,
@@ -417,4 +418,40 @@ test('export requests reach the adapter only for runs the session shows', () => 
   );
   session.dispose();
   withExport.dispose();
+});
+
+test('Reproduce reaches the adapter with the snapshot the run reported, never a path from the page', () => {
+  const { session, start, store, frame } = setup();
+  const replays: Replay[] = [];
+  const withReplay = new DashboardSession(new StoreRunSource(store), () => undefined, {
+    scheduler: new FakeScheduler(),
+    onReproduce: (r) => replays.push(r),
+  });
+  const a = start('a');
+  frame(a, 3);
+  withReplay.handle({ type: 'reproduce', runId: 'a' }); // no non-finite step yet
+  const snapshot = '/runs/.gradient-monitor/snapshots/a/step-3.pt';
+  a.step({
+    type: 'step',
+    run_id: 'a',
+    step: 3,
+    total_norm: NaN,
+    nonfinite_origin: { phase: 'forward', module: 'gate', snapshot },
+  });
+  a.step({
+    type: 'step',
+    run_id: 'a',
+    step: 4,
+    total_norm: NaN,
+    nonfinite_origin: { phase: 'forward', module: 'gate', snapshot: '/elsewhere/step-4.pt' },
+  });
+  const b = start('b');
+  b.step({ type: 'step', run_id: 'b', step: 0, total_norm: NaN, nonfinite_origin: { phase: 'input' } });
+  withReplay.handle({ type: 'reproduce', runId: 'a', snapshot: '/etc/passwd' });
+  withReplay.handle({ type: 'reproduce', runId: 'b' }); // traced, but no snapshot saved
+  withReplay.handle({ type: 'reproduce', runId: 'unknown' });
+  withReplay.handle({ type: 'reproduce', runId: 7 });
+  assert.deepEqual(replays, [{ runId: 'a', step: 3, snapshot }]);
+  session.dispose();
+  withReplay.dispose();
 });

@@ -14,6 +14,7 @@ import { decodeFrame, validateMessage } from '../../src/protocol/validate';
 import { RunStore } from '../../src/runs/runStore';
 import { ScriptDiagnostics } from '../../src/runs/scriptLink';
 import { NonfiniteOrigin, originLabel } from '../../src/shared/nonfiniteOrigin';
+import { LOG_GATE_ORIGIN } from '../helpers/exampleOrigin';
 
 const ORIGIN = {
   phase: 'forward',
@@ -77,15 +78,7 @@ describe('step.nonfinite_origin validation', () => {
   });
 });
 
-const origin = (o: Partial<NonfiniteOrigin> = {}): NonfiniteOrigin => ({
-  phase: 'forward',
-  module: 'blocks.2.gate',
-  class: 'LogGate',
-  file: 'model.py',
-  line: 10,
-  value: NaN,
-  ...o,
-});
+const origin = (o: Partial<NonfiniteOrigin> = {}): NonfiniteOrigin => ({ ...LOG_GATE_ORIGIN, ...o });
 
 describe('labels', () => {
   test('the dashboard wording for each phase', () => {

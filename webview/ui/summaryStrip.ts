@@ -25,8 +25,12 @@ const DASH = '—';
 
 export class SummaryStrip {
   private readonly items = {} as Record<Key, Item>;
+  /** Under the non-finite count when the client saved a snapshot of the first non-finite step. */
+  private readonly reproduce: HTMLButtonElement;
+  private runId?: string;
 
-  constructor(root: HTMLElement) {
+  /** `onReproduce`: the user asked for the replay of the shown run's first non-finite step. */
+  constructor(root: HTMLElement, onReproduce: (runId: string) => void) {
     for (const key of KEYS) {
       const item = document.createElement('div');
       item.className = `stat stat-${key}`;
@@ -41,6 +45,14 @@ export class SummaryStrip {
       root.append(item);
       this.items[key] = { value, detail, root: item };
     }
+    this.reproduce = document.createElement('button');
+    this.reproduce.className = 'link stat-action';
+    this.reproduce.textContent = 'Reproduce';
+    this.reproduce.hidden = true;
+    this.reproduce.addEventListener('click', () => {
+      if (this.runId !== undefined) onReproduce(this.runId);
+    });
+    this.items.nonFinite.root.append(this.reproduce);
   }
 
   /** Latest and max come from the rows the page holds (always current); the rest from the extension's 1 Hz summary. */
@@ -96,6 +108,11 @@ export class SummaryStrip {
       `Steps with a NaN or infinite norm${first ? `; the first at step ${first.step}${where}` : ''}`,
     );
     flag('nonFinite', 'bad', nonFinite > 0);
+    this.runId = run?.id;
+    this.reproduce.hidden = !first?.replayable;
+    this.reproduce.title = first?.replayable
+      ? `Open the lines that rerun step ${first.step} from its snapshot under torch.autograd.detect_anomaly`
+      : '';
     const alerts = run?.alertCount ?? 0;
     set('alerts', run ? alerts.toLocaleString('en') : DASH);
     flag('alerts', 'warn', alerts > 0);

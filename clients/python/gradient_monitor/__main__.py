@@ -14,7 +14,7 @@ if __name__ == "__main__":
     elif command == "replay" and len(sys.argv) == 3:
         from .snapshot import replay_lines
 
-        print(replay_lines(sys.argv[2]))
+        print(replay_lines(sys.argv[2]), end="")
         sys.exit(0)
     else:
         print(USAGE, file=sys.stderr)

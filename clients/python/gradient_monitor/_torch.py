@@ -74,33 +74,43 @@ class TorchGradients:
             if g is not None:
                 grads.append(g)
                 slots.append(self._slot.get(id(param), n))
+        weights: Optional[List[float]] = None
+        group = self.process_group
+        if any(type(g) is not Tensor and _is_dtensor(g) for g in grads):
+            # FSDP2 / DTensor gradients: each rank's local shard, as plain tensors (plain tensors and
+            # DTensors never mix in one op), then one all-reduce of the sums, never a full_tensor() each.
+            grads, weights, mesh_group = _local_shards(grads, group)
+            group = group if group is not None else mesh_group
+        sharded = self.sharded or weights is not None
         if not grads:
             device = first.device if first is not None else torch.device("cpu")
             values = torch.zeros(1 + n, device=device)
-            if self.sharded:  # other ranks may hold gradients: the collective must still happen
-                values = self._reduce(values, p)
+            if sharded:  # other ranks may hold gradients: the collective must still happen
+                values = self._reduce(values, p, group)
             return values, values[0], grads
-        per_tensor, slots = _per_tensor_norms(grads, slots, p)
+        per_tensor, slots, weights = _per_tensor_norms(grads, slots, weights, p)
         index = self._index(per_tensor.device, slots)
         if p == _INF:
             local_total = per_tensor.max()
             layer = torch.zeros(n + 1, device=per_tensor.device, dtype=per_tensor.dtype).scatter_reduce_(0, index, per_tensor, "amax")
         else:
             powered = per_tensor * per_tensor if p == 2.0 else per_tensor.pow(p)
+            if weights is not None:
+                powered = powered * torch.tensor(weights, dtype=powered.dtype).to(powered.device)
             layer = torch.zeros(n + 1, device=per_tensor.device, dtype=per_tensor.dtype).index_add_(0, index, powered)
-        if self.sharded:
+        if sharded:
             local = torch.cat([(local_total if p == _INF else powered.sum()).reshape(1), layer[:n]])
-            values = self._reduce(local, p)
+            values = self._reduce(local, p, group)
             return values, values[0], grads
         total = torch.linalg.vector_norm(per_tensor, p)  # what clip_grad_norm_ computes, to the bit
         layers = layer[:n] if p == _INF else (layer[:n].sqrt() if p == 2.0 else layer[:n].pow(1.0 / p))
         return torch.cat([total.reshape(1), layers]), total, grads
 
-    def _reduce(self, local: Tensor, p: float) -> Tensor:
+    def _reduce(self, local: Tensor, p: float, group: Any) -> Tensor:
         import torch.distributed as dist
 
         op = dist.ReduceOp.MAX if p == _INF else dist.ReduceOp.SUM
-        dist.all_reduce(local, op=op, group=self.process_group)
+        dist.all_reduce(local, op=op, group=group)
         if p == _INF:
             return local
         return local.sqrt() if p == 2.0 else local.pow(1.0 / p)
@@ -116,11 +126,11 @@ class TorchGradients:
         return index
 
 
-def _per_tensor_norms(grads: List[Tensor], slots: List[int], p: float) -> Tuple[Tensor, List[int]]:
-    """Per-gradient norms as one 1-d tensor, and the slots reordered to match."""
+def _per_tensor_norms(grads: List[Tensor], slots: List[int], weights: Optional[List[float]], p: float) -> Tuple[Tensor, List[int], Optional[List[float]]]:
+    """Per-gradient norms as one 1-d tensor, and the slots (and weights) reordered to match."""
     first = grads[0]
     if all(g.device == first.device and g.dtype == first.dtype for g in grads):
-        return _group_norms(grads, p), slots
+        return _group_norms(grads, p), slots, weights
     groups: Dict[Tuple[torch.device, torch.dtype], List[int]] = {}
     for i, g in enumerate(grads):
         groups.setdefault((g.device, g.dtype), []).append(i)
@@ -129,7 +139,36 @@ def _per_tensor_norms(grads: List[Tensor], slots: List[int], p: float) -> Tuple[
     for members in groups.values():
         parts.append(_group_norms([grads[i] for i in members], p).to(first.device, torch.float32, non_blocking=True))
         order.extend(members)
-    return torch.cat(parts), [slots[i] for i in order]
+    return torch.cat(parts), [slots[i] for i in order], None if weights is None else [weights[i] for i in order]
+
+
+def _is_dtensor(t: Any) -> bool:
+    return hasattr(t, "to_local") and hasattr(t, "placements") and hasattr(t, "device_mesh")
+
+
+def _local_shards(grads: List[Tensor], group: Any) -> Tuple[List[Tensor], List[float], Any]:
+    """Local tensors of DTensor gradients, and the weight of each one's ``norm**p`` in the all-reduced sum:
+    1 for a shard, 1/replicas for a copy held by several ranks (a Replicate placement, or a plain tensor
+    next to DTensors: unsharded, so every rank has it). Also the process group of a 1-d mesh shared by all."""
+    import torch.distributed as dist
+
+    locals_: List[Tensor] = []
+    weights: List[float] = []
+    meshes = set()
+    for g in grads:
+        if not _is_dtensor(g):
+            locals_.append(g)
+            weights.append(1.0 / dist.get_world_size(group))
+            continue
+        replicas = 1
+        for dim, placement in enumerate(g.placements):
+            if placement.is_replicate():
+                replicas *= g.device_mesh.size(dim)
+        locals_.append(g.to_local())
+        weights.append(1.0 / replicas)
+        meshes.add(g.device_mesh)
+    mesh = next(iter(meshes)) if len(meshes) == 1 else None
+    return locals_, weights, mesh.get_group() if mesh is not None and mesh.ndim == 1 else None
 
 
 def _group_norms(grads: List[Tensor], p: float) -> Tensor:
@@ -218,9 +257,10 @@ def named_parameters(model: Any) -> List[Tuple[str, Tensor]]:
 
 
 def looks_sharded(model: Any) -> bool:
-    """FSDP (any wrapped submodule) keeps gradient shards per rank; DDP keeps full, all-reduced gradients."""
+    """FSDP (any wrapped submodule) and DTensor parameters (FSDP2, tensor parallel) keep gradient shards per
+    rank; DDP keeps full, all-reduced gradients."""
     modules = model.modules() if hasattr(model, "modules") else []
     for m in modules:
         if type(m).__name__ in ("FullyShardedDataParallel", "FSDPModule") or type(m).__name__.startswith("FSDP"):
             return True
-    return False
+    return any(_is_dtensor(p) for _, p in named_parameters(model))

@@ -18,11 +18,14 @@ def user_call_site(skip_dirs: Tuple[str, ...] = ()) -> Optional[Tuple[str, int]]
     cell = current_cell()
     if cell is not None:
         return _cell_call_site(cell)
-    skip = (_PACKAGE_DIR,) + tuple(os.path.abspath(d) for d in skip_dirs)
+    skip = (_PACKAGE_DIR,) + _framework_dirs() + tuple(os.path.abspath(d) for d in skip_dirs)
     frame = sys._getframe(1)
     while frame is not None:
         filename = os.path.abspath(frame.f_code.co_filename)
-        if not any(filename == d or filename.startswith(d + os.sep) for d in skip):
+        # Code traced by tf.function runs as AutoGraph's rewrite, from a temporary file: the line named is
+        # then the one that called the tf.function.
+        generated = os.path.basename(filename).startswith("__autograph_generated_file")
+        if not generated and not any(filename == d or filename.startswith(d + os.sep) for d in skip):
             return (filename, frame.f_lineno) if os.path.isfile(filename) else None
         frame = frame.f_back  # type: ignore[assignment]
     return None
@@ -36,6 +39,13 @@ def _cell_call_site(cell: Cell) -> Optional[Tuple[str, int]]:
             return cell.notebook, frame.f_lineno
         frame = frame.f_back  # type: ignore[assignment]
     return None
+
+
+def _framework_dirs() -> Tuple[str, ...]:
+    """TensorFlow's package, when loaded: its frames (AutoGraph's call machinery) are never the user's."""
+    tf = sys.modules.get("tensorflow")
+    tf_file = getattr(tf, "__file__", None) if tf is not None else None
+    return (os.path.dirname(os.path.abspath(tf_file)),) if tf_file else ()
 
 
 def process_meta(call_site: Optional[Tuple[str, int]], rank: int, world_size: int) -> Dict[str, Any]:

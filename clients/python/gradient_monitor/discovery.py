@@ -98,7 +98,12 @@ def discovery_places(cwd: Optional[str] = None) -> List[str]:
     """Where this process works: the notebook's folder (in a VS Code kernel), then the working directory."""
     notebook = notebook_file()
     places = [os.path.dirname(notebook)] if notebook else []
-    return places + [p for p in [os.path.abspath(cwd or os.getcwd())] if p not in places]
+    if cwd is None:
+        try:
+            cwd = os.getcwd()
+        except OSError:  # the working directory was deleted under a running job
+            return places
+    return places + [p for p in [os.path.abspath(cwd)] if p not in places]
 
 
 def resolve_endpoint(url: Optional[str] = None, token: Optional[str] = None, cwd: Optional[str] = None) -> Optional[Endpoint]:

@@ -20,10 +20,19 @@ def flatten_with_paths(tree: Any, prefix: str = "") -> List[Tuple[str, Any]]:
     if tree is None:
         return []
     jax = sys.modules.get("jax")
-    if jax is not None and not hasattr(tree, "shape"):
-        leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
-        return [("/".join([prefix] * bool(prefix) + [_key_name(k) for k in path]) or "value", leaf) for path, leaf in leaves]
+    if jax is not None and not _is_array(tree, jax):
+        value = getattr(tree, "value", None)  # a flax nnx Variable: its array, named by the Variable's path
+        if value is not None and _is_array(value, jax):
+            return [(prefix or "value", value)]
+        leaves, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda node: node is not tree and _is_array(getattr(node, "value", None), jax))
+        return [pair for path, leaf in leaves for pair in flatten_with_paths(leaf, "/".join([prefix] * bool(prefix) + [_key_name(k) for k in path]) or "value")]
     return [(prefix or "value", tree)]
+
+
+def _is_array(value: Any, jax: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, (jax.Array, np.ndarray, np.generic, int, float))
 
 
 def _key_name(key: Any) -> str:
@@ -43,14 +52,15 @@ def first_nonfinite_leaf(tree: Any) -> Optional[str]:
     return None
 
 
-def gradient_norms(tree: Any, layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], float, List[float]]:
+def norm_values(tree: Any, layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], Any]:
+    """Layer names and one array ``[global norm, *layer norms]``: a JAX array (traced inside ``jit``) when
+    the leaves are JAX arrays, else numpy float64."""
     import numpy as np
 
     leaves = flatten_with_paths(tree)
     names, index = group_layers([p for p, _ in leaves], layers, include, max_layers, separator="/")
     on_jax = any(type(leaf).__module__.startswith(("jax", "jaxlib")) for _, leaf in leaves)
     if on_jax:
-        import jax
         import jax.numpy as xp
     else:
         xp = np  # type: ignore[assignment]
@@ -58,6 +68,10 @@ def gradient_norms(tree: Any, layers: LayerSpec = "auto", include: NameFilter = 
     squares = [xp.sum(xp.square(xp.asarray(leaf, dtype=dtype))) for _, leaf in leaves]
     zero = xp.zeros((), dtype)
     per_layer = [sum((s for s, i in zip(squares, index) if i == k), zero) for k in range(len(names))]
-    stacked = xp.sqrt(xp.stack([sum(squares, zero)] + per_layer))
-    host = np.asarray(jax.device_get(stacked) if on_jax else stacked, dtype=np.float64)
-    return names, float(host[0]), [float(v) for v in host[1:]]
+    return names, xp.sqrt(xp.stack([sum(squares, zero)] + per_layer))
+
+
+def is_traced(*values: Any) -> bool:
+    """Whether any value is a JAX tracer (we are inside ``jit``/``grad``), so it cannot be read now."""
+    jax = sys.modules.get("jax")
+    return jax is not None and any(isinstance(v, jax.core.Tracer) for v in values)

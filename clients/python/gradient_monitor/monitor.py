@@ -2,21 +2,24 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import math
 import os
 import re
 import sys
+import sysconfig
 import time
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .callsite import distributed_rank, process_meta, user_call_site
 from .discovery import Endpoint, resolve_endpoint
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter
 from .logfile import DEFAULT_LOG_DIR, LocalLog, Message
 from .notebook import notebook_file
+from .tensorflow import not_for_autograph
 from .transport import Transport, TransportOptions
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,6 +114,8 @@ class Monitor:
         self._warned: set = set()
         self._nonfinite_seen = False
         self._closed = False
+        self._framework = "other"
+        self.failure: Optional[str] = None
         atexit.register(self._close_at_exit)
 
     # ---- run identity and lifecycle --------------------------------------------------------
@@ -132,6 +137,11 @@ class Monitor:
     def dropped(self) -> int:
         """Reports dropped because the queue to the sender thread was full."""
         return self._transport.dropped if self._transport else 0
+
+    @property
+    def active(self) -> bool:
+        """False once monitoring was turned off by a failure inside the client (see ``failure``) or closed."""
+        return self.failure is None and not self._closed
 
     @property
     def connected(self) -> bool:
@@ -205,11 +215,14 @@ class Monitor:
         # A restarted VS Code window listens elsewhere: look again on each reconnect.
         return lambda: resolve_endpoint(self._url, self._token) or endpoint
 
-    def _take_step(self, step: Optional[int]) -> int:
-        if step is None:
-            step = self._next_step
-        elif not isinstance(step, int) or isinstance(step, bool) or step < 0:
+    @staticmethod
+    def _check_step(step: Optional[int]) -> None:
+        if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
             raise ValueError(f"step must be an integer >= 0, got {step!r}")
+
+    def _take_step(self, step: Optional[int]) -> int:
+        self._check_step(step)
+        step = self._next_step if step is None else step
         self._next_step = step + 1
         return step
 
@@ -217,6 +230,38 @@ class Monitor:
         if key not in self._warned:
             self._warned.add(key)
             warnings.warn(f"gradient_monitor: {text}", RuntimeWarning, stacklevel=4)
+
+    def _fail(self, where: str, exc: BaseException) -> None:
+        """A failure inside the client: monitoring stops for this run (one warning, a ``run_end`` saying
+        why); the training it watches goes on."""
+        if self.failure is not None:
+            return
+        self.failure = f"{where}: {type(exc).__name__}: {exc}"
+        # Attributed to the training script's line (not this package's, the stdlib's or a framework's).
+        libraries = {sysconfig.get_paths()[k] for k in ("stdlib", "purelib", "platlib")}
+        filename, line = user_call_site(tuple(libraries)) or user_call_site() or ("gradient_monitor", 0)
+        text = f"gradient_monitor: monitoring is off for this run, training goes on ({self.failure})"
+        try:
+            warnings.warn_explicit(text, RuntimeWarning, filename, line)
+        except Exception:  # warnings turned into errors (-W error) must not stop the training either
+            logger.warning("%s", text)
+        logger.debug("gradient_monitor: monitoring failure", exc_info=exc)
+        try:
+            if self._transport is None and not self._closed and self.sends:
+                self._start(self._framework, [])
+            self.close("failed", f"monitoring stopped, training went on: {self.failure}")
+        except Exception as e:  # the note is best effort: nothing here may reach the training loop
+            self._closed = True
+            logger.debug("gradient_monitor: could not record the failure: %s", e)
+
+    @contextlib.contextmanager
+    def _guard(self, where: str) -> Iterator[None]:
+        """Runs client code (an integration's hook) so that an exception turns monitoring off instead of
+        reaching the training loop."""
+        try:
+            yield
+        except Exception as exc:
+            self._fail(where, exc)
 
     def _step_message(self, step: int, when: float, total: float, layer_norms: Optional[List[float]], loss: Optional[float], lr: Optional[float], clipped: Optional[bool], skipped: Optional[bool]) -> Message:
         msg: Message = {"type": "step", "run_id": self.run_id, "step": step, "total_norm": total, "time": when}
@@ -254,15 +299,20 @@ class Monitor:
         """Reports norms computed elsewhere. ``layer_norms`` is a list aligned with ``Monitor(layers=[...])``
         or a mapping name -> norm (its names, in order, become the run's layers on the first call).
         ``nonfinite_origin``: where a non-finite step's NaN came from (docs/protocol.md)."""
+        if self.failure is not None:
+            return
         step = self._take_step(step)
+        self._framework = framework
         if not self.sends:
             return
         values = self._layer_values(layer_norms)
-        transport = self._start(framework, self._log_layers or [])
-        msg = self._step_message(step, time.time(), float(total_norm), values, _as_float(loss), _as_float(lr), clipped, skipped)
-        if nonfinite_origin:
-            msg["nonfinite_origin"] = dict(nonfinite_origin)
-        transport.put(msg)
+        total = float(total_norm)
+        with self._guard("monitor.log"):
+            transport = self._start(framework, self._log_layers or [])
+            msg = self._step_message(step, time.time(), total, values, _as_float(loss), _as_float(lr), clipped, skipped)
+            if nonfinite_origin:
+                msg["nonfinite_origin"] = dict(nonfinite_origin)
+            transport.put(msg)
 
     def _layer_values(self, layer_norms: Union[Sequence[Number], Mapping[str, Number], None]) -> Optional[List[float]]:
         if layer_norms is None:
@@ -278,27 +328,71 @@ class Monitor:
             raise ValueError(f"layer_norms has {len(values)} values but the run has {len(self._log_layers)} layers")
         return values
 
-    def log_tf(self, grads: Sequence[Any], variables: Sequence[Any], step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
-        """TensorFlow (eager): norms of ``grads`` (as from ``tape.gradient``) grouped by the variables' layers."""
-        from .tensorflow import first_nonfinite_variable, gradient_norms
+    @not_for_autograph
+    def log_tf(self, grads: Sequence[Any], variables: Sequence[Any], step: Any = None, *, loss: Any = None, lr: Any = None) -> None:
+        """TensorFlow: norms of ``grads`` (as from ``tape.gradient``) grouped by the variables' layers.
+        Eager, or inside a ``tf.function`` (the norms leave the graph through one ``tf.py_function`` per
+        step; not under ``jit_compile=True``, which cannot run Python)."""
+        if self.failure is not None:
+            return
+        self._check_step(step if not hasattr(step, "dtype") else None)
+        with self._guard("monitor.log_tf"):
+            import tensorflow as tf
 
-        names, total, layer_norms = gradient_norms(grads, variables, self.layers, self.include, self.max_layers)
-        if self._log_layers is None:
-            self._log_layers = names
-        leaf = None if math.isfinite(total) else first_nonfinite_variable(grads, variables)
-        origin = {"phase": "gradient", "leaf": leaf} if leaf else None
-        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="tensorflow", nonfinite_origin=origin)
+            from .tensorflow import first_nonfinite_variable, in_xla_function, norm_tensors
 
-    def log_jax(self, grads: Any, step: Optional[int] = None, *, loss: Any = None, lr: Any = None) -> None:
-        """JAX/numpy pytree of gradients (e.g. flax params grads): global norm like ``optax.global_norm``, per-layer norms by path."""
-        from .jax import first_nonfinite_leaf, gradient_norms
+            names, values = norm_tensors(tf, grads, variables, self.layers, self.include, self.max_layers)
+            if self._log_layers is None:
+                self._log_layers = names
+            if tf.executing_eagerly():
+                self._log_host("tensorflow", names, values.numpy(), step, loss, lr, lambda: first_nonfinite_variable(grads, variables))
+                return
+            if in_xla_function():  # a py_function there would fail XLA's compilation, outside this guard
+                raise RuntimeError("log_tf cannot report from a tf.function(jit_compile=True): XLA runs no Python; report outside it")
+            self._call_site = self._call_site or user_call_site()  # the traced code's line, not the runtime's thread
+            extras = [tf.cast(x, tf.float64) for x in (step, loss, lr) if x is not None]
+            present = tuple(x is not None for x in (step, loss, lr))
 
-        names, total, layer_norms = gradient_norms(grads, self.layers, self.include, self.max_layers)
-        if self._log_layers is None:
-            self._log_layers = names
-        leaf = None if math.isfinite(total) else first_nonfinite_leaf(grads)
-        origin = {"phase": "gradient", "leaf": leaf} if leaf else None
-        self.log(step, total, layer_norms if names else None, loss=loss, lr=lr, framework="jax", nonfinite_origin=origin)
+            def from_graph(values: Any, *extras: Any) -> None:
+                given = iter(float(x.numpy()) for x in extras)
+                step_, loss_, lr_ = (next(given) if p else None for p in present)
+                self._log_host("tensorflow", names, values.numpy(), None if step_ is None else int(step_), loss_, lr_)
+
+            tf.py_function(from_graph, [values, *extras], Tout=[])
+
+    def log_jax(self, grads: Any, step: Any = None, *, loss: Any = None, lr: Any = None) -> None:
+        """JAX/numpy pytree of gradients (e.g. flax params grads): global norm like ``optax.global_norm``,
+        per-layer norms by path. Also inside ``jax.jit``: the norms leave through ``jax.debug.callback``."""
+        if self.failure is not None:
+            return
+        self._check_step(step if not hasattr(step, "dtype") else None)
+        with self._guard("monitor.log_jax"):
+            from .jax import first_nonfinite_leaf, is_traced, norm_values
+
+            names, values = norm_values(grads, self.layers, self.include, self.max_layers)
+            if self._log_layers is None:
+                self._log_layers = names
+            if not is_traced(values, step, loss, lr):
+                self._log_host("jax", names, values, step, loss, lr, lambda: first_nonfinite_leaf(grads))
+                return
+            import jax
+
+            self._call_site = self._call_site or user_call_site()  # the traced code's line, not the runtime's thread
+
+            def from_jit(values: Any, step: Any, loss: Any, lr: Any) -> None:
+                self._log_host("jax", names, values, None if step is None else int(step), loss, lr)
+
+            jax.debug.callback(from_jit, values, step, loss, lr, ordered=True)
+
+    def _log_host(self, framework: str, names: List[str], values: Any, step: Any, loss: Any, lr: Any, nonfinite_leaf: Optional[Callable[[], Optional[str]]] = None) -> None:
+        """Reports ``[total, *layers]`` read back from a framework; failures stop monitoring, never training
+        (this may run inside a framework's callback, where an exception would end the training step).
+        ``nonfinite_leaf`` finds the first gradient holding a NaN/Inf (eager only: it reads them back)."""
+        with self._guard(f"{framework} report"):
+            host = [float(v) for v in values]
+            leaf = nonfinite_leaf() if nonfinite_leaf is not None and not math.isfinite(host[0]) else None
+            origin = {"phase": "gradient", "leaf": leaf} if leaf else None
+            self.log(None if step is None else int(step), host[0], host[1:] if names else None, loss=loss, lr=lr, framework=framework, nonfinite_origin=origin)
 
     # ---- PyTorch ---------------------------------------------------------------------------
     def watch(
@@ -322,8 +416,8 @@ class Monitor:
         steps are reported as such. ``accumulation_steps``: call ``step()`` after every backward; only
         every N-th call (the optimizer step) reports. ``sharded``: each rank holds part of the
         gradients (FSDP, ZeRO, split parameters) and the global norm needs an all-reduce; detected for
-        FSDP, and then every rank must call ``step()``/``clip_grad_norm_``.
-
+        FSDP1, FSDP2 and DTensor parameters (whose local shards are reduced, with one all-reduce per
+        step), and then every rank must call ``step()``/``clip_grad_norm_``.
         NaN/Inf (docs/python-client.md, "Where a NaN was born"): ``trace_nonfinite`` names the module
         (and source line) where a non-finite value first appeared, with no added host sync: "forward"
         (the default, about 1% of a step) traces forward, True also backward (about 5-10% on small
@@ -358,9 +452,12 @@ class Monitor:
         """Reports the watched model's gradient norms; call after ``backward()`` (and after
         ``scaler.unscale_`` if you call it), before ``optimizer.step()``. ``loss`` may be a tensor:
         it travels with the norms, with no extra sync."""
+        if self.failure is not None:
+            return
         watch = self._torch
         if watch is None:
             raise RuntimeError("call monitor.watch(model) before monitor.step(), or report with monitor.clip_grad_norm_ / monitor.log")
+        self._check_step(step)
         watch.micro_steps += 1
         if watch.micro_steps % watch.accumulation_steps:
             return  # a micro-batch: gradients are still accumulating
@@ -370,11 +467,12 @@ class Monitor:
         if not self.sends and not watch.gradients.sharded:
             self._take_step(step)
             return
-        import torch
+        with self._guard("monitor.step"):
+            import torch
 
-        with torch.no_grad():
-            values, _total, _grads = watch.gradients.norms(None, watch.norm_type)
-        self._report_torch(step, values, loss, lr, None, watch.scaler)
+            with torch.no_grad():
+                values, _total, _grads = watch.gradients.norms(None, watch.norm_type)
+            self._report_torch(step, values, loss, lr, None, watch.scaler)
 
     def clip_grad_norm_(
         self,
@@ -398,21 +496,32 @@ class Monitor:
         from ._torch import TorchGradients, clip_, raise_if_nonfinite
 
         params = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
-        gradients = self._torch.gradients if self._torch is not None else TorchGradients()
+        self._check_step(step)
+        if self.failure is None:
+            try:
+                gradients = self._torch.gradients if self._torch is not None else TorchGradients()
+                with torch.no_grad():
+                    values, total, grads = gradients.norms(params, norm_type)
+            except Exception as exc:
+                self._fail("monitor.clip_grad_norm_", exc)
+        if self.failure is not None:  # monitoring is off: the clipping itself must still happen
+            extra = {} if foreach is None else {"foreach": foreach}
+            return torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type, error_if_nonfinite, **extra)
+        if error_if_nonfinite:
+            raise_if_nonfinite(total, norm_type)
         with torch.no_grad():
-            values, total, grads = gradients.norms(params, norm_type)
-            if error_if_nonfinite:
-                raise_if_nonfinite(total, norm_type)
             clip_(grads, total, max_norm)
         self._clip_used = True
-        scaler = scaler if scaler is not None else (self._torch.scaler if self._torch else None)
-        self._report_torch(step, values, loss, lr, float(max_norm), scaler, clipping=True)
+        with self._guard("monitor.clip_grad_norm_"):
+            scaler = scaler if scaler is not None else (self._torch.scaler if self._torch else None)
+            self._report_torch(step, values, loss, lr, float(max_norm), scaler, clipping=True)
         return total
 
     def _report_torch(self, step: Optional[int], values: "torch.Tensor", loss: Any, lr: Any, max_norm: Optional[float], scaler: Any, clipping: bool = False) -> None:
         from ._torch import host_values, pack, scaler_view, to_host
 
         step_no = self._take_step(step)
+        self._framework = "pytorch"
         nonfinite = self._torch.nonfinite if self._torch else None
         if nonfinite is not None:
             nonfinite.expect(values[0])

@@ -6,6 +6,7 @@ kept them unchanged. Saved once, to ``.gradient-monitor/snapshots/<run>/step-N.p
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -103,22 +104,19 @@ def restore(snapshot: Dict[str, Any], model: Optional[torch.nn.Module] = None, f
     return tuple(recorded["args"]), dict(recorded["kwargs"])
 
 
+# The replay's lines, one template for this CLI and the dashboard's Reproduce action (src/runs/replay.ts).
+REPLAY_TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "replay_template.txt")
+
+
 def replay_lines(path: str) -> str:
     """The few lines that reload a snapshot and rerun its forward and backward under detect_anomaly."""
     snap = torch.load(path, map_location="cpu", weights_only=False)
-    weights = "the snapshot's weights (kept by skip_nonfinite)" if "model_state" in snap else f"your checkpoint from before step {snap['step']}"
-    return "\n".join(
-        [
-            f"# step {snap['step']} of run {snap['run_id']}: {len(snap['forwards'])} forward(s) recorded",
-            "import torch",
-            "from gradient_monitor.snapshot import restore",
-            f"snapshot = torch.load({path!r}, weights_only=False)",
-            f"model = ...  # build the model as in training; restore() loads {weights}",
-            "model.train()",
-            "args, kwargs = restore(snapshot, model)  # RNG states as before that forward",
-            "with torch.autograd.detect_anomaly():",
-            "    out = model(*args, **kwargs)",
-            "    loss = ...  # your loss on out, as in training",
-            "    loss.backward()  # detect_anomaly names the backward op that made the NaN",
-        ]
-    )
+    return fill_replay_template(os.path.abspath(path), snap["step"], snap["run_id"])
+
+
+def fill_replay_template(path: str, step: int, run_id: str) -> str:
+    """The template with its fields as Python literals (JSON strings are valid Python strings)."""
+    with open(REPLAY_TEMPLATE, encoding="utf-8") as f:
+        template = f.read()
+    values = {"path": json.dumps(path, ensure_ascii=False), "step": str(int(step)), "run_id": json.dumps(run_id, ensure_ascii=False)}
+    return re.sub(r"\{(path|step|run_id)\}", lambda m: values[m.group(1)], template)

@@ -2,11 +2,20 @@
 read back once. TensorFlow is imported only when these are called."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from .layers import DEFAULT_MAX_LAYERS, LayerSpec, NameFilter, group_layers
 
 LOG_KEY = "grad_norm"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def not_for_autograph(function: F) -> F:
+    """Marks a function called inside ``tf.function`` as already graph-safe, so that AutoGraph calls it as
+    is instead of trying to rewrite this package (which fails with warnings, then runs it as is anyway).
+    AutoGraph leaves alone what carries ``autograph_info__``, the mark of its own ``do_not_convert``."""
+    function.autograph_info__ = {}  # type: ignore[attr-defined]
+    return function
 
 
 def variable_name(variable: Any) -> str:
@@ -40,15 +49,17 @@ def first_nonfinite_variable(grads: Sequence[Any], variables: Sequence[Any]) -> 
     return None
 
 
-def gradient_norms(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Tuple[List[str], float, List[float]]:
-    """Eager: (layer names, global norm, layer norms) with one device-to-host read."""
-    import tensorflow as tf
+def in_xla_function() -> bool:
+    """Whether code is being traced for XLA (``tf.function(jit_compile=True)``), where no Python can run."""
+    try:
+        import tensorflow as tf
+        from tensorflow.python.ops import control_flow_util
+    except ImportError:  # a TensorFlow without that (internal) helper: assume plain graph mode
+        return False
+    return bool(control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph()))
 
-    names, values = norm_tensors(tf, grads, variables, layers, include, max_layers)
-    host = [float(v) for v in values.numpy()]
-    return names, host[0], host[1:]
 
-
+@not_for_autograph
 def grad_norm_logs(grads: Sequence[Any], variables: Sequence[Any], layers: LayerSpec = "auto", include: NameFilter = None, max_layers: int = DEFAULT_MAX_LAYERS) -> Dict[str, Any]:
     """For a custom Keras ``train_step``: merge into the returned logs, e.g.
     ``return {"loss": loss, **grad_norm_logs(grads, self.trainable_variables)}``; the Keras callback

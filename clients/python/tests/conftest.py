@@ -1,6 +1,7 @@
 """Fixtures: a real `gradient-monitor serve` endpoint (the TypeScript one, from dist/) and log readers."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -63,6 +64,24 @@ def read_log(path: Path) -> List[Dict[str, Any]]:
                 m["layer_norms"] = [_nonfinite(v) for v in m["layer_norms"]]
             out.append(m)
     return out
+
+
+def steps_in(path: Path) -> List[Dict[str, Any]]:
+    return [m for m in read_log(path) if m["type"] == "step"]
+
+
+def require(module: str) -> Any:
+    """Imports a framework for its tests: skipped where it is not installed (Debian's python3), an error
+    where scripts/test-python.sh promises it (GRADIENT_MONITOR_REQUIRE_FRAMEWORKS=1, the venv run)."""
+    if os.environ.get("GRADIENT_MONITOR_REQUIRE_FRAMEWORKS") == "1":
+        return importlib.import_module(module)
+    return pytest.importorskip(module)
+
+
+def worker_env(**extra: str) -> Dict[str, str]:
+    """Environment for a test's subprocess: this client importable, one thread, quiet TensorFlow."""
+    path = os.pathsep.join([str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", **extra}
 
 
 def inspect_log(path: Path) -> Dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The real torch.cuda.amp.GradScaler on CPU, for testing AMP handling without a GPU.
+"""A GradScaler that runs on the CPU: torch's own ``torch.amp.GradScaler("cpu")`` where it exists
+(torch >= 2.3), else (torch 1.13, the oldest supported) the real torch.cuda.amp.GradScaler below.
 
 torch 1.13 has CUDA kernels only for two of the scaler's operations (the fused non-finite check +
 unscale, and the scale update), and `scale()` asserts a CUDA tensor. This subclass keeps the real
@@ -12,7 +13,11 @@ from collections import defaultdict
 
 import torch
 from torch.cuda.amp import GradScaler
-from torch.cuda.amp.grad_scaler import _refresh_per_optimizer_state
+
+try:
+    from torch.cuda.amp.grad_scaler import _refresh_per_optimizer_state
+except ImportError:  # torch 2.x moved it
+    from torch.amp.grad_scaler import _refresh_per_optimizer_state
 
 
 class CpuGradScaler(GradScaler):
@@ -54,3 +59,13 @@ class CpuGradScaler(GradScaler):
                 self._scale.mul_(self._growth_factor)
                 self._growth_tracker.zero_()
         self._per_optimizer_states = defaultdict(_refresh_per_optimizer_state)
+
+
+def cpu_grad_scaler(init_scale: float = 2.0**16) -> GradScaler:
+    amp = getattr(torch, "amp", None)
+    if amp is not None and hasattr(amp, "GradScaler"):
+        try:
+            return amp.GradScaler("cpu", init_scale=init_scale)
+        except (TypeError, RuntimeError):  # a torch.amp.GradScaler without CPU support
+            pass
+    return CpuGradScaler(init_scale=init_scale)

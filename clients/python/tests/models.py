@@ -46,3 +46,11 @@ def loss_of(model: nn.Module, step: int) -> torch.Tensor:
 def layer_norm(model: nn.Module, prefix: str) -> float:
     grads = [p.grad.reshape(-1) for n, p in model.named_parameters() if n.startswith(prefix + ".") and p.grad is not None]
     return torch.linalg.vector_norm(torch.cat(grads)).item()
+
+
+def torch_total(model: nn.Module) -> float:
+    """torch's own total gradient norm: get_total_norm (torch >= 2.6), else what clip_grad_norm_ returns."""
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    if hasattr(torch.nn.utils, "get_total_norm"):
+        return torch.nn.utils.get_total_norm(grads).item()
+    return torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf")).item()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import math
 import subprocess
 import sys
@@ -176,7 +177,8 @@ def test_the_first_nonfinite_step_is_saved_and_replays(endpoint, isolated: Path,
     # The RNG state is the one before that forward: the next draw is the one dropout made then.
     assert torch.equal(torch.get_rng_state(), snap["forwards"][0]["rng"]["torch"])
     lines = subprocess.run([sys.executable, "-m", "gradient_monitor", "replay", str(path)], capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1]).stdout
-    assert f"torch.load({str(path)!r}" in lines and "detect_anomaly" in lines and "restore(snapshot, model)" in lines
+    assert f"torch.load({json.dumps(str(path))}, weights_only=False)" in lines and "restore(snapshot, model)" in lines
+    assert "with torch.autograd.detect_anomaly():" in lines and f"# Step {BAD_STEP} of run {json.dumps(monitor.run_id)}" in lines
     assert sum(1 for p in path.parent.iterdir()) == 1  # only the first non-finite step
 
 

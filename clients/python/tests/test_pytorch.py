@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from conftest import TOKEN, inspect_log, read_log
-from cpu_grad_scaler import CpuGradScaler
+from cpu_grad_scaler import cpu_grad_scaler
 from gradient_monitor import Monitor
-from models import LAYERS, layer_norm, loss_of, make, twin
+from models import LAYERS, batch, layer_norm, loss_of, make, torch_total, twin
 
 torch.set_num_threads(1)
 
@@ -31,7 +31,7 @@ def test_step_reports_torch_norms_per_layer_with_call_site(endpoint):
             loss.backward()
             monitor.step(loss=loss); step_line = sys._getframe().f_lineno  # noqa: E702
             expected_layers.append([layer_norm(model, name) for name in LAYERS])
-            expected_total.append(torch.nn.utils.clip_grad_norm_(model.parameters(), math.inf).item())
+            expected_total.append(torch_total(model))
             opt.step()
             opt.zero_grad()
     log = read_log(endpoint.log_for(monitor.run_id))
@@ -130,7 +130,7 @@ def test_accumulation_reports_once_per_optimizer_step(endpoint):
             (loss_of(model, micro) / accumulate).backward()
             monitor.step()
             if (micro + 1) % accumulate == 0:
-                expected.append(torch.nn.utils.clip_grad_norm_(model.parameters(), math.inf).item())
+                expected.append(torch_total(model))
                 opt.step()
                 opt.zero_grad()
     steps = steps_of(read_log(endpoint.log_for(monitor.run_id)))
@@ -145,7 +145,7 @@ def test_amp_reports_unscaled_norms_and_marks_skipped_steps(endpoint, unscale_fi
     must report the real, unscaled norm; skipped steps must be marked and raise no NaN alert."""
     reference, ref_opt = make()
     model, opt = twin(reference)
-    scaler = CpuGradScaler(init_scale=2.0**16)
+    scaler = cpu_grad_scaler(init_scale=2.0**16)
     overflow_steps = {2, 5}
     expected = []
     with Monitor("amp", url=endpoint.url, token=TOKEN) as monitor:
@@ -168,7 +168,7 @@ def test_amp_reports_unscaled_norms_and_marks_skipped_steps(endpoint, unscale_fi
                 expected.append(None)
                 continue
             loss_of(reference, step).backward()  # the reference takes exactly the steps the scaler took
-            expected.append(torch.nn.utils.clip_grad_norm_(reference.parameters(), math.inf).item())
+            expected.append(torch_total(reference))
             ref_opt.step()
             ref_opt.zero_grad()
     log_file = endpoint.log_for(monitor.run_id)
@@ -182,3 +182,60 @@ def test_amp_reports_unscaled_norms_and_marks_skipped_steps(endpoint, unscale_fi
     summary = inspect_log(log_file)
     assert summary["skipped_steps"] == len(overflow_steps)
     assert summary["nonfinite_steps"] == 0 and summary["first_nonfinite"] is None
+
+
+@pytest.mark.skipif(not hasattr(torch, "compile"), reason="torch.compile needs torch >= 2.0")
+def test_a_compiled_model_reports_the_norms_of_its_parameters(endpoint):
+    """torch.compile with the default (inductor) backend, which builds C++ kernels with the machine's compiler."""
+    model, opt = make()
+    compiled = torch.compile(model)
+    with Monitor("compiled", url=endpoint.url, token=TOKEN) as monitor:
+        monitor.watch(compiled)
+        expected = []
+        for step in range(3):
+            x, y = batch(step)
+            torch.nn.functional.cross_entropy(compiled(x), y).backward()
+            monitor.step()
+            expected.append(torch_total(model))
+            opt.step()
+            opt.zero_grad()
+    log = read_log(endpoint.log_for(monitor.run_id))
+    assert log[0]["layers"] == LAYERS  # the "_orig_mod." prefix of the compiled module is not a layer
+    assert [m["total_norm"] for m in steps_of(log)] == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_failure_inside_the_client_turns_monitoring_off_and_training_goes_on(endpoint, monkeypatch):
+    from gradient_monitor import _torch
+
+    reference, ref_opt = make()
+    model, opt = twin(reference)
+    calls = {"n": 0}
+    norms = _torch.TorchGradients.norms
+
+    def breaks_at_step_3(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:  # the 4th optimizer step
+            raise TypeError("unknown tensor type")
+        return norms(self, *args, **kwargs)
+
+    monkeypatch.setattr(_torch.TorchGradients, "norms", breaks_at_step_3)
+    with pytest.warns(RuntimeWarning, match=r"monitoring is off for this run.*TypeError: unknown tensor type") as caught:
+        with Monitor("broken", url=endpoint.url, token=TOKEN) as monitor:
+            monitor.watch(model)
+            for step in range(8):
+                for m, o in ((reference, ref_opt), (model, opt)):
+                    loss_of(m, step).backward()
+                expected = torch.nn.utils.clip_grad_norm_(reference.parameters(), 0.3)
+                got = monitor.clip_grad_norm_(model.parameters(), 0.3)
+                assert torch.equal(got, expected)  # clipping goes on after monitoring stopped
+                for o in (ref_opt, opt):
+                    o.step()
+                    o.zero_grad()
+    assert len([w for w in caught if "monitoring is off" in str(w.message)]) == 1
+    for a, b in zip(reference.parameters(), model.parameters()):
+        assert torch.equal(a, b)
+    log = read_log(endpoint.log_for(monitor.run_id))
+    assert [m["step"] for m in steps_of(log)] == [0, 1, 2]
+    assert log[-1]["type"] == "run_end" and log[-1]["status"] == "failed"
+    assert "training went on" in log[-1]["message"] and "unknown tensor type" in log[-1]["message"]
+    assert not monitor.active

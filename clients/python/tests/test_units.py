@@ -96,3 +96,19 @@ def test_bad_input_gets_a_clear_error():
     with pytest.raises(RuntimeError, match="watch"):
         monitor.step()
     monitor.close()
+
+
+def test_discovery_survives_a_deleted_working_directory(tmp_path):
+    """A job whose working directory was removed under it (a cleaned scratch folder) still looks up
+    endpoints, by discovery files alone, instead of failing in the sender thread."""
+    from gradient_monitor.discovery import discovery_places
+
+    gone = tmp_path / "scratch"
+    gone.mkdir()
+    here = os.getcwd()
+    os.chdir(gone)
+    try:
+        gone.rmdir()
+        assert discovery_places() == []
+    finally:
+        os.chdir(here)

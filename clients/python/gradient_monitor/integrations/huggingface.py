@@ -1,11 +1,14 @@
 """Hugging Face Transformers ``Trainer``.
 
 ``watch_trainer(trainer)`` is the accurate way: it adds the callback and reports each optimizer step's
-norms right before the Trainer clips them (TrainingArguments.max_grad_norm is 1.0 by default, and its
-clipping happens before any callback sees the gradients). The callback alone,
-``Trainer(callbacks=[GradientMonitorCallback()])``, reports in ``on_pre_optimizer_step``: correct when
-clipping is off (``max_grad_norm=0``), the clipped norms otherwise (it warns). Gradients still scaled
-by an fp16 GradScaler are divided by its scale. Transformers is imported when the callback is first used.
+norms right before the Trainer's ``accelerator.clip_grad_norm_`` (which it calls on every optimizer
+step, with ``max_grad_norm`` or, when clipping is off, with ``inf`` to log ``grad_norm``), so the
+recorded totals are the ``grad_norm`` of ``trainer_state.json``. The callback alone,
+``Trainer(callbacks=[GradientMonitorCallback()])``, reports in ``on_pre_optimizer_step``: the real
+norms when clipping is off (``max_grad_norm=0``), the clipped ones otherwise (it warns). Steps are
+numbered like the Trainer's logs (``state.global_step`` after the update: 1, 2, ...). Gradients still
+scaled by an fp16 GradScaler are divided by its scale. Transformers is imported when the callback is
+first used.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from typing import Any, Dict, Optional
 from ..callsite import user_call_site
 from ..monitor import Monitor
 from ._lazy import first_importable, lazy_class
+from ._patch import call_before
 
 
 class HuggingFaceHooks:
@@ -32,9 +36,10 @@ class HuggingFaceHooks:
     def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, optimizer: Any = None, **kwargs: Any) -> None:
         if self.monitor is None:
             self.monitor = Monitor(**{"run_name": getattr(args, "run_name", None), "call_site": self._call_site, **self._monitor_kwargs})
-        self._optimizer = optimizer
-        # accelerate's AcceleratedOptimizer carries the fp16 GradScaler (None for bf16/fp32).
-        self.monitor.watch(model, scaler=getattr(optimizer, "scaler", None), sharded=True if getattr(args, "fsdp", None) else None)
+        with self.monitor._guard("Transformers on_train_begin"):
+            self._optimizer = optimizer
+            # accelerate's AcceleratedOptimizer carries the fp16 GradScaler (None for bf16/fp32).
+            self.monitor.watch(model, scaler=getattr(optimizer, "scaler", None), sharded=True if getattr(args, "fsdp", None) else None)
         if getattr(args, "max_grad_norm", None) and not self.reports_before_clipping:
             warnings.warn(
                 "gradient_monitor: the Trainer clips gradients (max_grad_norm) before callbacks see them, so the reported "
@@ -44,12 +49,16 @@ class HuggingFaceHooks:
             )
 
     def report(self, state: Any) -> None:
-        """Reports the current gradients as optimizer step ``state.global_step`` (once per step)."""
-        if self.monitor is None or state.global_step == self._reported_step:
+        """Reports the current gradients as the optimizer step about to happen (once per step)."""
+        monitor = self.monitor
+        if monitor is None or not monitor.active:
             return
-        self._reported_step = state.global_step
-        groups = getattr(self._optimizer, "param_groups", None) or [{}]
-        self.monitor.step(step=state.global_step, lr=groups[0].get("lr"))
+        with monitor._guard("Transformers report"):
+            if state.global_step == self._reported_step:
+                return
+            self._reported_step = state.global_step
+            groups = getattr(self._optimizer, "param_groups", None) or [{}]
+            monitor.step(step=state.global_step + 1, lr=groups[0].get("lr"))
 
     def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         self.report(state)
@@ -66,14 +75,7 @@ def watch_trainer(trainer: Any, monitor: Optional[Monitor] = None, **monitor_kwa
     callback._call_site = user_call_site()
     callback.reports_before_clipping = True
     trainer.add_callback(callback)
-    accelerator = trainer.accelerator
-    clip = accelerator.clip_grad_norm_
-
-    def clip_grad_norm_(parameters: Any, max_norm: float, norm_type: float = 2, **kwargs: Any) -> Any:
-        callback.report(trainer.state)
-        return clip(parameters, max_norm, norm_type=norm_type, **kwargs)
-
-    accelerator.clip_grad_norm_ = clip_grad_norm_
+    call_before(trainer.accelerator, "clip_grad_norm_", lambda: callback.report(trainer.state))
     return callback
 
 
