@@ -2,11 +2,12 @@
  * Importer benchmark: a Lightning CSVLogger metrics.csv and a TensorBoard event file of N steps
  * (1,000,000 by default), imported as `gradient-monitor import` does (read, convert, write the run
  * log: on a worker thread beside the reading, with dist/runLogWriteWorker.js when built; and all
- * on one thread, the earlier way) and read alone, against a naive Node reader as the ratio baseline (the whole file read at
- * once, split and parsed: lines and cells for the CSV, records and protobufjs' Event decoder for
- * the events). Each measurement runs in a fresh process so its peak memory is its own. Reports
- * medians: wall time, MB/s of input by wall clock and by CPU time (the latter holds still on a busy
- * machine), and peak RSS, with the memory the measurement added over the idle process.
+ * on one thread, the earlier way) and read alone, against a naive Node reader as the ratio
+ * baseline (the whole file read at once, split and parsed: lines and cells for the CSV, records
+ * and protobufjs' Event decoder for the events). Each measurement runs in a fresh process so its
+ * peak memory is its own. Reports medians: wall time, MB/s of input by wall clock and by CPU time
+ * (the whole process's, both threads; it holds still on a busy machine), and peak RSS, with the
+ * memory the measurement added over the idle process.
  *
  *   node --import tsx bench/importers.ts [--steps 1000000] [--runs 3] [--out FILE.json]
  *   node --import tsx bench/importers.ts --quick      (CI smoke: tiny sizes, one run, nothing judged)

@@ -43,7 +43,10 @@ export async function writeText(
   await writing;
 }
 
-/** `fill` writes the temporary file through its handle (or its descriptor, from any thread) and is done when it resolves. */
+/**
+ * `fill` writes the temporary file through its handle (or its descriptor, from any thread) and is
+ * done when it resolves.
+ */
 export async function fillFileAtomically(
   target: string,
   fill: (handle: FileHandle) => Promise<void>,

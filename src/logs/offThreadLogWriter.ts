@@ -28,7 +28,7 @@ const BATCH_MESSAGES = 8192;
 const BATCHES_IN_FLIGHT = 4;
 /** At most this many batches unwritten, whoever formatted them: bounds memory (a batch is about 1 MB). */
 const MAX_UNWRITTEN = 2 * BATCHES_IN_FLIGHT;
-/** The worker's heap holds a few batches and their lines' garbage: far less than V8's defaults, sized for the machine. */
+/** The worker's heap holds a few batches and their lines' garbage: far below V8's defaults. */
 const WORKER_HEAP = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 64 };
 /** Waiting this long without a batch written, the worker is taken for stuck and the main thread writes on. */
 const STALL_MS = 30_000;
@@ -46,7 +46,7 @@ export class OffThreadLogWriter {
   private unwritten: { columns: MessageColumns; builder: ColumnsBuilder }[] = [];
   /** Builders of written batches, packed into again: fresh arrays for every batch took tens of MB until collected. */
   private readonly spare: ColumnsBuilder[] = [];
-  /** Lines this thread formats while the worker is behind; each chunk is copied out (never a pooled Buffer: it is transferred). */
+  /** Lines formatted here while the worker is behind, each chunk copied out (a pooled Buffer cannot be transferred). */
   private readonly lineParts: Uint8Array[] = [];
   private readonly lineText = new ChunkedText((bytes) => this.lineParts.push(new Uint8Array(bytes)), true);
   private posted = 0;

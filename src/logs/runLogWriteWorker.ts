@@ -1,7 +1,8 @@
 /**
  * Worker thread entry that formats and writes a run log (see offThreadLogWriter.ts): batches of
- * messages arrive as packed columns (or as lines already formatted), their lines go into the file descriptor the main thread opened,
- * each batch right after the one before, and each written batch is acknowledged in shared memory.
+ * messages arrive as packed columns (or as lines already formatted), their lines go into the file
+ * descriptor the main thread opened, each batch right after the one before, and each written batch
+ * is acknowledged in shared memory.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FileAppender } from './chunkedText';
