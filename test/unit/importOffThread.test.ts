@@ -5,7 +5,7 @@
  * or stalls leaves the writing to the main thread, and nothing is lost.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { convertToRunLog, ConvertOptions, NothingToImportError } from '../../src/importers/convert';
@@ -168,3 +168,15 @@ test('a small source is imported on one thread unless told otherwise', async () 
   assert.equal(read, 100);
   assert.equal((await convertToRunLog(small, out, { overwrite: true, ...ALWAYS_OVERLAP })).writtenOffThread, true);
 });
+
+const BUNDLED_WORKER = path.resolve(__dirname, '..', '..', 'dist', 'runLogWriteWorker.js');
+test(
+  'the bundled worker (dist/, as the CLI and the extension start it) writes the same bytes',
+  { skip: !existsSync(BUNDLED_WORKER) && 'dist/runLogWriteWorker.js is not built (npm run build)' },
+  async () => {
+    assertSameBytes(
+      await importBothWays(csv, { writer: { minSourceBytes: 0, workerScript: BUNDLED_WORKER } }, true),
+      'metrics.csv through dist/runLogWriteWorker.js',
+    );
+  },
+);
