@@ -117,17 +117,18 @@ test('the Runs view lists recorded and imported runs by day, shows a live run, a
 
   // Delete asks first; cancelling keeps the file, confirming removes it and its row.
   const deleteRecorded = async (): Promise<void> => {
-    // On a loaded machine the menu can close under a tree refresh before Enter lands: try again, a few times.
+    // On a loaded machine the menu can fail to open, or close under a tree refresh before Enter
+    // lands: try again, a few times.
     for (let attempt = 1; ; attempt++) {
-      await row('recorded e2e run').click({ button: 'right' });
-      // Menu items act on mouse-up in VS Code's own menus; choosing the hovered item with Enter is
-      // what works in every build.
-      await vscode.page
-        .locator('.context-view .action-label', { hasText: 'Delete Run Log' })
-        .first()
-        .hover({ timeout: 10_000 });
-      await vscode.page.keyboard.press('Enter');
       try {
+        await row('recorded e2e run').click({ button: 'right' });
+        // Menu items act on mouse-up in VS Code's own menus; choosing the hovered item with Enter is
+        // what works in every build.
+        await vscode.page
+          .locator('.context-view .action-label', { hasText: 'Delete Run Log' })
+          .first()
+          .hover({ timeout: 10_000 });
+        await vscode.page.keyboard.press('Enter');
         await vscode.page.locator('.monaco-dialog-box').waitFor({ timeout: 5_000 });
         return;
       } catch (e) {
