@@ -24,6 +24,7 @@ import type { RunSpec, StepSpec } from '../test/helpers/dashboardStandIn';
 
 import { baselineSample, BaselineResult } from './chart-baselines';
 import { median } from './stats';
+import { SYNTHETIC_LAYERS } from '../src/cli/synthetic';
 
 const { values } = parseArgs({
   options: {
@@ -40,16 +41,7 @@ const quick = values.quick ?? false;
 const SAMPLES = Number(values.samples ?? (quick ? 1 : 3));
 const STEPS = quick ? 20_000 : 1_000_000;
 const STREAM_UPDATES = quick ? 3 : 30;
-const LAYERS = [
-  'embed',
-  'encoder.0.attn',
-  'encoder.0.mlp',
-  'encoder.1.attn',
-  'encoder.1.mlp',
-  'encoder.2.attn',
-  'encoder.2.mlp',
-  'head',
-];
+const LAYERS = SYNTHETIC_LAYERS;
 
 interface Metrics {
   renderMs: number[];

@@ -12,18 +12,10 @@ import { DashboardPage, openDashboardPage, REPO } from '../helpers/dashboardPage
 import { LOG_GATE_ORIGIN } from '../helpers/exampleOrigin';
 import type { RunSpec, StepSpec } from '../helpers/dashboardStandIn';
 import type { ThemeName } from '../helpers/vscodeThemes';
+import { SYNTHETIC_LAYERS } from '../../src/cli/synthetic';
 
 const ARTIFACTS = path.join(REPO, 'test-results');
-const LAYERS = [
-  'embed',
-  'encoder.0.attn',
-  'encoder.0.mlp',
-  'encoder.1.attn',
-  'encoder.1.mlp',
-  'encoder.2.attn',
-  'encoder.2.mlp',
-  'head',
-];
+const LAYERS = SYNTHETIC_LAYERS;
 
 interface Hook {
   metrics: { renders: number; firstDrawMs: number[] };
