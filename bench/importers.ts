@@ -10,6 +10,7 @@
  * memory the measurement added over the idle process.
  *
  *   node --import tsx bench/importers.ts [--steps 1000000] [--runs 3] [--out FILE.json]
+ *                                        [--only tensorboard|lightning-csv]
  *   node --import tsx bench/importers.ts --quick      (CI smoke: tiny sizes, one run, nothing judged)
  *
  * The files are generated once into the OS temp folder and reused. The CSV has what Lightning writes
@@ -207,6 +208,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' },
       steps: { type: 'string' },
       runs: { type: 'string' },
+      only: { type: 'string' },
       out: { type: 'string' },
     },
   });
@@ -219,10 +221,15 @@ async function main(): Promise<void> {
   const runs = Number(values.runs ?? (values.quick ? 1 : 3));
   const dir = path.join(tmpdir(), 'gradient-monitor-bench');
   mkdirSync(dir, { recursive: true });
-  const files: Record<Format, string> = {
+  const allFiles: Record<Format, string> = {
     'lightning-csv': path.join(dir, `lightning-float32-${steps}`, 'version_0', 'metrics.csv'),
     tensorboard: path.join(dir, `tensorboard-${steps}`, `events.out.tfevents.1700000000.bench.${steps}.0`),
   };
+  if (values.only && !(values.only in allFiles))
+    throw new Error(`--only takes ${Object.keys(allFiles).join(' or ')}, not "${values.only}"`);
+  const files = Object.fromEntries(
+    Object.entries(allFiles).filter(([format]) => !values.only || format === values.only),
+  ) as Partial<Record<Format, string>>;
   for (const [format, file] of Object.entries(files) as [Format, string][]) {
     if (existsSync(file)) continue;
     mkdirSync(path.dirname(file), { recursive: true });

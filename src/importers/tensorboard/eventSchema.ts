@@ -93,62 +93,11 @@ export function decodeEvent(data: Uint8Array): Event {
   return EventType.decode(data) as unknown as Event;
 }
 
-export interface ScalarEvent {
-  wall_time: number;
-  step: number;
-  file_version: string;
-  /** Each summary value: its tag and simple_value, or the decoded value when it carries a tensor or metadata. */
-  values: [tag: string, value: number | SummaryValue][];
+export function decodeSummaryValue(data: Uint8Array): SummaryValue {
+  return SummaryValueType.decode(data) as unknown as SummaryValue;
 }
 
-const WIRE_LENGTH_DELIMITED = 2;
-
-/**
- * An Event read with protobufjs' wire reader, building no message object for the common value
- * (a tag and a simple_value): importing reads one event per scalar, millions of them, and the
- * reflective decoder was most of the time. Values with a tensor or metadata are decoded in full.
- */
-export function readScalarEvent(data: Uint8Array): ScalarEvent {
-  const r = protobuf.Reader.create(data);
-  const event: ScalarEvent = { wall_time: 0, step: 0, file_version: '', values: [] };
-  while (r.pos < r.len) {
-    const key = r.uint32();
-    const field = key >>> 3;
-    if (field === 1 && (key & 7) === 1) event.wall_time = r.double();
-    else if (field === 2 && (key & 7) === 0) event.step = stepNumber(r.int64() as number | protobuf.Long);
-    else if (field === 3 && (key & 7) === WIRE_LENGTH_DELIMITED) event.file_version = r.string();
-    else if (field === 5 && (key & 7) === WIRE_LENGTH_DELIMITED) readSummary(r, r.uint32() + r.pos, event.values);
-    else r.skipType(key & 7);
-  }
-  return event;
-}
-
-function readSummary(r: protobuf.Reader, end: number, out: ScalarEvent['values']): void {
-  while (r.pos < end) {
-    const key = r.uint32();
-    if (key >>> 3 !== 1 || (key & 7) !== WIRE_LENGTH_DELIMITED) {
-      r.skipType(key & 7);
-      continue;
-    }
-    const valueEnd = r.uint32() + r.pos;
-    const start = r.pos;
-    let tag = '';
-    let simple: number | undefined;
-    let other = false;
-    while (r.pos < valueEnd) {
-      const k = r.uint32();
-      if (k >>> 3 === 1 && (k & 7) === WIRE_LENGTH_DELIMITED) tag = r.string();
-      else if (k >>> 3 === 2 && (k & 7) === 5) simple = r.float();
-      else {
-        other = true;
-        r.skipType(k & 7);
-      }
-    }
-    if (other) out.push([tag, SummaryValueType.decode(r.buf.subarray(start, valueEnd)) as unknown as SummaryValue]);
-    else if (simple !== undefined) out.push([tag, simple]);
-  }
-}
-
+/** An int64 field's value as a number (exact up to 2^53). */
 export function stepNumber(step: number | protobuf.Long): number {
   return typeof step === 'number' ? step : protobuf.util.LongBits.from(step).toNumber();
 }

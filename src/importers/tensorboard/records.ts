@@ -18,10 +18,13 @@ export interface RecordReadOptions {
   signal?: AbortSignal;
 }
 
-/** Calls onRecord with each sound record's data (a view valid only during the call) and its byte offset. */
+/**
+ * Calls onRecord with each sound record's data, as `bytes[start, end)` (valid only during the call:
+ * no view is made per record), and the record's offset in the file.
+ */
 export async function readRecords(
   file: string,
-  onRecord: (data: Uint8Array, offset: number) => void,
+  onRecord: (bytes: Uint8Array, start: number, end: number, offset: number) => void,
   problems: ProblemList,
   opts: RecordReadOptions = {},
 ): Promise<{ bytes: number; records: number }> {
@@ -29,7 +32,7 @@ export async function readRecords(
   try {
     const size = (await handle.stat()).size;
     let buf = Buffer.allocUnsafe(CHUNK_BYTES);
-    // A plain view of the same bytes: its subarray is much cheaper than a Buffer's, and one is made per record.
+    // A plain view of the same bytes, for the CRC and the record callback.
     let bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
     let start = 0; // first unconsumed byte in buf
     let end = 0; // one past the last byte read into buf
@@ -69,13 +72,13 @@ export async function readRecords(
         const total = HEADER_BYTES + length + FOOTER_BYTES;
         if (end - start < total) break;
         const offset = bufOffset + start;
-        if (maskedCrc32c(bytes.subarray(start, start + 8)) !== buf.readUInt32LE(start + 8)) break; // reported below
-        const data = bytes.subarray(start + HEADER_BYTES, start + HEADER_BYTES + length);
-        if (maskedCrc32c(data) !== buf.readUInt32LE(start + HEADER_BYTES + length)) {
+        if (maskedCrc32c(bytes, start, start + 8) !== buf.readUInt32LE(start + 8)) break; // reported below
+        const dataEnd = start + HEADER_BYTES + length;
+        if (maskedCrc32c(bytes, start + HEADER_BYTES, dataEnd) !== buf.readUInt32LE(dataEnd)) {
           problems.add({ offset, message: 'record data CRC mismatch; the record was skipped' });
         } else {
           records++;
-          onRecord(data, offset);
+          onRecord(bytes, start + HEADER_BYTES, dataEnd, offset);
         }
         start += total;
         if (slicer.due()) await slicer.yieldTurn();
@@ -90,7 +93,7 @@ export async function readRecords(
           });
         break;
       }
-      if (maskedCrc32c(buf.subarray(start, start + 8)) !== buf.readUInt32LE(start + 8)) {
+      if (maskedCrc32c(bytes, start, start + 8) !== buf.readUInt32LE(start + 8)) {
         problems.add({
           offset,
           message: 'corrupt record header (length CRC mismatch); nothing after it can be read',

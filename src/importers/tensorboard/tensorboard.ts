@@ -14,7 +14,7 @@ import { importedRunIdentity } from '../identity';
 import { bestKey, classifyGradNormTag, isLearningRateKey, TagRole, trainingLossRank } from '../metricKeys';
 import { UnreadableLogError } from '../sources';
 import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from '../types';
-import { readScalarEvent } from './eventSchema';
+import { EventWireReader, ScalarVisitor } from './eventWire';
 import { EventFileEntry, findEventFiles } from './runFolder';
 import { readRecords } from './records';
 import { scalarKind, scalarValue } from './scalars';
@@ -83,41 +83,62 @@ export async function readTensorBoard(
   let fileVersion = '';
   let lastFileFatal: string | undefined;
 
+  /** A tag as first met: its role and, once it has a scalar, its column. */
+  interface TagState {
+    tag: string;
+    role: ColumnRole | null;
+    isNorm: boolean;
+    named: boolean;
+    column?: TagColumn;
+  }
+  const stateOf = (tag: string): TagState => {
+    let role = roles.get(tag);
+    if (role === undefined) {
+      role = roleOf(tag);
+      roles.set(tag, role);
+    }
+    return { tag, role, isNorm: role?.role === 'total' || role?.role === 'layer', named: false };
+  };
+  const add = (t: TagState, kind: 'simple_value' | 'tensor', x: number | undefined, step: number, time: number) => {
+    if (!t.named && !t.isNorm && otherTags.size < OTHER_TAGS_NAMED) {
+      otherTags.add(t.tag);
+      t.named = true;
+    }
+    if (t.role === null || x === undefined) return;
+    kinds.add(kind);
+    if (!t.column) {
+      t.column = columns.get(t.tag) ?? new TagColumn(t.role);
+      columns.set(t.tag, t.column);
+    }
+    t.column.push(step, x, time);
+  };
+
   for (const entry of files) {
     const fileProblems = new ProblemList(opts.maxProblems);
     const where = entry.relative ? `${entry.relative}: ` : '';
     const before = result.bytes;
+    const wire = new EventWireReader();
+    const tagStates: TagState[] = []; // by the reader's tag number, for this file
+    const visitor: ScalarVisitor = {
+      fileVersion: (version) => {
+        if (!fileVersion) fileVersion = version;
+      },
+      scalar: (id, v, step, time) => {
+        const t = (tagStates[id] ??= stateOf(entry.tagPrefix + wire.tags[id]));
+        if (typeof v === 'number') add(t, 'simple_value', v, step, time);
+        else {
+          const kind = scalarKind(v);
+          if (kind) add(t, kind, scalarValue(v), step, time);
+        }
+      },
+    };
     const read = await readRecords(
       entry.file,
-      (data, offset) => {
-        let event;
+      (bytes, start, end, offset) => {
         try {
-          event = readScalarEvent(data);
+          wire.read(bytes, start, end, visitor);
         } catch (e) {
           fileProblems.add({ offset, message: `not a valid Event protobuf: ${(e as Error).message}` });
-          return;
-        }
-        if (event.file_version && !fileVersion) fileVersion = event.file_version;
-        for (const [name, v] of event.values) {
-          const tag = entry.tagPrefix + name;
-          let role = roles.get(tag);
-          if (role === undefined) {
-            role = roleOf(tag);
-            roles.set(tag, role);
-          }
-          const kind = typeof v === 'number' ? 'simple_value' : scalarKind(v);
-          const isNorm = role?.role === 'total' || role?.role === 'layer';
-          if (otherTags.size < OTHER_TAGS_NAMED && !isNorm && kind) otherTags.add(tag);
-          if (role === null) continue;
-          const x = typeof v === 'number' ? v : scalarValue(v);
-          if (x === undefined) continue;
-          kinds.add(kind!);
-          let column = columns.get(tag);
-          if (!column) {
-            column = new TagColumn(role);
-            columns.set(tag, column);
-          }
-          column.push(event.step, x, event.wall_time);
         }
       },
       fileProblems,
