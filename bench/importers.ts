@@ -10,14 +10,15 @@
  * memory the measurement added over the idle process.
  *
  *   node --import tsx bench/importers.ts [--steps 1000000] [--runs 3] [--out FILE.json]
- *                                        [--only tensorboard|lightning-csv]
+ *                                        [--only lightning-csv|tensorboard|tensorboard-tf2]
  *   node --import tsx bench/importers.ts --quick      (CI smoke: tiny sizes, one run, nothing judged)
  *
  * The files are generated once into the OS temp folder and reused. The CSV has what Lightning writes
  * with grad_norm() logged from on_before_optimizer_step and a LearningRateMonitor: a row for the
  * learning rate and a row for the norms and loss per step, validation and epoch rows every 1,000
- * steps, the metrics in full float32 precision as Lightning prints them. The event file has what a
- * Hugging Face run writes per logged step: grad_norm, loss, learning_rate and epoch, one event each.
+ * steps, the metrics in full float32 precision as Lightning prints them. The event files have what a
+ * Hugging Face run writes per logged step: grad_norm, loss, learning_rate and epoch, one event each,
+ * stored as PyTorch's writers do (`tensorboard`) and as TF2's tf.summary does (`tensorboard-tf2`).
  */
 import { execFileSync } from 'node:child_process';
 import {
@@ -36,12 +37,12 @@ import { parseArgs } from 'node:util';
 import { convertToRunLog, ConvertOptions } from '../src/importers/convert';
 import { readLog } from '../src/importers/readLog';
 import { decodeEvent, stepNumber } from '../src/importers/tensorboard/eventSchema';
-import { encodeEvent, frameRecord } from '../test/helpers/tfeventsWriter';
+import { DT_FLOAT, encodeEvent, frameRecord, ValueSpec } from '../test/helpers/tfeventsWriter';
 import { median } from './stats';
 
 const METHODS = ['import', 'import-one-thread', 'read', 'naive'] as const;
 type Method = (typeof METHODS)[number];
-type Format = 'lightning-csv' | 'tensorboard';
+type Format = 'lightning-csv' | 'tensorboard' | 'tensorboard-tf2';
 
 interface Measurement {
   ms: number;
@@ -99,7 +100,12 @@ async function lightningCsv(file: string, steps: number): Promise<void> {
   });
 }
 
-async function eventFile(file: string, steps: number): Promise<void> {
+/**
+ * An event file with the tags a Hugging Face run logs per step, one event each: as PyTorch's writers
+ * store them (`simple_value`), or as TF2's tf.summary.scalar does (a one-element float tensor in
+ * `tensor_content`, with the scalars plugin's metadata on every event, as TF 2.21 writes it).
+ */
+async function eventFile(file: string, steps: number, tf2: boolean): Promise<void> {
   await writeInChunks(file, async (push) => {
     let chunks: Buffer[] = [frameRecord(encodeEvent({ step: 0, wallTime: 1.7e9, fileVersion: 'brain.Event:2' }))];
     let bytes = 0;
@@ -110,8 +116,11 @@ async function eventFile(file: string, steps: number): Promise<void> {
         ['train/learning_rate', 5e-5],
         ['train/epoch', s / 1000],
       ];
-      for (const [tag, simple] of values) {
-        const record = frameRecord(encodeEvent({ step: s, wallTime: 1.7e9 + s / 10, values: [{ tag, simple }] }));
+      for (const [tag, v] of values) {
+        const value: ValueSpec = tf2
+          ? { tag, tensor: { dtype: DT_FLOAT, content: float32Bytes(v) }, plugin: 'scalars' }
+          : { tag, simple: v };
+        const record = frameRecord(encodeEvent({ step: s, wallTime: 1.7e9 + s / 10, values: [value] }));
         chunks.push(record);
         bytes += record.length;
       }
@@ -123,6 +132,12 @@ async function eventFile(file: string, steps: number): Promise<void> {
     }
     await push(Buffer.concat(chunks));
   });
+}
+
+function float32Bytes(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeFloatLE(v);
+  return b;
 }
 
 // ---- the naive readers: everything in memory, split and parsed ----
@@ -146,8 +161,12 @@ function naiveEvents(file: string): number {
   for (let at = 0; at + 12 <= data.length;) {
     const length = Number(data.readBigUInt64LE(at));
     const event = decodeEvent(data.subarray(at + 12, at + 12 + length));
-    for (const v of event.summary?.value ?? [])
-      if (v.tag === 'train/grad_norm') steps.push({ step: stepNumber(event.step), total: v.simple_value });
+    for (const v of event.summary?.value ?? []) {
+      if (v.tag !== 'train/grad_norm') continue;
+      const content = v.tensor?.tensor_content;
+      const total = content ? Buffer.from(content).readFloatLE(0) : v.simple_value;
+      steps.push({ step: stepNumber(event.step), total });
+    }
     at += 12 + length + 4;
   }
   return steps.length;
@@ -160,7 +179,7 @@ async function measure(method: Method, format: Format, file: string): Promise<Me
   const cpu0 = process.cpuUsage();
   let steps = 0;
   let offThread = false;
-  if (method === 'naive') steps = format === 'tensorboard' ? naiveEvents(file) : naiveCsv(file);
+  if (method === 'naive') steps = format === 'lightning-csv' ? naiveCsv(file) : naiveEvents(file);
   else if (method === 'read')
     await readLog(file, (m) => {
       if (m.type === 'step') steps++;
@@ -224,6 +243,7 @@ async function main(): Promise<void> {
   const allFiles: Record<Format, string> = {
     'lightning-csv': path.join(dir, `lightning-float32-${steps}`, 'version_0', 'metrics.csv'),
     tensorboard: path.join(dir, `tensorboard-${steps}`, `events.out.tfevents.1700000000.bench.${steps}.0`),
+    'tensorboard-tf2': path.join(dir, `tensorboard-tf2-${steps}`, `events.out.tfevents.1700000000.bench.${steps}.0.v2`),
   };
   if (values.only && !(values.only in allFiles))
     throw new Error(`--only takes ${Object.keys(allFiles).join(' or ')}, not "${values.only}"`);
@@ -234,7 +254,9 @@ async function main(): Promise<void> {
     if (existsSync(file)) continue;
     mkdirSync(path.dirname(file), { recursive: true });
     process.stderr.write(`writing ${file}\n`);
-    await (format === 'tensorboard' ? eventFile(file, steps) : lightningCsv(file, steps));
+    await (format === 'lightning-csv'
+      ? lightningCsv(file, steps)
+      : eventFile(file, steps, format === 'tensorboard-tf2'));
   }
 
   const results: Record<string, unknown>[] = [];

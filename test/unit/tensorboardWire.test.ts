@@ -7,13 +7,25 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { maskedCrc32c } from '../../src/importers/tensorboard/crc';
-import { decodeEvent, stepNumber, SummaryValue } from '../../src/importers/tensorboard/eventSchema';
-import { EventWireReader, ScalarVisitor } from '../../src/importers/tensorboard/eventWire';
-import { encodeEvent, EventSpec, maskedCrc, ValueSpec } from '../helpers/tfeventsWriter';
+import { decodeEvent, stepNumber } from '../../src/importers/tensorboard/eventSchema';
+import { EventWireReader, ScalarKind, ScalarVisitor } from '../../src/importers/tensorboard/eventWire';
+import { scalarKind, scalarValue } from '../../src/importers/tensorboard/scalars';
+import {
+  DT_BFLOAT16,
+  DT_DOUBLE,
+  DT_FLOAT,
+  DT_HALF,
+  encodeEvent,
+  EventSpec,
+  maskedCrc,
+  TensorSpec,
+  ValueSpec,
+} from '../helpers/tfeventsWriter';
 
 interface Seen {
   tag: string;
-  value: number | SummaryValue;
+  value: number;
+  kind: ScalarKind;
   step: number;
   wallTime: number;
 }
@@ -22,36 +34,58 @@ function readAll(reader: EventWireReader, bytes: Uint8Array, start = 0, end = by
   const seen: Seen[] = [];
   let version: string | undefined;
   const visitor: ScalarVisitor = {
-    scalar: (tag, value, step, wallTime) => seen.push({ tag: reader.tags[tag], value, step, wallTime }),
+    scalar: (tag, value, kind, step, wallTime) => seen.push({ tag: reader.tags[tag], value, kind, step, wallTime }),
     fileVersion: (v) => (version = v),
   };
   reader.read(bytes, start, end, visitor);
   return { seen, version };
 }
 
-/** What protobufjs makes of the same bytes, in the reader's terms. */
+/** What protobufjs' reflective decoder makes of the same bytes, in the reader's terms. */
 function expected(bytes: Uint8Array): { seen: Seen[]; version: string | undefined } {
   const e = decodeEvent(bytes);
   const step = stepNumber(e.step);
   const seen: Seen[] = [];
   for (const v of e.summary?.value ?? []) {
-    const simpleOnly = v.value === 'simple_value' && !v.metadata;
-    if (simpleOnly) seen.push({ tag: v.tag, value: v.simple_value, step, wallTime: e.wall_time });
-    else if (v.value !== undefined || v.metadata) seen.push({ tag: v.tag, value: v, step, wallTime: e.wall_time });
+    const kind = scalarKind(v);
+    const value = scalarValue(v);
+    if (kind && value !== undefined) seen.push({ tag: v.tag, value, kind, step, wallTime: e.wall_time });
   }
   return { seen, version: e.file_version || undefined };
 }
 
+const bytesOf = (write: (b: Buffer) => void, n: number): Buffer => {
+  const b = Buffer.alloc(n);
+  write(b);
+  return b;
+};
+
+/** Tensors as TF writes scalars (and some that are not scalars): raw content or typed lists, packed or not. */
+const tensorArb: fc.Arbitrary<TensorSpec> = fc.oneof(
+  fc.float().map((v) => ({ dtype: DT_FLOAT, content: bytesOf((b) => b.writeFloatLE(v), 4) })),
+  fc.double().map((v) => ({ dtype: DT_DOUBLE, content: bytesOf((b) => b.writeDoubleLE(v), 8) })),
+  fc
+    .record({ dtype: fc.constantFrom(DT_HALF, DT_BFLOAT16), bits: fc.integer({ min: 0, max: 0xffff }) })
+    .map(({ dtype, bits }) => ({ dtype, content: bytesOf((b) => b.writeUInt16LE(bits), 2) })),
+  fc.record({
+    dtype: fc.constantFrom(DT_FLOAT, DT_DOUBLE, DT_HALF, DT_BFLOAT16, 3),
+    floatVal: fc.array(fc.float(), { maxLength: 2 }),
+    doubleVal: fc.array(fc.double(), { maxLength: 2 }),
+    halfVal: fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 2 }),
+    packed: fc.boolean(),
+  }),
+  fc.constant({ dtype: DT_FLOAT, content: Buffer.alloc(8) }), // two floats: not a scalar
+);
+
 const tagPool = ['train/grad_norm', 'train/loss', 'grad_norm/enc.0', 'grad_norm/enc.1', 'lr', '', 'ünïcode/→norm'];
+
+const pluginArb = fc.option(fc.constantFrom('scalars', 'histograms', ''), { nil: undefined });
 
 const valueArb: fc.Arbitrary<ValueSpec> = fc.oneof(
   fc.record({ tag: fc.constantFrom(...tagPool), simple: fc.float({ noDefaultInfinity: false }) }),
-  fc.record({ tag: fc.string({ maxLength: 12 }), simple: fc.float() }),
-  fc.record({
-    tag: fc.constantFrom(...tagPool),
-    tensor: fc.record({ dtype: fc.constant(1), floatVal: fc.array(fc.float(), { minLength: 1, maxLength: 2 }) }),
-    plugin: fc.constant('scalars'),
-  }),
+  fc.record({ tag: fc.string({ maxLength: 12 }), simple: fc.float(), plugin: pluginArb }),
+  fc.record({ tag: fc.constantFrom(...tagPool), tensor: tensorArb, plugin: pluginArb }),
+  fc.record({ tag: fc.constantFrom(...tagPool), simple: fc.float(), tensor: tensorArb }),
 );
 
 const eventArb: fc.Arbitrary<EventSpec> = fc.record({
@@ -69,8 +103,8 @@ function sameScalars(a: Seen[], b: Seen[]): void {
     assert.equal(x.tag, y.tag);
     assert.ok(Object.is(x.step, y.step), `step ${x.step} vs ${y.step}`);
     assert.ok(Object.is(x.wallTime, y.wallTime));
-    if (typeof y.value === 'number') assert.ok(Object.is(x.value, y.value), `${String(x.value)} vs ${y.value}`);
-    else assert.deepEqual(x.value, y.value);
+    assert.equal(x.kind, y.kind);
+    assert.ok(Object.is(x.value, y.value), `${x.value} vs ${y.value}`);
   });
 }
 
@@ -95,7 +129,7 @@ test('an event read inside a larger buffer, and with its step after its summary,
   const laterStep = encodeEvent({ step: 99, wallTime: 11 });
   const bytes = Buffer.concat([Buffer.from([0xff, 0xff]), summary, laterStep, Buffer.from([0xff])]);
   const { seen } = readAll(new EventWireReader(), bytes, 2, bytes.length - 1);
-  assert.deepEqual(seen, [{ tag: 'train/grad_norm', value: 2.5, step: 99, wallTime: 11 }]);
+  assert.deepEqual(seen, [{ tag: 'train/grad_norm', value: 2.5, kind: 'simple_value', step: 99, wallTime: 11 }]);
 });
 
 test('cut-off events throw a RangeError or read only what precedes the cut, never a wrong value', () => {

@@ -1,11 +1,14 @@
 /**
  * Reads the scalars of an Event protobuf straight from the record's bytes: importing visits one
- * event per scalar, millions of them, so the common value (a tag and a `simple_value`) is read
- * without building a message, a reader or a string: tags are interned by their bytes and handed
- * over as small integers. A value with anything else (a TF2 tensor, plugin metadata) is decoded in
- * full by protobufjs. Field numbers: tensorflow/core/util/event.proto and summary.proto.
+ * event per scalar, millions of them, so a value (its tag, and a `simple_value` as PyTorch's writers
+ * log it or a one-element tensor with the scalars plugin's metadata as TF2's do) is read without
+ * building a message, a reader or a string: tags are interned by their bytes and handed over as
+ * small integers. A value with any other field (images, histograms of TF1, node names) is decoded in
+ * full by protobufjs. Field numbers: tensorflow/core/util/event.proto, framework/summary.proto and
+ * framework/tensor.proto.
  */
-import { decodeSummaryValue, SummaryValue } from './eventSchema';
+import { decodeSummaryValue } from './eventSchema';
+import { isScalarPlugin, scalarKind, scalarValue, TensorParts, tensorScalar } from './scalars';
 
 const WIRE_VARINT = 0;
 const WIRE_FIXED64 = 1;
@@ -14,12 +17,33 @@ const WIRE_START_GROUP = 3;
 const WIRE_END_GROUP = 4;
 const WIRE_FIXED32 = 5;
 
+export type ScalarKind = 'simple_value' | 'tensor';
+
 /** Receives an event's scalars once the whole event is read (its step may follow its summary). */
 export interface ScalarVisitor {
-  /** `value` is the simple_value, or the decoded value when it carries a tensor or metadata. */
-  scalar(tag: number, value: number | SummaryValue, step: number, wallTime: number): void;
+  /** `kind` says how the writer stored the value: which library wrote it. */
+  scalar(tag: number, value: number, kind: ScalarKind, step: number, wallTime: number): void;
   fileVersion(version: string): void;
 }
+
+const enum Field {
+  ValueTag = (1 << 3) | WIRE_LENGTH_DELIMITED,
+  ValueSimple = (2 << 3) | WIRE_FIXED32,
+  ValueTensor = (8 << 3) | WIRE_LENGTH_DELIMITED,
+  ValueMetadata = (9 << 3) | WIRE_LENGTH_DELIMITED,
+  MetadataPluginData = (1 << 3) | WIRE_LENGTH_DELIMITED,
+  PluginName = (1 << 3) | WIRE_LENGTH_DELIMITED,
+  TensorDtype = (1 << 3) | WIRE_VARINT,
+  TensorContent = (4 << 3) | WIRE_LENGTH_DELIMITED,
+  FloatPacked = (5 << 3) | WIRE_LENGTH_DELIMITED,
+  Float = (5 << 3) | WIRE_FIXED32,
+  DoublePacked = (6 << 3) | WIRE_LENGTH_DELIMITED,
+  Double = (6 << 3) | WIRE_FIXED64,
+  HalfPacked = (13 << 3) | WIRE_LENGTH_DELIMITED,
+  Half = (13 << 3) | WIRE_VARINT,
+}
+
+const SCALARS_PLUGIN = new TextEncoder().encode('scalars');
 
 export class EventWireReader {
   /** Interned tag names, indexed by the numbers given to `scalar`. */
@@ -33,8 +57,22 @@ export class EventWireReader {
   private previousTag = -1;
   // One event's values, kept until its step and wall time are known; reused between events.
   private readonly pendingTags: number[] = [];
-  private readonly pendingValues: (number | SummaryValue)[] = [];
+  private readonly pendingValues: number[] = [];
+  private readonly pendingKinds: ScalarKind[] = [];
   private pending = 0;
+  /** The tensor being read, reused: its content is a view of the record's bytes. */
+  private readonly tensor: TensorParts = {
+    dtype: 0,
+    content: new DataView(new ArrayBuffer(0)),
+    contentAt: 0,
+    contentBytes: 0,
+    floats: 0,
+    float: NaN,
+    doubles: 0,
+    double: NaN,
+    halves: 0,
+    half: NaN,
+  };
   private b: Uint8Array = new Uint8Array(0);
   private pos = 0;
 
@@ -65,7 +103,8 @@ export class EventWireReader {
       } else this.skip(wire, end);
     }
     if (version) visitor.fileVersion(version);
-    for (let i = 0; i < this.pending; i++) visitor.scalar(this.pendingTags[i], this.pendingValues[i], step, wallTime);
+    for (let i = 0; i < this.pending; i++)
+      visitor.scalar(this.pendingTags[i], this.pendingValues[i], this.pendingKinds[i], step, wallTime);
   }
 
   private summary(end: number): void {
@@ -82,24 +121,120 @@ export class EventWireReader {
 
   private value(start: number, end: number): void {
     let tag = -1;
-    let simple: number | undefined;
+    let kind: ScalarKind | undefined; // the oneof's member: the last one on the wire
+    let simple = NaN;
+    let fromTensor: number | undefined;
+    let scalarPlugin = true;
     let other = false;
     while (this.pos < end) {
       const key = this.varint32(end);
-      if (key === ((1 << 3) | WIRE_LENGTH_DELIMITED)) {
+      if (key === Field.ValueTag) {
         const length = this.varint32(end);
         tag = this.intern(this.pos, this.within(this.pos + length, end));
         this.pos += length;
-      } else if (key === ((2 << 3) | WIRE_FIXED32)) simple = this.float32(end);
+      } else if (key === Field.ValueSimple) {
+        simple = this.float32(end);
+        kind = 'simple_value';
+      } else if (key === Field.ValueTensor) {
+        fromTensor = this.tensorScalar(this.within(this.varint32(end) + this.pos, end));
+        kind = 'tensor';
+      } else if (key === Field.ValueMetadata)
+        scalarPlugin = this.hasScalarPlugin(this.within(this.varint32(end) + this.pos, end));
       else {
         other = true;
         this.skip(key & 7, end);
       }
     }
-    if (!other && simple === undefined) return; // not a scalar
+    let value: number | undefined;
+    if (other) {
+      const decoded = decodeSummaryValue(this.b.subarray(start, end));
+      kind = scalarKind(decoded);
+      value = scalarValue(decoded);
+    } else if (kind === 'simple_value') value = simple;
+    else if (kind === 'tensor' && scalarPlugin) value = fromTensor;
+    if (kind === undefined || value === undefined) return; // not a scalar
     this.pendingTags[this.pending] = tag < 0 ? this.intern(0, 0) : tag;
-    this.pendingValues[this.pending] = other ? decodeSummaryValue(this.b.subarray(start, end)) : simple!;
+    this.pendingValues[this.pending] = value;
+    this.pendingKinds[this.pending] = kind;
     this.pending++;
+  }
+
+  /** The scalar of the TensorProto ending at `end`, or undefined when it holds no single number. */
+  private tensorScalar(end: number): number | undefined {
+    const t = this.tensor;
+    t.dtype = 0;
+    t.content = this.view;
+    t.contentBytes = 0;
+    t.floats = t.doubles = t.halves = 0;
+    while (this.pos < end) {
+      const key = this.varint32(end);
+      switch (key) {
+        case Field.TensorDtype:
+          t.dtype = this.varint32(end);
+          break;
+        case Field.TensorContent: {
+          t.contentBytes = this.varint32(end);
+          t.contentAt = this.pos;
+          this.pos = this.within(this.pos + t.contentBytes, end);
+          break;
+        }
+        case Field.Float:
+          t.float = this.float32(end);
+          t.floats++;
+          break;
+        case Field.FloatPacked:
+          for (const listEnd = this.within(this.varint32(end) + this.pos, end); this.pos < listEnd; t.floats++)
+            t.float = this.float32(listEnd);
+          break;
+        case Field.Double:
+          t.double = this.float64(end);
+          t.doubles++;
+          break;
+        case Field.DoublePacked:
+          for (const listEnd = this.within(this.varint32(end) + this.pos, end); this.pos < listEnd; t.doubles++)
+            t.double = this.float64(listEnd);
+          break;
+        case Field.Half:
+          t.half = this.varint32(end);
+          t.halves++;
+          break;
+        case Field.HalfPacked:
+          for (const listEnd = this.within(this.varint32(end) + this.pos, end); this.pos < listEnd; t.halves++)
+            t.half = this.varint32(listEnd);
+          break;
+        default:
+          this.skip(key & 7, end);
+      }
+    }
+    return tensorScalar(t);
+  }
+
+  /** Whether the SummaryMetadata ending at `end` names no plugin or the scalars plugin. */
+  private hasScalarPlugin(end: number): boolean {
+    let nameAt = 0;
+    let nameEnd = 0;
+    while (this.pos < end) {
+      const key = this.varint32(end);
+      if (key !== Field.MetadataPluginData) {
+        this.skip(key & 7, end);
+        continue;
+      }
+      const dataEnd = this.within(this.varint32(end) + this.pos, end);
+      while (this.pos < dataEnd) {
+        const k = this.varint32(dataEnd);
+        if (k !== Field.PluginName) {
+          this.skip(k & 7, dataEnd);
+          continue;
+        }
+        const length = this.varint32(dataEnd);
+        nameAt = this.pos;
+        nameEnd = this.pos = this.within(this.pos + length, dataEnd);
+      }
+    }
+    if (nameEnd === nameAt) return isScalarPlugin(undefined);
+    if (nameEnd - nameAt !== SCALARS_PLUGIN.length) return false;
+    for (let i = 0; i < SCALARS_PLUGIN.length; i++) if (this.b[nameAt + i] !== SCALARS_PLUGIN[i]) return false;
+    return true;
   }
 
   /** The number of the tag in `b[start, end)`, decoding its text only the first time it is seen. */

@@ -5,10 +5,26 @@
  */
 import { DT_BFLOAT16, DT_DOUBLE, DT_FLOAT, DT_HALF, SummaryValue, TensorProto } from './eventSchema';
 
+/** What decides a tensor's scalar: its type, its raw content, and how many values each typed list holds. */
+export interface TensorParts {
+  dtype: number;
+  /** tensor_content, little-endian: `contentBytes` bytes from `contentAt`; none when the values are in a list. */
+  content: DataView;
+  contentAt: number;
+  contentBytes: number;
+  floats: number;
+  /** The last float_val (the only one when floats is 1); likewise below. */
+  float: number;
+  doubles: number;
+  double: number;
+  halves: number;
+  half: number;
+}
+
 export function scalarValue(v: SummaryValue): number | undefined {
   const kind = scalarKind(v);
   if (kind === 'simple_value') return v.simple_value;
-  return kind === 'tensor' ? tensorScalar(v.tensor!) : undefined;
+  return kind === 'tensor' ? tensorScalar(partsOf(v.tensor!)) : undefined;
 }
 
 /** How a value stores its scalar, or undefined when it is no scalar. */
@@ -16,32 +32,54 @@ export function scalarKind(v: SummaryValue): 'simple_value' | 'tensor' | undefin
   if (v.value === 'simple_value') return 'simple_value';
   if (v.value !== 'tensor' || !v.tensor) return undefined;
   const plugin = v.metadata?.plugin_data?.plugin_name;
-  if (plugin && plugin !== 'scalars') return undefined; // histograms, images... carried as tensors
-  return 'tensor';
+  return isScalarPlugin(plugin) ? 'tensor' : undefined;
 }
 
-function tensorScalar(t: TensorProto): number | undefined {
-  const content = t.tensor_content;
-  const bytes = content.length > 0 ? Buffer.from(content.buffer, content.byteOffset, content.byteLength) : undefined;
+/** Histograms, images... are carried as tensors too: only the scalars plugin's (or no plugin's) count. */
+export function isScalarPlugin(plugin: string | undefined): boolean {
+  return !plugin || plugin === 'scalars';
+}
+
+const NO_CONTENT = new DataView(new ArrayBuffer(0));
+
+function partsOf(t: TensorProto): TensorParts {
+  const c = t.tensor_content; // protobufjs gives a plain empty array when the field is absent
+  const last = (values: readonly number[]): number => values[values.length - 1] ?? NaN;
+  return {
+    dtype: t.dtype,
+    content: c.length > 0 ? new DataView(c.buffer, c.byteOffset, c.byteLength) : NO_CONTENT,
+    contentAt: 0,
+    contentBytes: c.length,
+    floats: t.float_val.length,
+    float: last(t.float_val),
+    doubles: t.double_val.length,
+    double: last(t.double_val),
+    halves: t.half_val.length,
+    half: last(t.half_val),
+  };
+}
+
+/** A scalar holds exactly one value: raw content of one element, or a typed list of one. */
+export function tensorScalar(t: TensorParts): number | undefined {
+  const bytes = t.contentBytes;
   switch (t.dtype) {
     case DT_FLOAT:
-      return bytes ? (bytes.length === 4 ? bytes.readFloatLE(0) : undefined) : single(t.float_val);
+      if (bytes > 0) return bytes === 4 ? t.content.getFloat32(t.contentAt, true) : undefined;
+      return t.floats === 1 ? t.float : undefined;
     case DT_DOUBLE:
-      return bytes ? (bytes.length === 8 ? bytes.readDoubleLE(0) : undefined) : single(t.double_val);
+      if (bytes > 0) return bytes === 8 ? t.content.getFloat64(t.contentAt, true) : undefined;
+      return t.doubles === 1 ? t.double : undefined;
     case DT_HALF:
     case DT_BFLOAT16: {
-      const bits = bytes ? (bytes.length === 2 ? bytes.readUInt16LE(0) : undefined) : single(t.half_val);
+      let bits: number | undefined;
+      if (bytes > 0) bits = bytes === 2 ? t.content.getUint16(t.contentAt, true) : undefined;
+      else bits = t.halves === 1 ? t.half : undefined;
       if (bits === undefined) return undefined;
       return t.dtype === DT_HALF ? halfToNumber(bits) : bfloat16ToNumber(bits);
     }
     default:
       return undefined;
   }
-}
-
-/** A scalar holds exactly one value; anything longer is not a scalar summary. */
-function single(values: readonly number[]): number | undefined {
-  return values.length === 1 ? values[0] : undefined;
 }
 
 /** IEEE 754 binary16 bits to a number. */

@@ -14,10 +14,9 @@ import { importedRunIdentity } from '../identity';
 import { bestKey, classifyGradNormTag, isLearningRateKey, TagRole, trainingLossRank } from '../metricKeys';
 import { UnreadableLogError } from '../sources';
 import { emptyReadResult, LogReadOptions, LogReadResult, MessageSink } from '../types';
-import { EventWireReader, ScalarVisitor } from './eventWire';
+import { EventWireReader, ScalarKind, ScalarVisitor } from './eventWire';
 import { EventFileEntry, findEventFiles } from './runFolder';
 import { readRecords } from './records';
-import { scalarKind, scalarValue } from './scalars';
 
 type ColumnRole = TagRole | { role: 'loss'; rank: number } | { role: 'lr' };
 
@@ -79,7 +78,7 @@ export async function readTensorBoard(
   const roles = new Map<string, ColumnRole | null>();
   const columns = new Map<string, TagColumn>();
   const otherTags = new Set<string>();
-  const kinds = new Set<'simple_value' | 'tensor'>();
+  const kinds = new Set<ScalarKind>();
   let fileVersion = '';
   let lastFileFatal: string | undefined;
 
@@ -99,12 +98,12 @@ export async function readTensorBoard(
     }
     return { tag, role, isNorm: role?.role === 'total' || role?.role === 'layer', named: false };
   };
-  const add = (t: TagState, kind: 'simple_value' | 'tensor', x: number | undefined, step: number, time: number) => {
+  const add = (t: TagState, kind: ScalarKind, x: number, step: number, time: number) => {
     if (!t.named && !t.isNorm && otherTags.size < OTHER_TAGS_NAMED) {
       otherTags.add(t.tag);
       t.named = true;
     }
-    if (t.role === null || x === undefined) return;
+    if (t.role === null) return;
     kinds.add(kind);
     if (!t.column) {
       t.column = columns.get(t.tag) ?? new TagColumn(t.role);
@@ -123,14 +122,8 @@ export async function readTensorBoard(
       fileVersion: (version) => {
         if (!fileVersion) fileVersion = version;
       },
-      scalar: (id, v, step, time) => {
-        const t = (tagStates[id] ??= stateOf(entry.tagPrefix + wire.tags[id]));
-        if (typeof v === 'number') add(t, 'simple_value', v, step, time);
-        else {
-          const kind = scalarKind(v);
-          if (kind) add(t, kind, scalarValue(v), step, time);
-        }
-      },
+      scalar: (id, value, kind, step, time) =>
+        add((tagStates[id] ??= stateOf(entry.tagPrefix + wire.tags[id])), kind, value, step, time),
     };
     const read = await readRecords(
       entry.file,
@@ -249,7 +242,7 @@ export async function readTensorBoard(
  * tensorboardX, so Hugging Face and Lightning runs), one-element tensors from TensorFlow's tf.summary
  * (and Keras). Both at once, or neither, says nothing.
  */
-function frameworkOf(kinds: Set<'simple_value' | 'tensor'>): Framework {
+function frameworkOf(kinds: Set<ScalarKind>): Framework {
   if (kinds.size !== 1) return 'other';
   return kinds.has('simple_value') ? 'pytorch' : 'tensorflow';
 }
