@@ -8,10 +8,10 @@ import { fillFileAtomically, writeText } from '../logs/atomicWrite';
 import { OffThreadLogWriter, OffThreadWriterOptions } from '../logs/offThreadLogWriter';
 import { logFilePath } from '../logs/paths';
 import { describeReadProblems } from '../logs/problems';
-import { runLogLine } from '../logs/runLogText';
+import { runLogLine, stepTextLine } from '../logs/runLogText';
 import { importedRunIdentity } from './identity';
-import { identifyLog, logSourceBytes, readLog } from './readLog';
-import { LogReadOptions, LogReadResult, MessageSink } from './types';
+import { identifyLog, logSourceBytes, readLog, readsStepsAsText } from './readLog';
+import { LogReadOptions, LogReadResult, MessageSink, StepTextSink } from './types';
 
 export class NothingToImportError extends Error {}
 
@@ -24,6 +24,7 @@ export interface ConvertOptions extends LogReadOptions {
   /**
    * How the run log is written on a worker beside the reading, for a source of OVERLAP_MIN_BYTES or more
    * (TENSORBOARD_OVERLAP_MIN_BYTES for event files; `minSourceBytes` for any; `parallel.workers: 0`: never).
+   * Never for tables of metrics (CSV), whose numbers are written as their cells have them.
    */
   writer?: OffThreadWriterOptions & { minSourceBytes?: number };
 }
@@ -39,9 +40,11 @@ export const TENSORBOARD_OVERLAP_MIN_BYTES = 64 << 20;
 async function overlapsWriting(source: string, opts: ConvertOptions): Promise<boolean> {
   if (opts.parallel?.workers === 0) return false;
   const bytes = await logSourceBytes(source).catch(() => 0);
-  if (opts.writer?.minSourceBytes !== undefined) return bytes >= opts.writer.minSourceBytes;
-  if (bytes < OVERLAP_MIN_BYTES) return false;
   const format = await identifyLog(source).catch(() => undefined);
+  // Tables of metrics hand their steps over as their cells' text (LogReadOptions.stepTexts): nothing is
+  // left to format, so they are written on one thread.
+  if (format && readsStepsAsText(source, format)) return false;
+  if (opts.writer?.minSourceBytes !== undefined) return bytes >= opts.writer.minSourceBytes;
   return bytes >= (format === 'tensorboard' ? TENSORBOARD_OVERLAP_MIN_BYTES : OVERLAP_MIN_BYTES);
 }
 
@@ -87,7 +90,13 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
         return;
       }
       await writeText(handle, async (write) => {
-        conversion = { ...(await convertMessages(source, (m) => write(runLogLine(m)), opts)), writtenOffThread: false };
+        const converted = await convertMessages(
+          source,
+          (m) => write(runLogLine(m)),
+          opts,
+          (s) => write(stepTextLine(s)),
+        );
+        conversion = { ...converted, writtenOffThread: false };
       });
     },
     { overwrite: opts.overwrite },
@@ -95,11 +104,15 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
   return conversion!;
 }
 
-/** Reads the source into `write`, with the run id and name replaced as asked. */
+/**
+ * Reads the source into `write`, with the run id and name replaced as asked; steps that a reader
+ * gives as text go to `writeText` when there is one.
+ */
 async function convertMessages(
   source: string,
   write: MessageSink,
   opts: ConvertOptions,
+  writeText?: StepTextSink,
 ): Promise<Omit<Conversion, 'writtenOffThread'>> {
   let firstId: string | undefined;
   let name = '';
@@ -116,7 +129,17 @@ async function convertMessages(
       if (m.type === 'step') steps++;
       write(m);
     },
-    opts,
+    {
+      ...opts,
+      stepTexts:
+        writeText &&
+        ((s) => {
+          firstId ??= s.run_id;
+          if (s.run_id === firstId && opts.runId) s.run_id = opts.runId;
+          steps++;
+          writeText(s);
+        }),
+    },
   );
   if (steps === 0) {
     const why = describeReadProblems(source, read.problems);

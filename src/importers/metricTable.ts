@@ -6,9 +6,11 @@
  * of one step are merged and a step is emitted when the next one starts. Only rows with a gradient
  * norm make steps; an empty cell is a metric not logged on that row, while `nan`/`inf` are values.
  */
+import { jsonNumberText, numberOfJsonText } from '../logs/jsonNumberText';
+import { StepText } from '../logs/runLogText';
 import { Framework, StepMessage } from '../protocol/messages';
 import { bestKey, classifyGradNormTag, isLearningRateKey, STEP_KEYS, trainingLossRank } from './metricKeys';
-import { LogFormat, LogReadResult, MessageSink } from './types';
+import { LogFormat, LogReadResult, MessageSink, StepTextSink } from './types';
 
 /** K addresses a column: its index in a CSV row, its key in a JSON object. */
 export interface MetricPlan<K> {
@@ -74,32 +76,42 @@ export function planMetrics<K>(columns: readonly (readonly [K, string])[]): Metr
   };
 }
 
+/** A step's values, each the last one logged on its rows: numbers, or run-log JSON texts of them. */
+export interface StepValues<V> {
+  total: V;
+  /** Only when every layer has a value. */
+  layers?: V[];
+  loss?: V;
+  lr?: V;
+  time?: V;
+}
+
 /** Merges the rows of each step and emits the steps that have a gradient norm. */
-export class StepAssembler<K> {
+export class StepAssembler<K, V = number> {
   private step = -1;
-  private total: number | undefined;
-  private readonly layerValues: (number | undefined)[];
-  private loss: number | undefined;
-  private lr: number | undefined;
-  private time: number | undefined;
+  private total: V | undefined;
+  private readonly layerValues: (V | undefined)[];
+  private loss: V | undefined;
+  private lr: V | undefined;
+  private time: V | undefined;
   /** Steps whose layer norms were not all logged and that had no total: left out. */
   incomplete = 0;
   emitted = 0;
 
+  /** `norm` makes the total of a step that logged every layer's norm and no total. */
   constructor(
     private readonly plan: MetricPlan<K>,
-    private readonly runId: string,
-    private readonly emit: (m: StepMessage) => void,
+    private readonly norm: (layers: readonly V[]) => V,
+    private readonly emit: (step: number, values: StepValues<V>) => void,
   ) {
-    this.layerValues = new Array<number | undefined>(plan.layers.length);
+    this.layerValues = new Array<V | undefined>(plan.layers.length);
   }
 
   /**
-   * One row; `get` gives a column's number, undefined when the cell is empty. Returns an error for a
-   * row without a valid step.
+   * One row: its step (the step column's number) and, through `get`, its other columns' values,
+   * undefined where a cell is empty. Returns an error for a row without a valid step.
    */
-  row(get: (k: K) => number | undefined): string | undefined {
-    const step = get(this.plan.step);
+  row(step: number | undefined, get: (k: K) => V | undefined): string | undefined {
     if (step === undefined || !Number.isSafeInteger(step) || step < 0)
       return `the step ("${this.plan.names.step}") must be an integer >= 0`;
     if (step !== this.step) {
@@ -119,15 +131,10 @@ export class StepAssembler<K> {
   flush(): void {
     if (this.step >= 0) {
       const layersComplete = this.layerValues.length > 0 && this.layerValues.every((v) => v !== undefined);
-      const layers = layersComplete ? (this.layerValues as number[]) : undefined;
-      const total = this.total ?? (layers && Math.sqrt(layers.reduce((acc, v) => acc + v * v, 0)));
+      const layers = layersComplete ? (this.layerValues.slice() as V[]) : undefined;
+      const total = this.total ?? (layers && this.norm(layers));
       if (total !== undefined) {
-        const m: StepMessage = { type: 'step', run_id: this.runId, step: this.step, total_norm: total };
-        if (layers) m.layer_norms = layers.slice();
-        if (this.loss !== undefined) m.loss = this.loss;
-        if (this.lr !== undefined) m.lr = this.lr;
-        if (this.time !== undefined) m.time = this.time;
-        this.emit(m);
+        this.emit(this.step, { total, layers, loss: this.loss, lr: this.lr, time: this.time });
         this.emitted++;
       } else if (this.layerValues.some((v) => v !== undefined)) this.incomplete++;
     }
@@ -135,6 +142,11 @@ export class StepAssembler<K> {
     this.total = this.loss = this.lr = this.time = undefined;
     this.layerValues.fill(undefined);
   }
+}
+
+/** The L2 norm of the layers' norms. */
+export function normOfLayers(layers: readonly number[]): number {
+  return Math.sqrt(layers.reduce((acc, v) => acc + v * v, 0));
 }
 
 export const CUT_OFF_NOTE =
@@ -148,13 +160,50 @@ export interface MetricRun {
   framework?: Framework;
 }
 
-/** Emits run_start for a table read with this plan; the returned assembler emits its steps. */
+/** Emits run_start for a table read with this plan; the returned assembler emits its steps as messages. */
 export function startMetricRun<K>(
   plan: MetricPlan<K>,
   run: MetricRun,
   sink: MessageSink,
   result: LogReadResult,
 ): StepAssembler<K> {
+  announceMetricRun(plan, run, sink, result);
+  return new StepAssembler<K>(plan, normOfLayers, (step, v) => {
+    const m: StepMessage = { type: 'step', run_id: run.run_id, step, total_norm: v.total };
+    if (v.layers) m.layer_norms = v.layers;
+    if (v.loss !== undefined) m.loss = v.loss;
+    if (v.lr !== undefined) m.lr = v.lr;
+    if (v.time !== undefined) m.time = v.time;
+    sink(m);
+    result.messages++;
+  });
+}
+
+/**
+ * Emits run_start like startMetricRun; the returned assembler takes run-log JSON texts and hands its
+ * steps to `texts` (for a run log written as the table wrote its numbers).
+ */
+export function startMetricTextRun<K>(
+  plan: MetricPlan<K>,
+  run: MetricRun,
+  sink: MessageSink,
+  result: LogReadResult,
+  texts: StepTextSink,
+): StepAssembler<K, string> {
+  announceMetricRun(plan, run, sink, result);
+  const norm = (layers: readonly string[]): string => jsonNumberText(normOfLayers(layers.map(numberOfJsonText)));
+  return new StepAssembler<K, string>(plan, norm, (step, v) => {
+    const s: StepText = { run_id: run.run_id, step, total_norm: v.total };
+    if (v.layers) s.layer_norms = v.layers;
+    if (v.loss !== undefined) s.loss = v.loss;
+    if (v.lr !== undefined) s.lr = v.lr;
+    if (v.time !== undefined) s.time = v.time;
+    texts(s);
+    result.messages++;
+  });
+}
+
+function announceMetricRun<K>(plan: MetricPlan<K>, run: MetricRun, sink: MessageSink, result: LogReadResult): void {
   sink({
     type: 'run_start',
     run_id: run.run_id,
@@ -168,15 +217,11 @@ export function startMetricRun<K>(
     result.notes.push(
       `total norm taken from "${plan.names.total}"; also found ${plan.names.otherTotals.map((n) => `"${n}"`).join(', ')}`,
     );
-  return new StepAssembler(plan, run.run_id, (m) => {
-    sink(m);
-    result.messages++;
-  });
 }
 
 /** Emits the last step, and run_end unless the file was cut off (its last line had no line break). */
-export function endMetricRun<K>(
-  assembler: StepAssembler<K>,
+export function endMetricRun(
+  assembler: Pick<StepAssembler<unknown, unknown>, 'flush' | 'incomplete'>,
   runId: string,
   sink: MessageSink,
   result: LogReadResult,

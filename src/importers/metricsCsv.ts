@@ -6,6 +6,7 @@
  */
 import { readLines } from '../logs/lines';
 import { parseCsvLine, parseCsvNumber } from '../logs/csv';
+import { isJsonNumberText, jsonNumberText } from '../logs/jsonNumberText';
 import { ProblemList } from '../logs/problems';
 import { importedRunIdentity } from './identity';
 import { classifyGradNormTag, STEP_KEYS } from './metricKeys';
@@ -13,8 +14,10 @@ import {
   endMetricRun,
   LIGHTNING_GRAD_NORM_HINT,
   MetricPlan,
+  MetricRun,
   planMetrics,
   startMetricRun,
+  startMetricTextRun,
   StepAssembler,
 } from './metricTable';
 import { emptyReadResult, LogFormat, LogReadOptions, LogReadResult, MessageSink } from './types';
@@ -91,7 +94,8 @@ export async function readMetricsCsv(
   const result: LogReadResult = emptyReadResult(format, problems.items);
   const id = importedRunIdentity(file, format as LogFormat);
   let table: Table | undefined;
-  let assembler: StepAssembler<number> | undefined;
+  let assembler: StepAssembler<number, number> | StepAssembler<number, string> | undefined;
+  let addRow: (step: number | undefined) => string | undefined = () => undefined;
   let header: string[] = [];
   const row = new CsvRow();
   let badColumn: number | undefined;
@@ -101,6 +105,14 @@ export async function readMetricsCsv(
     const v = csvCellNumber(text);
     if (v === undefined) badColumn ??= k;
     return v;
+  };
+  // For a run log: a cell that is a JSON number is kept as it is (no parsing, no printing).
+  const cellText = (k: number): string | undefined => {
+    const text = row.cell(k);
+    if (text === undefined || isJsonNumberText(text)) return text;
+    const v = csvCellNumber(text);
+    if (v === undefined) badColumn ??= k;
+    return v === undefined ? undefined : jsonNumberText(v);
   };
 
   const read = await readLines(
@@ -122,13 +134,21 @@ export async function readMetricsCsv(
         header = parsed!;
         table = planned;
         result.notes.push(...table.notes);
-        const framework = format === 'lightning-csv' ? 'pytorch' : undefined;
-        assembler = startMetricRun(
-          table.plan,
-          { ...id, name: table.runName ?? id.name, format, framework },
-          sink,
-          result,
-        );
+        const run: MetricRun = {
+          ...id,
+          name: table.runName ?? id.name,
+          format,
+          framework: format === 'lightning-csv' ? 'pytorch' : undefined,
+        };
+        if (opts.stepTexts) {
+          const texts = startMetricTextRun(table.plan, run, sink, result, opts.stepTexts);
+          addRow = (step) => texts.row(step, cellText);
+          assembler = texts;
+        } else {
+          const numbers = startMetricRun(table.plan, run, sink, result);
+          addRow = (step) => numbers.row(step, cell);
+          assembler = numbers;
+        }
         return true;
       }
       if (!row.set(text)) {
@@ -136,7 +156,7 @@ export async function readMetricsCsv(
         return true;
       }
       badColumn = undefined;
-      const error = assembler!.row(cell);
+      const error = addRow(cell(table.plan.step));
       if (error) problems.add({ line, message: error });
       else if (badColumn !== undefined)
         problems.add({

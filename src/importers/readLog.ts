@@ -106,6 +106,12 @@ export async function logSourceBytes(file: string): Promise<number> {
   return sizes.reduce((a, b) => a + b, 0);
 }
 
+/** Whether readLog hands this log's steps to `stepTexts` when given one: the CSV tables of metrics. */
+export function readsStepsAsText(file: string, format: LogFormat): boolean {
+  if (format === 'wandb-history') return file.toLowerCase().endsWith('.csv');
+  return format === 'lightning-csv' || format === 'wandb-chart-csv' || format === 'metrics-csv';
+}
+
 /** Reads a log of any supported format into protocol messages; throws UnreadableLogError for anything else. */
 export async function readLog(file: string, sink: MessageSink, opts: LogReadOptions = {}): Promise<LogReadResult> {
   const format = await identifyLog(file);

@@ -1,6 +1,7 @@
 /** What every log reader (our NDJSON and the importers of other tools' logs) reports besides its messages. */
 import { WorkerOptions } from '../logs/parallelReader';
 import { ReadProblem } from '../logs/problems';
+import { StepText } from '../logs/runLogText';
 import { ClientMessage } from '../protocol/messages';
 
 export type LogFormat =
@@ -59,9 +60,16 @@ export interface LogReadOptions {
   signal?: AbortSignal;
   /** How a large run log is parsed by worker threads (`workers: 0`: on the main thread alone). */
   parallel?: WorkerOptions;
+  /**
+   * For writing a run log: a reader of a table of metrics hands its steps here, with each number as
+   * run-log JSON text (the cell as it was written when it is a JSON number), instead of to the
+   * message sink. Other messages, and every message of other formats, still go to the sink.
+   */
+  stepTexts?: StepTextSink;
 }
 
 export type MessageSink = (m: ClientMessage) => void;
+export type StepTextSink = (s: StepText) => void;
 
 /** A result with nothing read yet, collecting into `problems`. */
 export function emptyReadResult(format: LogFormat, problems: ReadProblem[]): LogReadResult {

@@ -63,7 +63,7 @@ export async function readWandbHistoryJsonl(
         return;
       }
       row = parsed;
-      const error = assembler.row(value);
+      const error = assembler.row(value(plan.step), value);
       if (error) problems.add({ line, message: error });
     },
     opts,

@@ -1,15 +1,16 @@
 /**
  * Importing with the run log written on a worker thread (src/logs/offThreadLogWriter.ts) gives the
- * same bytes as importing on one thread, for generated Lightning and TensorBoard logs of several
- * batches and for every real log in ../shared/real-logs; a worker that never starts, dies, fails
- * or stalls leaves the writing to the main thread, and nothing is lost.
+ * same bytes as importing on one thread, for generated TensorBoard logs of several batches and for
+ * every real log in ../shared/real-logs; a worker that never starts, dies, fails or stalls leaves
+ * the writing to the main thread, and nothing is lost. Tables of metrics are written on one thread
+ * whatever the options (their cells are written as they are: importAsText.test.ts).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { convertToRunLog, ConvertOptions, NothingToImportError } from '../../src/importers/convert';
-import { readLog } from '../../src/importers/readLog';
+import { identifyLog, readLog, readsStepsAsText } from '../../src/importers/readLog';
 import { UnreadableLogError } from '../../src/importers/sources';
 import { packsExactly } from '../../src/logs/messageColumns';
 import { tempDir } from '../helpers/logFiles';
@@ -62,22 +63,31 @@ function assertSameBytes([one, two]: [Buffer, Buffer], what: string): void {
   assert.ok(two.equals(one), `${what}: the same bytes`);
 }
 
-const csv = path.join(dir, 'version_0', 'metrics.csv');
-test('a Lightning metrics.csv of several batches: the same bytes on one thread and with the writing worker', async () => {
-  mkdirSync(path.dirname(csv), { recursive: true });
-  writeFileSync(csv, lightningCsv(90_000)); // more batches than may be in flight: the feeder waits for room
-  assertSameBytes(await importBothWays(csv, ALWAYS_OVERLAP, true), 'metrics.csv');
-});
-
-test('a TensorBoard event file: the same bytes on one thread and with the writing worker', async () => {
-  const file = path.join(dir, 'events.out.tfevents.1700000000.test.1.0');
+/** A TensorBoard event file of a run's norms, loss (one infinite) and learning rate. */
+function writeEventFile(name: string, steps: number): string {
+  const file = path.join(dir, name, 'events.out.tfevents.1700000000.test.1.0');
+  mkdirSync(path.dirname(file), { recursive: true });
   const events = [];
-  for (let step = 0; step < 20_000; step++) {
+  for (let step = 0; step < steps; step++) {
     events.push({ step, values: [{ tag: 'train/grad_norm', simple: 1 + (step % 89) / 50 }] });
-    events.push({ step, values: [{ tag: 'train/loss', simple: step === 5 ? Infinity : 2 - step / 20_000 }] });
+    events.push({ step, values: [{ tag: 'train/loss', simple: step === 5 ? Infinity : 2 - step / steps }] });
+    events.push({ step, values: [{ tag: 'train/learning_rate', simple: 5e-5 }] });
   }
   writeFileSync(file, eventFile(events));
-  assertSameBytes(await importBothWays(file, ALWAYS_OVERLAP, true), 'event file');
+  return file;
+}
+
+// More batches than may be in flight: the feeder waits for room.
+const events = writeEventFile('several-batches', 90_000);
+test('a TensorBoard event file of several batches: the same bytes on one thread and with the writing worker', async () => {
+  assertSameBytes(await importBothWays(events, ALWAYS_OVERLAP, true), 'event file');
+});
+
+test('a Lightning metrics.csv is written on one thread even when told to overlap, the same bytes', async () => {
+  const csv = path.join(dir, 'version_0', 'metrics.csv');
+  mkdirSync(path.dirname(csv), { recursive: true });
+  writeFileSync(csv, lightningCsv(20_000));
+  assertSameBytes(await importBothWays(csv, ALWAYS_OVERLAP, false), 'metrics.csv');
 });
 
 test(
@@ -95,7 +105,9 @@ test(
     let compared = 0;
     for (const local of sources) {
       const source = path.join(REAL_LOGS, local);
-      const bytes = await importBothWays(source, ALWAYS_OVERLAP, true).catch((e: Error) => {
+      const format = await identifyLog(source).catch(() => undefined);
+      const table = format !== undefined && readsStepsAsText(source, format);
+      const bytes = await importBothWays(source, ALWAYS_OVERLAP, !table).catch((e: Error) => {
         // A file with nothing to import (no norms, a Git LFS pointer) fails alike both ways: importRealLogs.test.ts
         if (e instanceof NothingToImportError || e instanceof UnreadableLogError) return undefined;
         throw e;
@@ -151,16 +163,14 @@ for (const [name, script] of Object.entries(misbehaving)) {
     const workerScript = path.join(dir, `${name}.js`);
     writeFileSync(workerScript, script);
     assertSameBytes(
-      await importBothWays(csv, { writer: { minSourceBytes: 0, workerScript, stallMs: 300 } }, false),
-      `metrics.csv with a worker that ${name}`,
+      await importBothWays(events, { writer: { minSourceBytes: 0, workerScript, stallMs: 300 } }, false),
+      `event file with a worker that ${name}`,
     );
   });
 }
 
 test('a small source is imported on one thread unless told otherwise', async () => {
-  const small = path.join(dir, 'small', 'metrics.csv');
-  mkdirSync(path.dirname(small), { recursive: true });
-  writeFileSync(small, lightningCsv(100));
+  const small = writeEventFile('small', 100);
   const out = path.join(dir, 'small.jsonl');
   assert.equal((await convertToRunLog(small, out)).writtenOffThread, false);
   let read = 0;
@@ -175,8 +185,8 @@ test(
   { skip: !existsSync(BUNDLED_WORKER) && 'dist/runLogWriteWorker.js is not built (npm run build)' },
   async () => {
     assertSameBytes(
-      await importBothWays(csv, { writer: { minSourceBytes: 0, workerScript: BUNDLED_WORKER } }, true),
-      'metrics.csv through dist/runLogWriteWorker.js',
+      await importBothWays(events, { writer: { minSourceBytes: 0, workerScript: BUNDLED_WORKER } }, true),
+      'event file through dist/runLogWriteWorker.js',
     );
   },
 );
