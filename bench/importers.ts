@@ -1,8 +1,9 @@
 /**
  * Importer benchmark: a Lightning CSVLogger metrics.csv and a TensorBoard event file of N steps
  * (1,000,000 by default), imported as `gradient-monitor import` does (read, convert, write the run
- * log: on a worker thread beside the reading, with dist/runLogWriteWorker.js when built; and all
- * on one thread, the earlier way) and read alone, against a naive Node reader as the ratio
+ * log, with a worker thread when large enough: the events' run log written beside the reading by
+ * dist/runLogWriteWorker.js, a table's second half converted by dist/tableImportWorker.js, when
+ * built; and all on one thread) and read alone, against a naive Node reader as the ratio
  * baseline (the whole file read at once, split and parsed: lines and cells for the CSV, records
  * and protobufjs' Event decoder for the events). Each measurement runs in a fresh process so its
  * peak memory is its own. Reports medians: wall time, MB/s of input by wall clock and by CPU time
@@ -50,8 +51,8 @@ interface Measurement {
   peakRssMB: number;
   startRssMB: number;
   steps: number;
-  /** The run log was written by the worker thread. */
-  offThread: boolean;
+  /** What a worker thread did: wrote the run log (`writer`), or converted half a table (`two parts`). */
+  offThread: string;
 }
 
 // ---- the files ----
@@ -178,7 +179,7 @@ async function measure(method: Method, format: Format, file: string): Promise<Me
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   let steps = 0;
-  let offThread = false;
+  let offThread = '';
   if (method === 'naive') steps = format === 'lightning-csv' ? naiveCsv(file) : naiveEvents(file);
   else if (method === 'read')
     await readLog(file, (m) => {
@@ -186,15 +187,21 @@ async function measure(method: Method, format: Format, file: string): Promise<Me
     });
   else {
     const out = path.join(tmpdir(), `gm-bench-import-${process.pid}.jsonl`);
-    // The bundled worker, as the CLI and the extension start it (from source it would load tsx first).
-    const bundled = path.join(__dirname, '..', 'dist', 'runLogWriteWorker.js');
+    // The bundled workers, as the CLI and the extension start them (from source they would load tsx first).
+    const bundled = (name: string): string | undefined => {
+      const script = path.join(__dirname, '..', 'dist', `${name}.js`);
+      return existsSync(script) ? script : undefined;
+    };
     const opts: ConvertOptions =
       method === 'import-one-thread'
         ? { parallel: { workers: 0 } }
-        : { writer: existsSync(bundled) ? { workerScript: bundled } : undefined };
+        : {
+            writer: { workerScript: bundled('runLogWriteWorker') },
+            tableInTwo: { workerScript: bundled('tableImportWorker') },
+          };
     try {
       const conversion = await convertToRunLog(file, out, { overwrite: true, ...opts });
-      offThread = conversion.writtenOffThread;
+      offThread = conversion.writtenOffThread ? 'writer' : conversion.inTwoParts ? 'two parts' : '';
       steps = conversion.steps;
     } finally {
       rmSync(out, { force: true });
@@ -261,7 +268,7 @@ async function main(): Promise<void> {
 
   const results: Record<string, unknown>[] = [];
   console.log(
-    `| file | reader | MB | median s | MB/s (wall) | x naive (wall) | MB/s (CPU) | x naive (CPU) | peak RSS MB | added MB | steps | off thread |`,
+    `| file | reader | MB | median s | MB/s (wall) | x naive (wall) | MB/s (CPU) | x naive (CPU) | peak RSS MB | added MB | steps | worker |`,
   );
   console.log(`| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |`);
   for (const [format, file] of Object.entries(files) as [Format, string][]) {
@@ -286,7 +293,7 @@ async function main(): Promise<void> {
       };
       results.push(row);
       console.log(
-        `| ${format} | ${m} | ${mb.toFixed(1)} | ${(row.ms / 1000).toFixed(2)} | ${(mb / (row.ms / 1000)).toFixed(1)} | ${(naiveMs / row.ms).toFixed(2)} | ${(mb / (row.cpuMs / 1000)).toFixed(1)} | ${(naiveCpu / row.cpuMs).toFixed(2)} | ${row.peakRssMB.toFixed(0)} | ${row.addedMB.toFixed(0)} | ${row.steps} | ${row.offThread ? 'yes' : ''} |`,
+        `| ${format} | ${m} | ${mb.toFixed(1)} | ${(row.ms / 1000).toFixed(2)} | ${(mb / (row.ms / 1000)).toFixed(1)} | ${(naiveMs / row.ms).toFixed(2)} | ${(mb / (row.cpuMs / 1000)).toFixed(1)} | ${(naiveCpu / row.cpuMs).toFixed(2)} | ${row.peakRssMB.toFixed(0)} | ${row.addedMB.toFixed(0)} | ${row.steps} | ${row.offThread} |`,
       );
     }
   }

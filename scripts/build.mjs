@@ -16,6 +16,7 @@ const builds = [
   { ...nodeBundle, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js' },
   { ...nodeBundle, entryPoints: ['src/logs/logParseWorker.ts'], outfile: 'dist/logParseWorker.js' },
   { ...nodeBundle, entryPoints: ['src/logs/runLogWriteWorker.ts'], outfile: 'dist/runLogWriteWorker.js' },
+  { ...nodeBundle, entryPoints: ['src/importers/tableImportWorker.ts'], outfile: 'dist/tableImportWorker.js' },
   {
     ...common,
     entryPoints: ['webview/main.ts'],

@@ -7,13 +7,15 @@ import * as path from 'node:path';
 import { fillFileAtomically, writeText } from '../logs/atomicWrite';
 import { OffThreadLogWriter, OffThreadWriterOptions } from '../logs/offThreadLogWriter';
 import { logFilePath } from '../logs/paths';
-import { describeReadProblems } from '../logs/problems';
 import { runLogLine, stepTextLine } from '../logs/runLogText';
 import { importedRunIdentity } from './identity';
 import { identifyLog, logSourceBytes, readLog, readsStepsAsText } from './readLog';
-import { LogReadOptions, LogReadResult, MessageSink, StepTextSink } from './types';
+import { ClientMessage } from '../protocol/messages';
+import { ImportedRun } from './importedRun';
+import { importTableInTwo, TableInTwoOptions } from './tableImport';
+import { LogReadOptions, LogReadResult } from './types';
 
-export class NothingToImportError extends Error {}
+export { NothingToImportError } from './importedRun';
 
 export interface ConvertOptions extends LogReadOptions {
   /** Replace an existing output file. */
@@ -27,6 +29,8 @@ export interface ConvertOptions extends LogReadOptions {
    * Never for tables of metrics (CSV), whose numbers are written as their cells have them.
    */
   writer?: OffThreadWriterOptions & { minSourceBytes?: number };
+  /** How a large table of metrics is imported on two threads (tableImport.ts). */
+  tableInTwo?: TableInTwoOptions;
 }
 
 /** Below this a source is imported on one thread: starting a worker would cost more than it saves. */
@@ -55,6 +59,8 @@ export interface Conversion {
   steps: number;
   /** The run log was written by a worker thread while the main thread read the source. */
   writtenOffThread: boolean;
+  /** A table of metrics converted in two parts, the second by a worker thread (tableImport.ts). */
+  inTwoParts: boolean;
 }
 
 /** The output's folder must exist: writing there first makes a temporary file, whose error would name it instead. */
@@ -78,25 +84,30 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
   await fillFileAtomically(
     out,
     async (handle) => {
+      const run = new ImportedRun(opts);
       const offThread = overlap ? await OffThreadLogWriter.start(handle.fd, opts.writer) : undefined;
       if (offThread) {
         try {
-          const converted = await convertMessages(source, (m) => offThread.write(m), opts);
+          const read = await readLog(source, (m) => offThread.write(renamed(run, m)), opts);
           await offThread.finish();
-          conversion = { ...converted, writtenOffThread: !offThread.tookOver };
+          conversion = { ...run.summary(source, read), writtenOffThread: !offThread.tookOver, inTwoParts: false };
         } finally {
           await offThread.close();
         }
         return;
       }
-      await writeText(handle, async (write) => {
-        const converted = await convertMessages(
-          source,
-          (m) => write(runLogLine(m)),
-          opts,
-          (s) => write(stepTextLine(s)),
-        );
-        conversion = { ...converted, writtenOffThread: false };
+      await writeText(handle, async (write, append) => {
+        const inTwo = await importTableInTwo(source, { write, append }, run, opts);
+        const read =
+          inTwo ??
+          (await readLog(source, (m) => write(runLogLine(renamed(run, m))), {
+            ...opts,
+            stepTexts: (s) => {
+              run.stepText(s);
+              write(stepTextLine(s));
+            },
+          }));
+        conversion = { ...run.summary(source, read), writtenOffThread: false, inTwoParts: inTwo !== undefined };
       });
     },
     { overwrite: opts.overwrite },
@@ -104,51 +115,9 @@ export async function convertToRunLog(source: string, out: string, opts: Convert
   return conversion!;
 }
 
-/**
- * Reads the source into `write`, with the run id and name replaced as asked; steps that a reader
- * gives as text go to `writeText` when there is one.
- */
-async function convertMessages(
-  source: string,
-  write: MessageSink,
-  opts: ConvertOptions,
-  writeText?: StepTextSink,
-): Promise<Omit<Conversion, 'writtenOffThread'>> {
-  let firstId: string | undefined;
-  let name = '';
-  let steps = 0;
-  const read = await readLog(
-    source,
-    (m) => {
-      firstId ??= m.run_id;
-      if (m.run_id === firstId && opts.runId) m.run_id = opts.runId;
-      if (m.type === 'run_start' && m.run_id === (opts.runId ?? firstId)) {
-        if (opts.name) m.name = opts.name;
-        name = m.name ?? m.run_id;
-      }
-      if (m.type === 'step') steps++;
-      write(m);
-    },
-    {
-      ...opts,
-      stepTexts:
-        writeText &&
-        ((s) => {
-          firstId ??= s.run_id;
-          if (s.run_id === firstId && opts.runId) s.run_id = opts.runId;
-          steps++;
-          writeText(s);
-        }),
-    },
-  );
-  if (steps === 0) {
-    const why = describeReadProblems(source, read.problems);
-    throw new NothingToImportError(
-      why ? `nothing to import from ${why}` : `${source}: nothing to import: no step has a gradient norm`,
-    );
-  }
-  const runId = opts.runId ?? firstId ?? '';
-  return { read, runId, name: name || runId, steps };
+function renamed(run: ImportedRun, m: ClientMessage): ClientMessage {
+  run.message(m);
+  return m;
 }
 
 /**

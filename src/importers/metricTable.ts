@@ -227,8 +227,13 @@ export function endMetricRun(
   result: LogReadResult,
 ): void {
   assembler.flush();
-  if (assembler.incomplete > 0)
-    result.notes.push(`${assembler.incomplete} steps without a value for every layer (and no total) were left out`);
+  closeMetricRun(assembler.incomplete, runId, sink, result);
+}
+
+/** The notes and the run_end of a table whose rows are all read (in one part or several), its steps emitted. */
+export function closeMetricRun(incomplete: number, runId: string, sink: MessageSink, result: LogReadResult): void {
+  if (incomplete > 0)
+    result.notes.push(`${incomplete} steps without a value for every layer (and no total) were left out`);
   if (result.tornTail) {
     result.notes.push(CUT_OFF_NOTE);
     return;

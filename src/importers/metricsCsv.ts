@@ -4,6 +4,7 @@
  * (`Step`, `<run> - <key>`, `<run> - <key>__MIN`, `<run> - <key>__MAX`), and any CSV with a step
  * column and gradient-norm columns. Rows become steps through metricTable.ts.
  */
+import { open } from 'node:fs/promises';
 import { readLines } from '../logs/lines';
 import { parseCsvLine, parseCsvNumber } from '../logs/csv';
 import { isJsonNumberText, jsonNumberText } from '../logs/jsonNumberText';
@@ -11,7 +12,7 @@ import { ProblemList } from '../logs/problems';
 import { importedRunIdentity } from './identity';
 import { classifyGradNormTag, STEP_KEYS } from './metricKeys';
 import {
-  endMetricRun,
+  closeMetricRun,
   LIGHTNING_GRAD_NORM_HINT,
   MetricPlan,
   MetricRun,
@@ -90,6 +91,35 @@ export async function readMetricsCsv(
   sink: MessageSink,
   opts: LogReadOptions = {},
 ): Promise<LogReadResult> {
+  const rows = await readMetricsCsvRows(file, format, sink, opts);
+  if (rows.runId !== undefined) closeMetricRun(rows.incomplete, rows.runId, sink, rows.result);
+  return rows.result;
+}
+
+/** Rows of a table read apart from the rest (tableImport.ts): a byte range, and the header when it is not in it. */
+export interface TableRange {
+  start: number;
+  end?: number;
+  /** The table's header line, when the range starts after it. */
+  header?: string;
+}
+
+export interface TableRows {
+  result: LogReadResult;
+  /** The run's id, once a header was read. */
+  runId?: string;
+  /** Steps left out for want of a value for every layer (and of a total). */
+  incomplete: number;
+}
+
+/** The steps of a table's rows (all, or those in `range`), neither ending the run nor noting what was left out. */
+export async function readMetricsCsvRows(
+  file: string,
+  format: MetricsCsvFormat,
+  sink: MessageSink,
+  opts: LogReadOptions = {},
+  range?: TableRange,
+): Promise<TableRows> {
   const problems = new ProblemList(opts.maxProblems);
   const result: LogReadResult = emptyReadResult(format, problems.items);
   const id = importedRunIdentity(file, format as LogFormat);
@@ -165,16 +195,16 @@ export async function readMetricsCsv(
         });
       return true;
     },
-    opts,
+    { ...opts, start: range?.start, end: range?.end, firstLine: range?.header },
   );
   result.bytes = read.bytes;
   result.lines = read.lines;
-  if (!table) {
+  if (!assembler) {
     if (problems.items.length === 0) problems.add({ line: 1, message: 'the file is empty', fatal: true });
-    return result;
+    return { result, incomplete: 0 };
   }
-  endMetricRun(assembler!, id.run_id, sink, result);
-  return result;
+  assembler.flush();
+  return { result, runId: id.run_id, incomplete: assembler.incomplete };
 }
 
 /**
@@ -241,4 +271,53 @@ function csvCellNumber(cell: string): number | undefined {
   )
     return v;
   return parseCsvNumber(cell);
+}
+
+/** How far past the middle a row where the step changes is looked for. */
+const SPLIT_WINDOW_BYTES = 1 << 18;
+
+/**
+ * Where a table's rows can be parted into two that read alone give the same steps: the start of
+ * the first row after `near` whose step differs from the row before it (rows of one step are
+ * merged, so no step may straddle the parting). Undefined when there is none nearby, or when the
+ * table has quotes (a quoted cell may hold a line break).
+ */
+export async function tableSplit(
+  file: string,
+  format: MetricsCsvFormat,
+  near: number,
+): Promise<Required<Pick<TableRange, 'start' | 'header'>> | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(SPLIT_WINDOW_BYTES);
+    const headBytes = (await handle.read(head, 0, head.length, 0)).bytesRead;
+    const headerEnd = head.subarray(0, headBytes).indexOf(10);
+    if (headerEnd < 0 || near <= headerEnd) return undefined;
+    const header = head.toString('utf8', 0, headerEnd);
+    const columns = parseCsvLine(header); // as readMetricsCsvRows plans it
+    const table = columns && !header.includes('"') ? planTable(columns, format) : undefined;
+    if (!table || 'error' in table) return undefined;
+
+    const window = Buffer.alloc(SPLIT_WINDOW_BYTES);
+    const windowBytes = (await handle.read(window, 0, window.length, near)).bytesRead;
+    const text = window.toString('latin1', 0, windowBytes); // byte offsets = string offsets; step cells are ASCII
+    if (text.includes('"')) return undefined;
+    const row = new CsvRow();
+    let previous: number | undefined;
+    for (let start = text.indexOf('\n') + 1; start > 0;) {
+      const end = text.indexOf('\n', start);
+      if (end < 0) break; // a line the window cuts off
+      const line = text.slice(start, end);
+      const stepText = line.trim() !== '' && row.set(line) ? row.cell(table.plan.step) : undefined;
+      const step = stepText === undefined ? undefined : csvCellNumber(stepText);
+      if (step !== undefined && Number.isSafeInteger(step) && step >= 0) {
+        if (previous !== undefined && step !== previous) return { start: near + start, header };
+        previous = step;
+      }
+      start = end + 1;
+    }
+    return undefined;
+  } finally {
+    await handle.close();
+  }
 }

@@ -9,6 +9,9 @@ import { FileHandle, link, open, rename, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ChunkedText } from './chunkedText';
 
+/** Bytes copied at a time when a file is appended. */
+const CHUNK_BYTES = 1 << 20;
+
 export class OutputExistsError extends Error {
   constructor(readonly file: string) {
     super(`${file} already exists; nothing was written`);
@@ -24,23 +27,45 @@ export async function writeFileAtomically(
   await fillFileAtomically(target, (handle) => writeText(handle, produce), opts);
 }
 
-/** Text from `produce` into the handle, encoded into chunks written one after the other. */
+/**
+ * Text from `produce` into the handle, encoded into chunks written one after the other; `append`
+ * puts a file's bytes after the text so far (resolving once they are written).
+ */
 export async function writeText(
   handle: FileHandle,
-  produce: (write: (text: string) => void) => Promise<void>,
+  produce: (write: (text: string) => void, append: (file: string) => Promise<void>) => Promise<void>,
 ): Promise<void> {
   let writing = Promise.resolve();
   const text = new ChunkedText((bytes) => {
     writing = writing.then(() => handle.write(bytes).then(() => undefined));
   });
+  const append = (file: string): Promise<void> => {
+    text.flush();
+    writing = writing.then(() => appendFile(handle, file));
+    return writing;
+  };
   try {
-    await produce((t) => text.write(t));
+    await produce((t) => text.write(t), append);
     text.flush();
   } catch (e) {
     await writing.catch(() => undefined);
     throw e;
   }
   await writing;
+}
+
+async function appendFile(handle: FileHandle, file: string): Promise<void> {
+  const source = await open(file, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    for (;;) {
+      const { bytesRead } = await source.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return;
+      await handle.write(chunk, 0, bytesRead);
+    }
+  } finally {
+    await source.close();
+  }
 }
 
 /**

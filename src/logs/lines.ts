@@ -11,6 +11,11 @@ export interface LineReadOptions {
   /** Called after each chunk with the bytes read so far. */
   onProgress?: (bytes: number) => void;
   signal?: AbortSignal;
+  /** Only the lines in these bytes: `start` must begin a line, `end` (exclusive) end one. */
+  start?: number;
+  end?: number;
+  /** A line read before the file's (a table's header, for rows read from the middle). */
+  firstLine?: string;
 }
 
 export interface LineReadResult {
@@ -27,7 +32,14 @@ export async function readLines(
   const decoder = new StringDecoder('utf8');
   let rest = '';
   const slicer = new TimeSlicer(undefined, opts.signal);
-  const stream = createReadStream(file, { highWaterMark: 1 << 18, signal: opts.signal });
+  if (opts.firstLine !== undefined && onLine(opts.firstLine, ++result.lines, false) === false) return result;
+  if (opts.end !== undefined && opts.end <= (opts.start ?? 0)) return result;
+  const stream = createReadStream(file, {
+    highWaterMark: 1 << 18,
+    signal: opts.signal,
+    start: opts.start,
+    end: opts.end === undefined ? undefined : opts.end - 1, // inclusive
+  });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     result.bytes += chunk.length;
     const text = rest + decoder.write(chunk);

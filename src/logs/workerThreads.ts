@@ -12,11 +12,11 @@ export function startWorker(script: string, resourceLimits?: ResourceLimits, wor
 
 /**
  * The bundled worker `name` (without extension) next to the bundle (dist/), or its TypeScript source
- * when run from src/logs (tests, benchmarks); undefined when neither is there.
+ * in `sourceDir` when run from source (tests, benchmarks); undefined when neither is there.
  */
-export function bundledWorkerScript(name: string): string | undefined {
+export function bundledWorkerScript(name: string, sourceDir = __dirname): string | undefined {
   for (const file of [`${name}.js`, `${name}.ts`]) {
-    const candidate = path.join(__dirname, file);
+    const candidate = path.join(sourceDir, file);
     if (existsSync(candidate)) return candidate;
   }
   return undefined;
