@@ -79,6 +79,12 @@ test('the dashboard grows with a streamed run and marks the threshold breach and
   await waitForHook(frame, 'the NaN marker', (h) => h.drawnMarkers().some((m) => m.step === 1100));
   assert.equal(await sim.done, 0);
   await waitForHook(frame, 'the whole run', (h) => h.range().to === 1499);
+  // The run's end comes in the session's next update, which may follow the last steps' by a beat.
+  await frame
+    .waitForFunction(() => document.getElementById('run-state')?.textContent === 'completed', undefined, {
+      timeout: 10_000,
+    })
+    .catch(() => undefined);
   assert.equal(await frame.textContent('#run-state'), 'completed');
   assert.match((await frame.textContent('#run-select')) ?? '', /e2e dashboard run — other · completed · 1,500 steps/);
   await vscode.page.waitForTimeout(500);
